@@ -1,0 +1,4 @@
+mod config;
+mod error;
+mod token;
+fn main() {}

@@ -79,7 +79,9 @@ impl Connection {
 
     /// The address a client dials: the tunnel when there is one, else the endpoint itself.
     pub fn dial_host(&self) -> String {
-        self.tunnel.map(|t| t.ip().to_string()).unwrap_or_else(|| self.host.clone())
+        self.tunnel
+            .map(|t| t.ip().to_string())
+            .unwrap_or_else(|| self.host.clone())
     }
 
     pub fn dial_port(&self) -> u16 {
@@ -176,15 +178,18 @@ pub fn default_path(explicit: Option<&Path>) -> Result<PathBuf> {
     } else {
         dirs::home_dir().map(|home| home.join(".config"))
     };
-    base.map(|dir| dir.join("rdsiam-helper").join("config.toml")).ok_or_else(|| {
-        Error::failure("cannot find the home directory to locate config.toml")
-            .hint("set HOME, or point RDSIAM_HELPER_CONFIG at the file")
-    })
+    base.map(|dir| dir.join("rdsiam-helper").join("config.toml"))
+        .ok_or_else(|| {
+            Error::failure("cannot find the home directory to locate config.toml")
+                .hint("set HOME, or point RDSIAM_HELPER_CONFIG at the file")
+        })
 }
 
 pub fn expand_home(path: &Path) -> PathBuf {
     match path.strip_prefix("~") {
-        Ok(rest) => dirs::home_dir().map(|home| home.join(rest)).unwrap_or_else(|| path.into()),
+        Ok(rest) => dirs::home_dir()
+            .map(|home| home.join(rest))
+            .unwrap_or_else(|| path.into()),
         Err(_) => path.into(),
     }
 }
@@ -207,7 +212,12 @@ impl Config {
     }
 
     pub fn empty(path: PathBuf) -> Config {
-        Config { path, exists: false, connections: BTreeMap::new(), defaults: Defaults::default() }
+        Config {
+            path,
+            exists: false,
+            connections: BTreeMap::new(),
+            defaults: Defaults::default(),
+        }
     }
 
     pub fn parse(path: PathBuf, text: &str) -> Result<Config> {
@@ -215,7 +225,11 @@ impl Config {
         let raw: RawFile = toml::from_str(text).map_err(|err| file.toml_error(&err))?;
         let defaults = Defaults {
             aws_profile: raw.defaults.aws_profile,
-            region: raw.defaults.region.map(|r| file.region(r, "region")).transpose()?,
+            region: raw
+                .defaults
+                .region
+                .map(|r| file.region(r, "region"))
+                .transpose()?,
             ca_bundle: raw.defaults.ca_bundle.map(|p| expand_home(Path::new(&p))),
             refresh_before: raw
                 .defaults
@@ -230,7 +244,12 @@ impl Config {
             let connection = file.connection(&name, entry, &defaults)?;
             connections.insert(name, connection);
         }
-        Ok(Config { path, exists: true, connections, defaults })
+        Ok(Config {
+            path,
+            exists: true,
+            connections,
+            defaults,
+        })
     }
 
     /// The named connection with command-line overrides applied, or an ad-hoc one from the
@@ -247,20 +266,24 @@ impl Config {
             connection.engine = engine;
         }
         if let Some(host) = &overrides.host {
-            connection.host = validate_host(host).map_err(|e| Error::usage(format!("--host: {e}")))?;
+            connection.host =
+                validate_host(host).map_err(|e| Error::usage(format!("--host: {e}")))?;
         }
         if let Some(port) = overrides.port {
             connection.port = port;
         }
         if let Some(user) = &overrides.user {
-            connection.user = validate_user(user).map_err(|e| Error::usage(format!("--user: {e}")))?;
+            connection.user =
+                validate_user(user).map_err(|e| Error::usage(format!("--user: {e}")))?;
         }
         if let Some(profile) = &overrides.aws_profile {
             connection.aws_profile = Some(profile.clone());
         }
         if let Some(region) = &overrides.region {
             if !is_region_name(region) {
-                return Err(Error::usage(format!("--region: \"{region}\" is not an AWS region (e.g. us-east-1)")));
+                return Err(Error::usage(format!(
+                    "--region: \"{region}\" is not an AWS region (e.g. us-east-1)"
+                )));
             }
             connection.region = Some(region.clone());
         }
@@ -272,9 +295,14 @@ impl Config {
             Error::usage("no connection named and no --host given")
                 .hint("run `rdsiam-helper token NAME` for a configured connection, or `token --host H --user U`")
         })?;
-        let user = overrides.user.clone().or_else(|| self.defaults.user.clone()).ok_or_else(|| {
-            Error::usage("no --user given").hint("the database user to sign for, e.g. --user jane_doe")
-        })?;
+        let user = overrides
+            .user
+            .clone()
+            .or_else(|| self.defaults.user.clone())
+            .ok_or_else(|| {
+                Error::usage("no --user given")
+                    .hint("the database user to sign for, e.g. --user jane_doe")
+            })?;
         let engine = overrides.engine.unwrap_or(Engine::Postgres);
         Ok(Connection {
             name: None,
@@ -286,7 +314,10 @@ impl Config {
             region: self.defaults.region.clone(),
             aws_profile: self.defaults.aws_profile.clone(),
             ca_bundle: self.defaults.ca_bundle.clone(),
-            refresh_before: self.defaults.refresh_before.unwrap_or(DEFAULT_REFRESH_BEFORE),
+            refresh_before: self
+                .defaults
+                .refresh_before
+                .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
         })
     }
@@ -296,7 +327,10 @@ impl Config {
     }
 
     fn unknown(&self, name: &str) -> Error {
-        let mut err = Error::failure(format!("no connection named `{name}` in {}", self.path.display()));
+        let mut err = Error::failure(format!(
+            "no connection named `{name}` in {}",
+            self.path.display()
+        ));
         if self.connections.is_empty() {
             return err.hint(if self.exists {
                 "the file has no [connections.NAME] tables yet; add one with `rdsiam-helper connections add`"
@@ -326,7 +360,10 @@ struct ConfigFile<'a> {
 
 impl ConfigFile<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     fn at(&self, offset: usize, key: &str, problem: impl std::fmt::Display) -> Error {
@@ -359,44 +396,77 @@ impl ConfigFile<'_> {
         error.hint("the file is TOML; see the example in the README (rdsiam-helper --help)")
     }
 
-    fn connection(&self, name: &str, raw: RawConnection, defaults: &Defaults) -> Result<Connection> {
+    fn connection(
+        &self,
+        name: &str,
+        raw: RawConnection,
+        defaults: &Defaults,
+    ) -> Result<Connection> {
         let key = |field: &str| format!("connections.{name}.{field}");
         let table_offset = self.text.find(&format!("connections.{name}")).unwrap_or(0);
         let engine = match raw.engine {
             Some(e) => Engine::parse(e.get_ref()).ok_or_else(|| {
-                self.at(e.span().start, &key("engine"), format!("unknown engine \"{}\"", e.get_ref()))
+                self.at(
+                    e.span().start,
+                    &key("engine"),
+                    format!("unknown engine \"{}\"", e.get_ref()),
+                )
             })?,
             None => Engine::Postgres,
         };
         let host = raw.host.ok_or_else(|| {
-            self.at(table_offset, &key("host"), "missing; every connection needs the database endpoint")
+            self.at(
+                table_offset,
+                &key("host"),
+                "missing; every connection needs the database endpoint",
+            )
         })?;
         let host_offset = host.span().start;
-        let host = validate_host(host.get_ref()).map_err(|e| self.at(host_offset, &key("host"), e))?;
+        let host =
+            validate_host(host.get_ref()).map_err(|e| self.at(host_offset, &key("host"), e))?;
         let port = match raw.port {
             Some(port) => u16::try_from(*port.get_ref())
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or_else(|| {
-                    self.at(port.span().start, &key("port"), format!("{} is not a port (1-65535)", port.get_ref()))
+                    self.at(
+                        port.span().start,
+                        &key("port"),
+                        format!("{} is not a port (1-65535)", port.get_ref()),
+                    )
                 })?,
             None => engine.default_port(),
         };
         let user = match raw.user {
             Some(user) => self.user(user).map_err(|e| prefixed(e, &key("user")))?,
             None => defaults.user.clone().ok_or_else(|| {
-                self.at(table_offset, &key("user"), "missing; set the database user (or [defaults] user)")
+                self.at(
+                    table_offset,
+                    &key("user"),
+                    "missing; set the database user (or [defaults] user)",
+                )
             })?,
         };
-        let region = raw.region.map(|r| self.region(r, &key("region"))).transpose()?;
-        let refresh_before = raw.refresh_before.map(|r| self.refresh_before(r)).transpose()?;
+        let region = raw
+            .region
+            .map(|r| self.region(r, &key("region")))
+            .transpose()?;
+        let refresh_before = raw
+            .refresh_before
+            .map(|r| self.refresh_before(r))
+            .transpose()?;
         let tunnel = raw
             .tunnel
             .map(|t| {
                 t.get_ref().parse::<SocketAddr>().map_err(|_| {
-                    self.at(t.span().start, &key("tunnel"), format!(
-                        "\"{}\" is not an IP:PORT address (e.g. \"127.0.0.1:15432\")", t.get_ref()
-                    ))
+                    self.at(
+                        t.span().start,
+                        &key("tunnel"),
+                        format!(
+                            "\"{}\" is not an IP:PORT address (e.g. \"127.0.0.1:15432\")",
+                            t.get_ref()
+                        ),
+                    )
                 })
             })
             .transpose()?;
@@ -409,8 +479,13 @@ impl ConfigFile<'_> {
             user,
             database: raw.database.or_else(|| defaults.database.clone()),
             aws_profile: raw.aws_profile.or_else(|| defaults.aws_profile.clone()),
-            ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(&p))).or_else(|| defaults.ca_bundle.clone()),
-            refresh_before: refresh_before.or(defaults.refresh_before).unwrap_or(DEFAULT_REFRESH_BEFORE),
+            ca_bundle: raw
+                .ca_bundle
+                .map(|p| expand_home(Path::new(&p)))
+                .or_else(|| defaults.ca_bundle.clone()),
+            refresh_before: refresh_before
+                .or(defaults.refresh_before)
+                .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel,
         })
     }
@@ -424,12 +499,17 @@ impl ConfigFile<'_> {
         if is_region_name(text) {
             Ok(text.clone())
         } else {
-            Err(self.at(region.span().start, key, format!("\"{text}\" is not an AWS region (e.g. us-east-1)")))
+            Err(self.at(
+                region.span().start,
+                key,
+                format!("\"{text}\" is not an AWS region (e.g. us-east-1)"),
+            ))
         }
     }
 
     fn refresh_before(&self, value: Spanned<String>) -> Result<Duration> {
-        parse_refresh_before(value.get_ref()).map_err(|e| self.at(value.span().start, "refresh_before", e))
+        parse_refresh_before(value.get_ref())
+            .map_err(|e| self.at(value.span().start, "refresh_before", e))
     }
 }
 
@@ -442,7 +522,9 @@ pub fn parse_refresh_before(text: &str) -> std::result::Result<Duration, String>
     let duration = humantime::parse_duration(text)
         .map_err(|e| format!("\"{text}\" is not a duration like \"5m\" or \"90s\" ({e})"))?;
     if duration >= TOKEN_LIFETIME {
-        return Err(format!("\"{text}\" is not shorter than a token's 15-minute life"));
+        return Err(format!(
+            "\"{text}\" is not shorter than a token's 15-minute life"
+        ));
     }
     Ok(duration)
 }
@@ -452,10 +534,18 @@ pub fn validate_host(host: &str) -> std::result::Result<String, String> {
         return Err("the host is empty".into());
     }
     if host.len() > MAX_HOST_LEN {
-        return Err(format!("the host is {} characters long; a DNS name has at most {MAX_HOST_LEN}", host.len()));
+        return Err(format!(
+            "the host is {} characters long; a DNS name has at most {MAX_HOST_LEN}",
+            host.len()
+        ));
     }
-    if let Some(bad) = host.chars().find(|c| c.is_whitespace() || c.is_control() || "/:@?#".contains(*c)) {
-        return Err(format!("the host contains {bad:?}; give the bare endpoint name, without scheme or port"));
+    if let Some(bad) = host
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "/:@?#".contains(*c))
+    {
+        return Err(format!(
+            "the host contains {bad:?}; give the bare endpoint name, without scheme or port"
+        ));
     }
     Ok(host.to_string())
 }
@@ -473,8 +563,14 @@ pub fn validate_user(user: &str) -> std::result::Result<String, String> {
 fn is_region_name(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The region in an RDS endpoint: `NAME.ID.REGION.rds.amazonaws.com` for instances, Aurora
@@ -498,13 +594,31 @@ mod tests {
     fn region_comes_from_every_rds_endpoint_kind() {
         let cases = [
             ("mydb.abc123.us-east-1.rds.amazonaws.com", Some("us-east-1")),
-            ("prod.cluster-abc123.eu-west-1.rds.amazonaws.com", Some("eu-west-1")),
-            ("prod.cluster-ro-abc123.ap-southeast-2.rds.amazonaws.com", Some("ap-southeast-2")),
-            ("x.cluster-custom-abc.us-west-2.rds.amazonaws.com", Some("us-west-2")),
-            ("myproxy.proxy-abc123.eu-central-1.rds.amazonaws.com", Some("eu-central-1")),
-            ("PROD.Cluster-ABC.US-EAST-2.RDS.AMAZONAWS.COM", Some("us-east-2")),
+            (
+                "prod.cluster-abc123.eu-west-1.rds.amazonaws.com",
+                Some("eu-west-1"),
+            ),
+            (
+                "prod.cluster-ro-abc123.ap-southeast-2.rds.amazonaws.com",
+                Some("ap-southeast-2"),
+            ),
+            (
+                "x.cluster-custom-abc.us-west-2.rds.amazonaws.com",
+                Some("us-west-2"),
+            ),
+            (
+                "myproxy.proxy-abc123.eu-central-1.rds.amazonaws.com",
+                Some("eu-central-1"),
+            ),
+            (
+                "PROD.Cluster-ABC.US-EAST-2.RDS.AMAZONAWS.COM",
+                Some("us-east-2"),
+            ),
             ("db.abc.cn-north-1.rds.amazonaws.com.cn", Some("cn-north-1")),
-            ("db.abc.us-gov-west-1.rds.amazonaws.com", Some("us-gov-west-1")),
+            (
+                "db.abc.us-gov-west-1.rds.amazonaws.com",
+                Some("us-gov-west-1"),
+            ),
             ("localhost", None),
             ("db.example.com", None),
             ("rds.amazonaws.com", None),
@@ -519,8 +633,16 @@ mod tests {
     fn refresh_before_must_leave_room_in_fifteen_minutes() {
         assert_eq!(parse_refresh_before("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_refresh_before("90s"), Ok(Duration::from_secs(90)));
-        assert!(parse_refresh_before("15m").unwrap_err().contains("15-minute"));
-        assert!(parse_refresh_before("soon").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_refresh_before("15m")
+                .unwrap_err()
+                .contains("15-minute")
+        );
+        assert!(
+            parse_refresh_before("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 
     #[test]

@@ -25,15 +25,27 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn failure(message: impl Into<String>) -> Self {
-        Self { kind: Kind::Failure, message: message.into(), hints: Vec::new() }
+        Self {
+            kind: Kind::Failure,
+            message: message.into(),
+            hints: Vec::new(),
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { kind: Kind::Usage, message: message.into(), hints: Vec::new() }
+        Self {
+            kind: Kind::Usage,
+            message: message.into(),
+            hints: Vec::new(),
+        }
     }
 
     pub fn credentials(message: impl Into<String>) -> Self {
-        Self { kind: Kind::Credentials, message: message.into(), hints: Vec::new() }
+        Self {
+            kind: Kind::Credentials,
+            message: message.into(),
+            hints: Vec::new(),
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

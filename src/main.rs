@@ -1,4 +1,24 @@
+mod cache;
+mod cli;
+mod clock;
+mod commands;
 mod config;
+mod credentials;
 mod error;
+mod files;
+mod issuer;
+mod report;
 mod token;
-fn main() {}
+
+fn main() {
+    let cli = cli::parse();
+    report::set_verbose(cli.verbose);
+    let code = match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{err}");
+            err.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -14,7 +14,11 @@ use std::time::{Duration, SystemTime};
 pub const TOKEN_EXPIRES_IN: Duration = Duration::from_secs(900);
 
 /// botocore's `percent_encode`: everything but RFC 3986 unreserved characters, UTF-8, upper hex.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// An IAM auth token. It is a password: `Debug` and `Display` print a redaction, and the
 /// value leaves only through `expose`, at the point where it is printed or written.
@@ -62,12 +66,19 @@ impl fmt::Display for SignError {
 }
 
 /// The token botocore's `generate_db_auth_token` prints for the same inputs, byte for byte.
-pub fn sign_token(credentials: &Credentials, endpoint: &Endpoint<'_>, at: SystemTime) -> Result<Token, SignError> {
+pub fn sign_token(
+    credentials: &Credentials,
+    endpoint: &Endpoint<'_>,
+    at: SystemTime,
+) -> Result<Token, SignError> {
     let user = utf8_percent_encode(endpoint.user, QUERY_VALUE).to_string();
     // botocore signs over the lower-cased host (its canonical request lower-cases it) but
     // prints the host as given; aws-sigv4 signs whatever it is handed.
     let signed_host = endpoint.host.to_ascii_lowercase();
-    let url = format!("https://{signed_host}:{}/?Action=connect&DBUser={user}", endpoint.port);
+    let url = format!(
+        "https://{signed_host}:{}/?Action=connect&DBUser={user}",
+        endpoint.port
+    );
 
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -85,9 +96,14 @@ pub fn sign_token(credentials: &Credentials, endpoint: &Endpoint<'_>, at: System
     // botocore hashes the empty body into the canonical request (not UNSIGNED-PAYLOAD).
     let request = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
         .map_err(|e| SignError(e.to_string()))?;
-    let (instructions, _signature) = sign(request, &params).map_err(|e| SignError(e.to_string()))?.into_parts();
+    let (instructions, _signature) = sign(request, &params)
+        .map_err(|e| SignError(e.to_string()))?
+        .into_parts();
 
-    let mut token = format!("{}:{}/?Action=connect&DBUser={user}", endpoint.host, endpoint.port);
+    let mut token = format!(
+        "{}:{}/?Action=connect&DBUser={user}",
+        endpoint.host, endpoint.port
+    );
     // aws-sigv4 signs X-Amz-Security-Token like botocore but lists it after the signature;
     // botocore prints it just before. Emit the parameters in botocore's order.
     for name in [
@@ -137,9 +153,22 @@ mod tests {
         let vectors: Vec<Vector> = serde_json::from_str(text).unwrap();
         assert!(vectors.len() >= 15);
         for v in vectors {
-            let credentials = Credentials::new(v.access_key_id, v.secret_access_key, v.session_token, None, "test");
-            let at: SystemTime = chrono::DateTime::parse_from_rfc3339(&v.signed_at).unwrap().into();
-            let endpoint = Endpoint { host: &v.host, port: v.port, user: &v.user, region: &v.region };
+            let credentials = Credentials::new(
+                v.access_key_id,
+                v.secret_access_key,
+                v.session_token,
+                None,
+                "test",
+            );
+            let at: SystemTime = chrono::DateTime::parse_from_rfc3339(&v.signed_at)
+                .unwrap()
+                .into();
+            let endpoint = Endpoint {
+                host: &v.host,
+                port: v.port,
+                user: &v.user,
+                region: &v.region,
+            };
             let token = sign_token(&credentials, &endpoint, at).unwrap();
             assert_eq!(token.expose(), v.token, "vector {}", v.name);
         }

@@ -1,0 +1,222 @@
+//! The command line, as data. Nothing below `main.rs` sees clap; commands get these structs.
+
+use crate::config::Engine;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rdsiam-helper",
+    version,
+    about = "Fast, cached AWS RDS / Aurora IAM auth tokens, and ready configuration for database clients",
+    after_help = "Configuration: ~/.config/rdsiam-helper/config.toml (or $RDSIAM_HELPER_CONFIG).\nExit codes: 0 ok, 1 error, 2 usage, 3 AWS credentials missing or expired."
+)]
+pub struct Cli {
+    /// Diagnostics on stderr: which config, which cache file, hit or miss, where credentials came from
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// The connections file (default: $XDG_CONFIG_HOME or ~/.config/rdsiam-helper/config.toml)
+    #[arg(long, global = true, env = "RDSIAM_HELPER_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a token for a configured connection or for --host/--user
+    Token(TokenArgs),
+    /// Print a token for a PostgreSQL connection (for PGPASSWORD and TablePlus)
+    Pg(EngineTokenArgs),
+    /// Print a token for a MySQL / MariaDB connection
+    Mysql(EngineTokenArgs),
+    /// Run a command with the connection's settings and a fresh token in its environment
+    Exec(ExecArgs),
+    /// Open psql or mysql on the connection, with TLS verification and the token
+    Connect(ConnectArgs),
+    /// Print (or --write) a client's configuration for a connection
+    Setup(SetupArgs),
+    /// Rewrite the .pgpass lines this tool owns with fresh tokens
+    Refresh(RefreshArgs),
+    /// List, show, add or remove connections in the config file
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+    /// List or clear cached tokens (never prints a token)
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Drop-in for `aws rds generate-db-auth-token`, served from the cache
+    #[command(disable_help_flag = true)]
+    Rds {
+        /// The AWS CLI's own arguments: generate-db-auth-token --hostname H --port P --username U ...
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// A connection from the config file; flags override its fields
+    pub name: Option<String>,
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
+    #[arg(long, value_parser = parse_engine, value_name = "postgres|mysql")]
+    pub engine: Option<Engine>,
+    #[command(flatten)]
+    pub output: TokenOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct EngineTokenArgs {
+    /// A connection from the config file
+    pub name: String,
+    #[command(flatten)]
+    pub output: TokenOutput,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct TokenOutput {
+    /// Sign a new token; neither read nor write the cache
+    #[arg(long)]
+    pub no_cache: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub name: String,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    pub name: String,
+    /// Extra arguments for psql / mysql, after `--`
+    #[arg(last = true, value_name = "CLIENT ARGS")]
+    pub extra: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupClient {
+    Pgpass,
+    Pgservice,
+    Tableplus,
+    Datagrip,
+    Pgadmin,
+    Dbeaver,
+    Mysql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataGripAuth {
+    /// The AWS Toolkit plugin signs tokens itself (auth provider aws.rds.iam)
+    AwsToolkit,
+    /// No plugin: DataGrip reads ~/.pgpass, kept fresh by `refresh` (PostgreSQL only)
+    Pgpass,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[arg(value_enum)]
+    pub client: SetupClient,
+    pub name: String,
+    /// Merge into the client's file (its default place, or PATH) instead of printing
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub write: Option<Option<PathBuf>>,
+    /// DataGrip only: how DataGrip gets its password
+    #[arg(long, value_enum, default_value_t = DataGripAuth::AwsToolkit)]
+    pub auth: DataGripAuth,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// One connection; or --all
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub name: Option<String>,
+    /// Every connection that has a line in .pgpass
+    #[arg(long)]
+    pub all: bool,
+    /// The .pgpass file (default: $PGPASSFILE or ~/.pgpass)
+    #[arg(long, value_name = "PATH")]
+    pub pgpass: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Every configured connection, one line each
+    List,
+    /// One connection's settings, with defaults applied
+    Show { name: String },
+    /// Add (or replace) a connection, keeping the rest of the file and its comments
+    Add(AddConnection),
+    /// Remove a connection
+    Remove { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AddConnection {
+    pub name: String,
+    #[arg(long, required = true)]
+    pub host: String,
+    #[arg(long, value_parser = parse_engine, value_name = "postgres|mysql")]
+    pub engine: Option<Engine>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub database: Option<String>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub aws_profile: Option<String>,
+    #[arg(long, value_name = "PATH")]
+    pub ca_bundle: Option<String>,
+    #[arg(long, value_name = "DURATION")]
+    pub refresh_before: Option<String>,
+    /// Where clients connect instead (an SSH/SSM port forward), e.g. 127.0.0.1:15432
+    #[arg(long, value_name = "IP:PORT")]
+    pub tunnel: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Cached tokens: connection, endpoint, signed and valid-until times (never the token)
+    List,
+    /// Remove one connection's cached token, or all of them
+    Clear { name: Option<String> },
+}
+
+fn parse_engine(text: &str) -> Result<Engine, String> {
+    Engine::parse(text).ok_or_else(|| {
+        format!("unknown engine \"{text}\" (postgres, mysql; aliases: aurora-postgresql, aurora-mysql, mariadb)")
+    })
+}
+
+pub fn parse() -> Cli {
+    Cli::parse()
+}

@@ -1,0 +1,181 @@
+//! `connections list | show | add | remove`. Edits keep the file's comments and other entries.
+
+use crate::cli::{AddConnection, ConnectionsCommand};
+use crate::commands::print;
+use crate::config::{self, Config, Connection};
+use crate::error::{Error, Result};
+use crate::files;
+use std::path::Path;
+use toml_edit::{DocumentMut, Item, Table, value};
+
+pub fn run(explicit: Option<&Path>, command: ConnectionsCommand) -> Result<i32> {
+    match command {
+        ConnectionsCommand::List => list(&Config::load(explicit)?),
+        ConnectionsCommand::Show { name } => show(Config::load(explicit)?.get(&name)?),
+        ConnectionsCommand::Add(add) => add_connection(explicit, &add),
+        ConnectionsCommand::Remove { name } => remove(explicit, &name),
+    }
+}
+
+fn list(config: &Config) -> Result<i32> {
+    if config.connections.is_empty() {
+        eprintln!("rdsiam-helper: no connections in {}", config.path.display());
+        return Ok(0);
+    }
+    let width = config
+        .connections
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (name, c) in &config.connections {
+        out.push_str(&format!(
+            "{name:width$}  {:8}  {}@{}:{}{}\n",
+            c.engine.as_str(),
+            c.user,
+            c.host,
+            c.port,
+            c.database
+                .as_deref()
+                .map(|d| format!("/{d}"))
+                .unwrap_or_default()
+        ));
+    }
+    print(&out)?;
+    Ok(0)
+}
+
+fn show(c: &Connection) -> Result<i32> {
+    let mut out = format!(
+        "name = {}\nengine = {}\nhost = {}\nport = {}\nuser = {}\n",
+        c.display_name(),
+        c.engine.as_str(),
+        c.host,
+        c.port,
+        c.user
+    );
+    let optional = [
+        ("database", c.database.clone()),
+        ("region", c.signing_region()),
+        ("aws_profile", c.aws_profile.clone()),
+        (
+            "ca_bundle",
+            c.ca_bundle.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("tunnel", c.tunnel.map(|t| t.to_string())),
+    ];
+    for (key, value) in optional {
+        match value {
+            Some(value) => out.push_str(&format!("{key} = {value}\n")),
+            None if key == "region" => out.push_str("region = (from the AWS profile)\n"),
+            None => {}
+        }
+    }
+    out.push_str(&format!(
+        "refresh_before = {}\n",
+        humantime::format_duration(c.refresh_before)
+    ));
+    print(&out)?;
+    Ok(0)
+}
+
+fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
+    let path = config::default_path(explicit)?;
+    let mut document = read_document(&path)?;
+    validate_name(&add.name)?;
+    let mut table = Table::new();
+    let engine = add.engine.unwrap_or(config::Engine::Postgres);
+    table["engine"] = value(engine.as_str());
+    table["host"] =
+        value(config::validate_host(&add.host).map_err(|e| Error::usage(format!("--host: {e}")))?);
+    if let Some(port) = add.port {
+        table["port"] = value(i64::from(port));
+    }
+    let strings = [
+        ("user", &add.user),
+        ("database", &add.database),
+        ("region", &add.region),
+        ("aws_profile", &add.aws_profile),
+        ("ca_bundle", &add.ca_bundle),
+        ("refresh_before", &add.refresh_before),
+        ("tunnel", &add.tunnel),
+    ];
+    for (key, text) in strings {
+        if let Some(text) = text {
+            table[key] = value(text.as_str());
+        }
+    }
+    let connections = document
+        .entry("connections")
+        .or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or_else(|| {
+            Error::failure(format!("{}: `connections` is not a table", path.display()))
+        })?;
+    let replaced = connections.insert(&add.name, Item::Table(table)).is_some();
+    let text = document.to_string();
+    // Check the result the way every other command will read it before it replaces the file.
+    Config::parse(path.clone(), &text)?;
+    files::replace(&path, text.as_bytes(), files::Secrecy::Plain)?;
+    eprintln!(
+        "rdsiam-helper: {} connection `{}` in {}",
+        if replaced { "replaced" } else { "added" },
+        add.name,
+        path.display()
+    );
+    Ok(0)
+}
+
+fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {
+    let config = Config::load(explicit)?;
+    config.get(name)?;
+    let mut document = read_document(&config.path)?;
+    if let Some(connections) = document
+        .get_mut("connections")
+        .and_then(Item::as_table_like_mut)
+    {
+        connections.remove(name);
+    }
+    files::replace(
+        &config.path,
+        document.to_string().as_bytes(),
+        files::Secrecy::Plain,
+    )?;
+    eprintln!(
+        "rdsiam-helper: removed connection `{name}` from {}",
+        config.path.display()
+    );
+    Ok(0)
+}
+
+fn read_document(path: &Path) -> Result<DocumentMut> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(Error::io("read", path, err)),
+    };
+    // Parse through the validating loader first so a broken file is reported, not rewritten.
+    if !text.is_empty() {
+        Config::parse(path.to_path_buf(), &text)?;
+    }
+    text.parse::<DocumentMut>()
+        .map_err(|e| Error::failure(format!("{}: {}", path.display(), e.message())))
+}
+
+fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(Error::usage(format!(
+            "`{name}` is not a usable connection name: use letters, digits, `-`, `_` and `.`"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! One file per subcommand, each a short function over the modules below it.
+
+pub mod cache;
+pub mod connections;
+pub mod token;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::error::Result;
+use crate::report;
+use std::path::Path;
+
+/// Runs the command; the `i32` is the process exit code (a child's, for `exec` and `connect`).
+pub fn run(cli: Cli) -> Result<i32> {
+    let config_path = cli.config.as_deref();
+    match cli.command {
+        Command::Token(args) => token::token(&load(config_path)?, &args),
+        Command::Pg(args) => {
+            token::for_engine(&load(config_path)?, &args, crate::config::Engine::Postgres)
+        }
+        Command::Mysql(args) => {
+            token::for_engine(&load(config_path)?, &args, crate::config::Engine::Mysql)
+        }
+        Command::Connections(command) => connections::run(config_path, command),
+        Command::Cache(command) => cache::run(&load(config_path)?, command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "rdsiam-helper", &mut std::io::stdout());
+            Ok(0)
+        }
+        _ => todo!(),
+    }
+}
+
+fn load(explicit: Option<&Path>) -> Result<Config> {
+    let config = Config::load(explicit)?;
+    report::verbose(format_args!(
+        "config: {}{}",
+        config.path.display(),
+        if config.exists {
+            ""
+        } else {
+            " (not present; ad-hoc use only)"
+        }
+    ));
+    Ok(config)
+}
+
+/// Prints to stdout in one write. A closed pipe (`| head`) is not an error worth a message.
+pub fn print(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(crate::error::Error::failure(format!(
+            "cannot write to stdout: {err}"
+        ))),
+    }
+}

@@ -1,0 +1,62 @@
+//! `token`, `pg` and `mysql`: print a token, alone on stdout.
+
+use crate::cache::CachedToken;
+use crate::cli::{EngineTokenArgs, OutputFormat, TokenArgs, TokenOutput};
+use crate::config::{Config, Engine, Overrides};
+use crate::error::{Error, Result};
+use crate::issuer;
+use crate::{clock, commands};
+
+pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
+    let overrides = Overrides {
+        host: args.host.clone(),
+        port: args.port,
+        user: args.user.clone(),
+        region: args.region.clone(),
+        aws_profile: args.aws_profile.clone(),
+        engine: args.engine,
+    };
+    let connection = config.resolve(args.name.as_deref(), &overrides)?;
+    let entry = issuer::issue(&connection, !args.output.no_cache)?;
+    emit(&entry, args.output)
+}
+
+/// `pg NAME` / `mysql NAME`: the same token, refused for a connection of the other engine so
+/// a GUI set up for one never silently gets a token meant for another.
+pub fn for_engine(config: &Config, args: &EngineTokenArgs, engine: Engine) -> Result<i32> {
+    let connection = config.get(&args.name)?;
+    if connection.engine != engine {
+        let other = match connection.engine {
+            Engine::Postgres => "pg",
+            Engine::Mysql => "mysql",
+        };
+        return Err(Error::usage(format!(
+            "connection `{}` is a {} connection, not {}",
+            args.name,
+            connection.engine.as_str(),
+            engine.as_str()
+        ))
+        .hint(format!("use `rdsiam-helper {other} {}`", args.name)));
+    }
+    let entry = issuer::issue(connection, !args.output.no_cache)?;
+    emit(&entry, args.output)
+}
+
+fn emit(entry: &CachedToken, output: TokenOutput) -> Result<i32> {
+    let text = match output.format {
+        OutputFormat::Text => format!("{}\n", entry.token.expose()),
+        OutputFormat::Json => {
+            let json = serde_json::json!({
+                "token": entry.token.expose(),
+                "expires_at": clock::rfc3339(entry.valid_until()),
+                "host": entry.host,
+                "port": entry.port,
+                "user": entry.signed_user,
+                "region": entry.signed_region,
+            });
+            format!("{json}\n")
+        }
+    };
+    commands::print(&text)?;
+    Ok(0)
+}

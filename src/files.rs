@@ -1,0 +1,67 @@
+//! Writing a user's files: a `.bak` of the old one, a temp file with its final permissions set
+//! before any content, fsync, and an atomic rename. Never a half-written file.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrecy {
+    /// Keeps the old file's mode; a new file gets 0644.
+    Plain,
+    /// Holds a token: 0600 whatever the old mode was.
+    Secret,
+}
+
+/// Replaces `path` with `contents`. Returns the backup's path when there was an old file.
+pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<PathBuf>> {
+    // A dotfile manager's symlink stays a symlink: write through to its target.
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
+    let old_mode = std::fs::metadata(&path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
+    let mode = match (secrecy, old_mode) {
+        (Secrecy::Secret, Some(mode)) => mode & 0o700,
+        (Secrecy::Secret, None) => 0o600,
+        (Secrecy::Plain, Some(mode)) => mode,
+        (Secrecy::Plain, None) => 0o644,
+    };
+    let backup = match old_mode {
+        Some(_) => {
+            let backup = with_suffix(&path, ".bak");
+            std::fs::copy(&path, &backup).map_err(|e| Error::io("back up to", &backup, e))?;
+            std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io("set permissions on", &backup, e))?;
+            Some(backup)
+        }
+        None => None,
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".rdsiam-helper-")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+    temp.write_all(contents)
+        .map_err(|e| Error::io("write", temp.path(), e))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("write", temp.path(), e))?;
+    temp.persist(&path)
+        .map_err(|e| Error::io("replace", &path, e.error))?;
+    Ok(backup)
+}
+
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}

@@ -1,0 +1,94 @@
+//! Getting a token for a connection: the cache first, then credentials and signing under the
+//! cache's lock. Everything the token commands, `exec`, `connect` and `refresh` share.
+
+use crate::cache::{self, Cache, CacheKey, CachedToken, Signed};
+use crate::clock;
+use crate::config::Connection;
+use crate::credentials;
+use crate::error::{Error, Result};
+use crate::report;
+use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN};
+
+pub fn cache_key(connection: &Connection) -> CacheKey {
+    CacheKey {
+        host: connection.host.to_ascii_lowercase(),
+        port: connection.port,
+        user: connection.user.clone(),
+        region: credentials::region_key(connection.signing_region().as_deref()),
+        source: credentials::source_key(connection.aws_profile.as_deref()),
+    }
+}
+
+/// A token with at least `refresh_before` of life left: cached when possible.
+pub fn issue(connection: &Connection, use_cache: bool) -> Result<CachedToken> {
+    let key = cache_key(connection);
+    if !use_cache {
+        return sign(connection, &key);
+    }
+    let cache = Cache::open(cache::default_dir()?)?;
+    if let Some(entry) = cache.fresh(&key, clock::now(), connection.refresh_before)? {
+        return Ok(entry);
+    }
+    cache.refresh(&key, clock::now, connection.refresh_before, || {
+        sign(connection, &key)
+    })
+}
+
+/// Resolves credentials and signs a new token (the slow path: aws-config, maybe network).
+fn sign(connection: &Connection, key: &CacheKey) -> Result<CachedToken> {
+    let resolved = credentials::resolve(
+        connection.aws_profile.as_deref(),
+        connection.signing_region().as_deref(),
+    )?;
+    let now = clock::now();
+    let expiry = resolved.credentials.expiry();
+    if let Some(expiry) = expiry.filter(|e| *e <= std::time::SystemTime::now()) {
+        return Err(Error::credentials(format!(
+            "the AWS credentials for {} expired at {}",
+            connection.display_name(),
+            clock::rfc3339(expiry)
+        ))
+        .hint(match &connection.aws_profile {
+            Some(profile) => format!("renew them: `aws sso login --profile {profile}` for SSO, or fix the profile's credential source"),
+            None => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
+        }));
+    }
+    let user = connection.user.clone();
+    let endpoint = Endpoint {
+        host: &connection.host,
+        port: connection.port,
+        user: &user,
+        region: &resolved.region,
+    };
+    let token = token::sign_token(&resolved.credentials, &endpoint, now)
+        .map_err(|e| Error::failure(e.to_string()))?;
+    // A token signed with temporary credentials dies with them, even before 15 minutes.
+    let valid_until = match expiry {
+        Some(expiry) => expiry.min(now + TOKEN_EXPIRES_IN),
+        None => now + TOKEN_EXPIRES_IN,
+    };
+    if valid_until < now + connection.refresh_before {
+        report::warn(format_args!(
+            "the AWS credentials expire at {}, sooner than refresh_before; renew them soon",
+            clock::rfc3339(valid_until)
+        ));
+    }
+    report::verbose(format_args!(
+        "signed a token for {user}@{}:{} in {}, valid until {}",
+        connection.host,
+        connection.port,
+        resolved.region,
+        clock::rfc3339(valid_until)
+    ));
+    Ok(CachedToken::new(
+        key,
+        connection.name.clone(),
+        Signed {
+            token,
+            user,
+            region: resolved.region,
+            at: now,
+            valid_until,
+        },
+    ))
+}

@@ -1,0 +1,25 @@
+//! Messages on stderr: warnings always, diagnostics with `--verbose`. stdout is for what the
+//! user asked for alone (a GUI client takes all of it as the password).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+pub fn is_verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// A diagnostic line for `--verbose`. Callers pass names, paths and timestamps, never a secret.
+pub fn verbose(message: std::fmt::Arguments<'_>) {
+    if is_verbose() {
+        eprintln!("rdsiam-helper: {message}");
+    }
+}
+
+pub fn warn(message: std::fmt::Arguments<'_>) {
+    eprintln!("rdsiam-helper: warning: {message}");
+}

@@ -1,0 +1,542 @@
+//! The core, end to end through the binary: signing, config, exit codes and the cache.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+#[derive(serde::Deserialize)]
+struct Vector {
+    name: String,
+    host: String,
+    port: u16,
+    user: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    signed_at: String,
+    token: String,
+}
+
+#[test]
+fn binary_prints_botocore_tokens_byte_for_byte() {
+    let vectors: Vec<Vector> =
+        serde_json::from_str(include_str!("data/botocore_vectors.json")).unwrap();
+    let home = Home::new();
+    for v in vectors {
+        let mut cmd = home.cmd();
+        cmd.env("AWS_ACCESS_KEY_ID", &v.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &v.secret_access_key)
+            .env("RDSIAM_HELPER_TEST_NOW", &v.signed_at)
+            .args(["token", "--no-cache", "--host", &v.host, "--user", &v.user])
+            .args(["--port", &v.port.to_string(), "--region", &v.region]);
+        if let Some(session_token) = &v.session_token {
+            cmd.env("AWS_SESSION_TOKEN", session_token);
+        }
+        let run = Run::from(cmd.output().unwrap());
+        run.ok();
+        assert_eq!(run.token(), v.token, "vector {}", v.name);
+    }
+}
+
+#[test]
+fn region_comes_from_host_then_flag_then_profile() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.aws_config("[profile p]\nregion = ap-south-1");
+    let region = |args: &[&str]| {
+        let mut all = vec![
+            "token",
+            "--no-cache",
+            "--format",
+            "json",
+            "--user",
+            "u",
+            "--aws-profile",
+            "p",
+        ];
+        all.extend_from_slice(args);
+        let run = home.run(&all);
+        run.ok();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        json["region"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        region(&["--host", "db.cluster-ro-x1.eu-west-3.rds.amazonaws.com"]),
+        "eu-west-3"
+    );
+    assert_eq!(
+        region(&["--host", "p.proxy-x1.ca-central-1.rds.amazonaws.com"]),
+        "ca-central-1"
+    );
+    assert_eq!(
+        region(&["--host", "db.internal", "--region", "us-west-2"]),
+        "us-west-2"
+    );
+    assert_eq!(region(&["--host", "db.internal"]), "ap-south-1");
+}
+
+#[test]
+fn json_output_has_the_documented_fields() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    let run = home.run(&[
+        "token",
+        "--host",
+        HOST,
+        "--user",
+        "jane",
+        "--aws-profile",
+        "p",
+        "--format",
+        "json",
+    ]);
+    run.ok();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for key in ["token", "expires_at", "host", "port", "user", "region"] {
+        assert!(!json[key].is_null(), "missing {key}");
+    }
+    assert_eq!(json["port"], 5432);
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(json["expires_at"].as_str().unwrap()).unwrap();
+    let left = expires.timestamp() - chrono::Utc::now().timestamp();
+    assert!(
+        (880..=900).contains(&left),
+        "a new token lives 15 minutes, got {left}s"
+    );
+}
+
+#[test]
+fn bad_config_names_file_line_and_key() {
+    let home = Home::new();
+    let cases = [
+        (
+            "[connections.a]\nhost = \"h\"\nuser = \"u\"\nhots = \"x\"\n",
+            "config.toml:4",
+            "hots",
+        ),
+        (
+            "[connections.a]\nhost = \"h\"\nuser = \"u\"\nport = 70000\n",
+            "config.toml:4",
+            "70000 is not a port",
+        ),
+        (
+            "[connections.a]\nhost = \"h\"\nuser = \"u\"\nport = \"abc\"\n",
+            "config.toml:4",
+            "`port`",
+        ),
+        (
+            "[connections.a]\nhost = \"h\"\nuser = \"u\"\nengine = \"oracle\"\n",
+            "config.toml:4",
+            "unknown engine",
+        ),
+        (
+            "[connections.a]\nhost = \"h\"\nuser = \"u\"\n[connections.a]\nhost = \"i\"\n",
+            "config.toml:4",
+            "duplicate",
+        ),
+        ("this is not toml\n", "config.toml:1", "TOML"),
+        (
+            "[defaults]\nrefresh_before = \"20m\"\n",
+            "config.toml:2",
+            "refresh_before",
+        ),
+        (
+            "[connections.a]\nhost = \"\"\nuser = \"u\"\n",
+            "config.toml:2",
+            "host is empty",
+        ),
+        (
+            "[connections.a]\nhost = \"h\"\nuser = \"a\\nb\"\n",
+            "config.toml:3",
+            "control character",
+        ),
+        (
+            "[connections.a]\nuser = \"u\"\n",
+            "config.toml:1",
+            "connections.a.host",
+        ),
+    ];
+    for (text, location, needle) in cases {
+        home.config(text);
+        let run = home.run(&["connections", "list"]);
+        run.code(1).stderr_has(location).stderr_has(needle);
+        assert!(
+            run.stderr.starts_with("rdsiam-helper: error: "),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn exit_codes() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"p\"\n\n\
+         [connections.shop]\nengine = \"mysql\"\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"p\"\n\n\
+         [connections.orphan]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"missing\"\n"
+    ));
+    home.run(&["pg", "prod"]).ok();
+    home.run(&["mysql", "shop"]).ok();
+    // 1: an unknown connection, listing the known ones and the closest
+    home.run(&["pg", "prd"])
+        .code(1)
+        .stderr_has("did you mean `prod`")
+        .stderr_has("orphan, prod, shop");
+    // 2: usage errors, including a connection of the other engine
+    home.run(&["pg"]).code(2);
+    home.run(&["token", "--host", HOST, "--user", "u", "--port", "0"])
+        .code(2);
+    home.run(&["token", "--host", HOST, "--user", "u", "--port", "70000"])
+        .code(2);
+    home.run(&["token", "--host", HOST, "--user", "u", "--port", "abc"])
+        .code(2);
+    home.run(&["mysql", "prod"])
+        .code(2)
+        .stderr_has("rdsiam-helper pg prod");
+    home.run(&["pg", "shop"])
+        .code(2)
+        .stderr_has("rdsiam-helper mysql shop");
+    // 3: credentials missing, with the fix
+    home.run(&["pg", "orphan"])
+        .code(3)
+        .stderr_has("profile `missing` does not exist")
+        .stderr_has("aws configure");
+    home.run(&["token", "--host", HOST, "--user", "u"])
+        .code(3)
+        .stderr_has("AWS_ACCESS_KEY_ID");
+}
+
+#[test]
+fn expired_credential_process_exits_3() {
+    let home = Home::new();
+    let script = home.write(
+        "bin/expired.sh",
+        &format!(
+            "#!/bin/sh\nprintf '{{\"Version\":1,\"AccessKeyId\":\"{ACCESS_KEY_ID}\",\"SecretAccessKey\":\"x\",\"SessionToken\":\"t\",\"Expiration\":\"2020-01-01T00:00:00Z\"}}'\n"
+        ),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    home.aws_config(&format!(
+        "[profile old]\ncredential_process = {}",
+        script.display()
+    ));
+    let run = home.run(&[
+        "token",
+        "--host",
+        HOST,
+        "--user",
+        "u",
+        "--aws-profile",
+        "old",
+    ]);
+    run.code(3);
+    assert!(run.stdout.is_empty());
+}
+
+/// A credential_process that counts its runs and hands out credentials expiring in
+/// `lifetime` seconds from the (possibly injected) clock.
+fn counting_process(home: &Home, profile: &str, lifetime: u64, delay: &str) -> std::path::PathBuf {
+    let count = home.path().join(format!("{profile}.count"));
+    let script = home.write(
+        &format!("bin/{profile}.sh"),
+        &format!(
+            r#"#!/bin/sh
+echo run >> "{count}"
+sleep {delay}
+now=${{RDSIAM_HELPER_TEST_NOW:-$(date +%s)}}
+exp=$(date -u -d "@$((now + {lifetime}))" +%Y-%m-%dT%H:%M:%SZ)
+printf '{{"Version":1,"AccessKeyId":"ASIAEXAMPLE{profile}","SecretAccessKey":"{SECRET_ACCESS_KEY}","SessionToken":"session-{profile}","Expiration":"%s"}}' "$exp"
+"#,
+            count = count.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    home.aws_config(&format!(
+        "[profile {profile}]\ncredential_process = {}",
+        script.display()
+    ));
+    count
+}
+
+fn runs(count: &std::path::Path) -> usize {
+    std::fs::read_to_string(count)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn second_call_is_a_cache_hit() {
+    let home = Home::new();
+    let count = counting_process(&home, "cp", 3600, "0");
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"cp\"\n"
+    ));
+    let first = home.run(&["pg", "prod"]);
+    first.ok();
+    let second = home.run(&["pg", "prod", "-v"]);
+    second.ok().stderr_has("cache hit");
+    assert_eq!(first.token(), second.token());
+    assert_eq!(runs(&count), 1);
+    // --no-cache signs anew
+    home.run(&["pg", "prod", "--no-cache"]).ok();
+    assert_eq!(runs(&count), 2);
+}
+
+#[test]
+fn token_is_never_served_past_credential_expiry_minus_refresh_before() {
+    let home = Home::new();
+    // Credentials live 8 minutes; refresh_before is 5: a token is good for 3 minutes.
+    let count = counting_process(&home, "short", 480, "0");
+    home.config(&format!(
+        "[defaults]\nrefresh_before = \"5m\"\n[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"short\"\n"
+    ));
+    let start = chrono::Utc::now().timestamp();
+    let at = |offset: i64| {
+        let run = Run::from(
+            home.cmd()
+                .env("RDSIAM_HELPER_TEST_NOW", (start + offset).to_string())
+                .args(["token", "prod", "--format", "json"])
+                .output()
+                .unwrap(),
+        );
+        run.ok();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let expires = chrono::DateTime::parse_from_rfc3339(json["expires_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp();
+        (json["token"].as_str().unwrap().to_string(), expires)
+    };
+    let (first, expires) = at(0);
+    assert_eq!(
+        expires,
+        start + 480,
+        "validity is bounded by the credentials' expiry"
+    );
+    assert_eq!(
+        at(170).0,
+        first,
+        "still 5m10s of life: served from the cache"
+    );
+    assert_eq!(runs(&count), 1);
+    let (later, _) = at(181);
+    assert_ne!(later, first, "under 5 minutes of life left: refreshed");
+    assert_eq!(runs(&count), 2);
+}
+
+#[test]
+fn thirty_two_cold_processes_sign_once() {
+    let home = Home::new();
+    let count = counting_process(&home, "herd", 3600, "0.5");
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"herd\"\n"
+    ));
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            home.cmd()
+                .args(["pg", "prod"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let run = Run::from(child.wait_with_output().unwrap());
+            run.ok();
+            run.token()
+        })
+        .collect();
+    assert_eq!(runs(&count), 1, "the credential process ran more than once");
+    assert!(
+        tokens
+            .iter()
+            .all(|t| *t == tokens[0] && t.contains("X-Amz-Security-Token=session-herd"))
+    );
+}
+
+#[test]
+fn cache_files_are_private_and_never_listed_with_the_token() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"p\"\n"
+    ));
+    let token = home.run(&["pg", "prod"]).ok().token();
+    let dir = home.cache_dir();
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "json"))
+    );
+    for file in &files {
+        assert_eq!(
+            std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            file.display()
+        );
+    }
+    let list = home.run(&["cache", "list"]);
+    list.ok();
+    assert!(list.stdout.contains("prod") && list.stdout.contains(HOST));
+    assert!(!list.stdout.contains(&token) && !list.stdout.contains("X-Amz-Signature"));
+    home.run(&["cache", "clear", "prod"]).ok();
+    assert!(!files.iter().any(|f| f.exists()));
+}
+
+#[test]
+fn corrupt_or_truncated_cache_files_are_replaced() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"p\"\n"
+    ));
+    home.run(&["pg", "prod"]).ok();
+    let file = std::fs::read_dir(home.cache_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let good = std::fs::read(&file).unwrap();
+    let bad: [&[u8]; 5] = [
+        b"",
+        &good[..good.len() / 2],
+        b"\x00\xff\xfe binary",
+        b"{\"token\": 42}",
+        b"[1,2,3]",
+    ];
+    for content in bad {
+        std::fs::write(&file, content).unwrap();
+        let run = home.run(&["pg", "prod"]);
+        run.ok();
+        assert!(run.token().contains("X-Amz-Signature="));
+        let replaced: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(replaced["token"].as_str().unwrap(), run.token());
+    }
+}
+
+#[test]
+fn two_profiles_with_the_same_host_and_user_get_different_tokens() {
+    let home = Home::new();
+    home.static_profile("a", "AKIAAAAAAAAAAEXAMPLE");
+    home.static_profile("b", "AKIABBBBBBBBBEXAMPLE");
+    home.config(&format!(
+        "[connections.one]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"a\"\n\
+         [connections.two]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"b\"\n"
+    ));
+    let one = home.run(&["pg", "one"]).ok().token();
+    let two = home.run(&["pg", "two"]).ok().token();
+    assert!(one.contains("AKIAAAAAAAAAAEXAMPLE") && two.contains("AKIABBBBBBBBBEXAMPLE"));
+    // and the cache serves each its own
+    assert_eq!(home.run(&["pg", "one"]).ok().token(), one);
+    assert_eq!(home.run(&["pg", "two"]).ok().token(), two);
+}
+
+#[test]
+fn tableplus_runs_it_with_an_empty_environment() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"p\"\n"
+    ));
+    let output = std::process::Command::new("/usr/bin/env")
+        .args(["-i", &format!("HOME={}", home.path().display())])
+        .arg(binary())
+        .args(["pg", "prod"])
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    run.ok();
+    assert!(
+        run.stdout
+            .starts_with(&format!("{HOST}:5432/?Action=connect&DBUser=jane&"))
+    );
+    assert_eq!(run.stdout.lines().count(), 1);
+    assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
+}
+
+#[test]
+fn connections_add_keeps_comments_and_other_entries() {
+    let home = Home::new();
+    let original = "# my databases\n[defaults]\nregion = \"us-east-1\" # main region\n\n# staging is shared\n[connections.staging]\nhost = \"staging.example.com\"\nuser = \"jane\"\n";
+    home.config(original);
+    home.run(&[
+        "connections",
+        "add",
+        "prod",
+        "--host",
+        HOST,
+        "--user",
+        "jane",
+        "--database",
+        "app",
+    ])
+    .ok();
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(text.starts_with(original), "{text}");
+    assert!(text.contains("[connections.prod]") && text.contains("database = \"app\""));
+    let list = home.run(&["connections", "list"]);
+    list.ok();
+    assert!(list.stdout.contains("prod") && list.stdout.contains("staging"));
+    let show = home.run(&["connections", "show", "prod"]);
+    show.ok();
+    assert!(show.stdout.contains("region = us-east-1"));
+    home.run(&["connections", "remove", "staging"]).ok();
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(text.contains("# my databases") && !text.contains("staging.example.com"));
+    home.run(&[
+        "connections",
+        "add",
+        "bad",
+        "--host",
+        "h",
+        "--refresh-before",
+        "1h",
+    ])
+    .code(1);
+    assert_eq!(
+        std::fs::read_to_string(home.config_path()).unwrap(),
+        text,
+        "a bad add leaves the file alone"
+    );
+}
+
+#[test]
+fn verbose_output_never_shows_secrets() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    let run = home.run(&[
+        "token",
+        "-v",
+        "--host",
+        HOST,
+        "--user",
+        "jane",
+        "--aws-profile",
+        "p",
+    ]);
+    run.ok()
+        .stderr_has("cache miss")
+        .stderr_has("signed a token");
+    assert!(!run.stderr.contains(SECRET_ACCESS_KEY));
+    assert!(!run.stderr.contains(&run.token()));
+    assert!(!run.stderr.contains("X-Amz-Signature"));
+}

@@ -132,11 +132,13 @@ pub enum SetupClient {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DataGripAuth {
-    /// The AWS Toolkit plugin signs tokens itself (auth provider aws.rds.iam)
+pub enum AuthMode {
+    /// DataGrip: the AWS Toolkit plugin signs tokens itself (auth provider aws.rds.iam)
     AwsToolkit,
-    /// No plugin: DataGrip reads ~/.pgpass, kept fresh by `refresh` (PostgreSQL only)
+    /// DataGrip, DBeaver: the client reads ~/.pgpass, kept fresh by `refresh` (PostgreSQL)
     Pgpass,
+    /// DBeaver 2026+: the client runs this tool for the password (shell_command model)
+    Command,
 }
 
 #[derive(Debug, Args)]
@@ -147,9 +149,9 @@ pub struct SetupArgs {
     /// Merge into the client's file (its default place, or PATH) instead of printing
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
     pub write: Option<Option<PathBuf>>,
-    /// DataGrip only: how DataGrip gets its password
-    #[arg(long, value_enum, default_value_t = DataGripAuth::AwsToolkit)]
-    pub auth: DataGripAuth,
+    /// How DataGrip (default aws-toolkit) or DBeaver (default pgpass) gets the password
+    #[arg(long, value_enum)]
+    pub auth: Option<AuthMode>,
 }
 
 #[derive(Debug, Args)]

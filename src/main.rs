@@ -1,5 +1,7 @@
 mod cache;
+mod child;
 mod cli;
+mod clients;
 mod clock;
 mod commands;
 mod config;

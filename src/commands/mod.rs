@@ -1,7 +1,12 @@
 //! One file per subcommand, each a short function over the modules below it.
 
 pub mod cache;
+pub mod connect;
 pub mod connections;
+pub mod exec;
+pub mod rds;
+pub mod refresh;
+pub mod setup;
 pub mod token;
 
 use crate::cli::{Cli, Command};
@@ -28,7 +33,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             clap_complete::generate(shell, &mut command, "rdsiam-helper", &mut std::io::stdout());
             Ok(0)
         }
-        _ => todo!(),
+        Command::Exec(args) => exec::run(&load(config_path)?, &args),
+        Command::Connect(args) => connect::run(&load(config_path)?, &args),
+        Command::Setup(args) => setup::run(&load(config_path)?, &args),
+        Command::Refresh(args) => refresh::run(&load(config_path)?, &args),
+        Command::Rds { args } => rds::run(&load(config_path)?, &args),
     }
 }
 

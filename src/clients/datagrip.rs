@@ -1,0 +1,492 @@
+//! DataGrip (and every JetBrains IDE's database tools): `.idea/dataSources.xml` (shared) and
+//! `.idea/dataSources.local.xml` (per user), matched by the data source's uuid, and the text
+//! of "Import from Clipboard". XML is read and written with quick-xml; a merge re-emits every
+//! event of the user's file and swaps only our `<data-source>`.
+
+use crate::config::{Connection, Engine};
+use crate::error::{Error, Result};
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::{Reader, Writer};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const SHARED_COMPONENT: &str = "DataSourceManagerImpl";
+pub const LOCAL_COMPONENT: &str = "dataSourceStorageLocal";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// The AWS Toolkit plugin signs tokens itself.
+    AwsToolkit,
+    /// DataGrip reads `~/.pgpass`, which `refresh` keeps fresh.
+    Pgpass,
+}
+
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    pub name: String,
+    pub uuid: String,
+    driver_ref: &'static str,
+    jdbc_driver: &'static str,
+    url: String,
+    properties: Vec<(&'static str, String)>,
+    user: String,
+    auth_provider: &'static str,
+    ca_cert: String,
+    ssl_mode: &'static str,
+}
+
+/// A uuid stable per connection name, so re-running setup updates the same data source.
+pub fn stable_uuid(name: &str) -> String {
+    let digest = Sha256::digest(format!("rdsiam-helper/datagrip/{name}").as_bytes());
+    let mut b: [u8; 16] = digest[..16].try_into().expect("16 bytes");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+pub struct Inputs<'a> {
+    pub connection: &'a Connection,
+    pub user: &'a str,
+    pub region: &'a str,
+    pub ca_bundle: &'a Path,
+    pub auth: Auth,
+    pub uuid: String,
+}
+
+pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
+    let c = inputs.connection;
+    let name = c.name.clone().unwrap_or_else(|| c.display_name());
+    if inputs.auth == Auth::Pgpass && c.engine == Engine::Mysql {
+        return Err(
+            Error::usage("DataGrip's pgpass mode is for PostgreSQL only")
+                .hint("use --auth aws-toolkit for MySQL (the AWS Toolkit plugin signs the token)"),
+        );
+    }
+    // Through a tunnel the JDBC driver dials 127.0.0.1 and cannot match the certificate's name.
+    let verify_host = c.tunnel.is_none();
+    let ca = inputs.ca_bundle.display().to_string();
+    let db = c.database.clone().unwrap_or_default();
+    let (driver_ref, jdbc_driver, url) = match c.engine {
+        Engine::Postgres => {
+            let mode = if verify_host {
+                "verify-full"
+            } else {
+                "verify-ca"
+            };
+            let ca_param: String =
+                percent_encoding::utf8_percent_encode(&ca, percent_encoding::NON_ALPHANUMERIC)
+                    .collect();
+            (
+                "postgresql",
+                "org.postgresql.Driver",
+                format!(
+                    "jdbc:postgresql://{}:{}/{db}?sslmode={mode}&sslrootcert={ca_param}",
+                    c.dial_host(),
+                    c.dial_port()
+                ),
+            )
+        }
+        Engine::Mysql => {
+            let mode = if verify_host {
+                "VERIFY_IDENTITY"
+            } else {
+                "VERIFY_CA"
+            };
+            (
+                "mysql.8",
+                "com.mysql.cj.jdbc.Driver",
+                format!(
+                    "jdbc:mysql://{}:{}/{db}?sslMode={mode}",
+                    c.dial_host(),
+                    c.dial_port()
+                ),
+            )
+        }
+    };
+    let properties = match inputs.auth {
+        Auth::AwsToolkit => vec![
+            (
+                "AWS.CredentialId",
+                format!("profile:{}", c.aws_profile.as_deref().unwrap_or("default")),
+            ),
+            ("AWS.RegionId", inputs.region.to_string()),
+            ("AWS.RdsSigningHost", c.host.clone()),
+            ("AWS.RdsSigningPort", c.port.to_string()),
+        ],
+        Auth::Pgpass => Vec::new(),
+    };
+    Ok(DataSource {
+        name,
+        uuid: inputs.uuid.clone(),
+        driver_ref,
+        jdbc_driver,
+        url,
+        properties,
+        user: inputs.user.to_string(),
+        auth_provider: match inputs.auth {
+            Auth::AwsToolkit => "aws.rds.iam",
+            Auth::Pgpass => "pgpass",
+        },
+        ca_cert: ca,
+        ssl_mode: if verify_host {
+            "VERIFY_FULL"
+        } else {
+            "VERIFY_CA"
+        },
+    })
+}
+
+type XmlWriter = Writer<Vec<u8>>;
+
+fn text_element(w: &mut XmlWriter, name: &str, text: &str) -> std::io::Result<()> {
+    w.create_element(name)
+        .write_text_content(BytesText::new(text))?;
+    Ok(())
+}
+
+impl DataSource {
+    fn write_shared_children(&self, w: &mut XmlWriter) -> std::io::Result<()> {
+        text_element(w, "driver-ref", self.driver_ref)?;
+        text_element(w, "synchronize", "true")?;
+        text_element(w, "jdbc-driver", self.jdbc_driver)?;
+        text_element(w, "jdbc-url", &self.url)?;
+        if !self.properties.is_empty() {
+            w.create_element("jdbc-additional-properties")
+                .write_inner_content(|w| {
+                    for (name, value) in &self.properties {
+                        w.create_element("property")
+                            .with_attribute(("name", *name))
+                            .with_attribute(("value", value.as_str()))
+                            .write_empty()?;
+                    }
+                    Ok(())
+                })?;
+        }
+        text_element(w, "working-dir", "$ProjectFileDir$")
+    }
+
+    fn write_local_children(&self, w: &mut XmlWriter) -> std::io::Result<()> {
+        text_element(w, "user-name", &self.user)?;
+        text_element(w, "auth-provider", self.auth_provider)?;
+        w.create_element("ssl-config").write_inner_content(|w| {
+            text_element(w, "ca-cert", &self.ca_cert)?;
+            text_element(w, "enabled", "true")?;
+            text_element(w, "mode", self.ssl_mode)
+        })?;
+        Ok(())
+    }
+
+    fn render(&self, shared: bool, local: bool, indent: bool) -> String {
+        let mut w = if indent {
+            Writer::new_with_indent(Vec::new(), b' ', 2)
+        } else {
+            Writer::new(Vec::new())
+        };
+        let mut element = w.create_element("data-source");
+        if shared {
+            element = element.with_attribute(("source", "LOCAL"));
+        }
+        element
+            .with_attribute(("name", self.name.as_str()))
+            .with_attribute(("uuid", self.uuid.as_str()))
+            .write_inner_content(|w| {
+                if shared {
+                    self.write_shared_children(w)?;
+                }
+                if local {
+                    self.write_local_children(w)?;
+                }
+                Ok(())
+            })
+            .expect("writing to memory cannot fail");
+        String::from_utf8(w.into_inner()).expect("UTF-8 in, UTF-8 out")
+    }
+
+    /// The `<data-source>` for `dataSources.xml`.
+    pub fn shared_xml(&self) -> String {
+        self.render(true, false, true)
+    }
+
+    /// The `<data-source>` for `dataSources.local.xml`.
+    pub fn local_xml(&self) -> String {
+        self.render(false, true, true)
+    }
+
+    /// DataGrip's "Import from Clipboard" text: both halves in one element.
+    pub fn clipboard(&self) -> String {
+        format!(
+            "#DataSourceSettings#\n#LocalDataSource: {}\n#BEGIN#\n{}\n#END#\n",
+            self.name,
+            self.render(true, true, false)
+        )
+    }
+}
+
+fn xml_error(path: &Path, reader: &Reader<&[u8]>, err: impl std::fmt::Display) -> Error {
+    Error::failure(format!(
+        "{} is not valid XML (at byte {}: {err}); it was left unchanged",
+        path.display(),
+        reader.error_position()
+    ))
+    .hint("fix or move the file (DataGrip rewrites it on its next save), then run again")
+}
+
+fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    e.try_get_attribute(name).ok().flatten().and_then(|a| {
+        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .ok()
+            .map(|v| v.into_owned())
+    })
+}
+
+/// The uuid of the data source called `name` in an existing file, so a re-run keeps it.
+pub fn existing_uuid(text: &str, name: &str) -> Option<String> {
+    let mut reader = Reader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e))
+                if e.name().0 == "data-source"
+                    && attribute(&e, "name").as_deref() == Some(name) =>
+            {
+                return attribute(&e, "uuid");
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+/// `text` (a project file, or empty for a new one) with our data source in `component`:
+/// replacing the one of the same name in place, else appended. Everything else is re-emitted
+/// as read: other data sources, comments, whitespace.
+pub fn merge(
+    text: &str,
+    path: &Path,
+    component: &str,
+    name: &str,
+    element: &str,
+) -> Result<String> {
+    if text.trim().is_empty() {
+        return Ok(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project version=\"4\">\n  <component name=\"{component}\"{}>\n{}\n  </component>\n</project>\n",
+            if component == SHARED_COMPONENT {
+                " format=\"xml\" multifile-model=\"true\""
+            } else {
+                ""
+            },
+            indent(element, "    ")
+        ));
+    }
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut out = Writer::new(Vec::new());
+    let mut depth = 0usize;
+    let mut root_seen = false;
+    let mut in_component: Option<usize> = None;
+    let mut skipping: Option<usize> = None;
+    let mut inserted = false;
+    let block = format!("  {}\n  ", indent(element, "    ").trim_start());
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| xml_error(path, &reader, e))?;
+        if let Some(skip_depth) = skipping {
+            match &event {
+                Event::Start(_) => depth += 1,
+                Event::End(_) => {
+                    depth -= 1;
+                    if depth == skip_depth {
+                        skipping = None;
+                    }
+                }
+                Event::Eof => return Err(xml_error(path, &reader, "unexpected end of file")),
+                _ => {}
+            }
+            continue;
+        }
+        match &event {
+            Event::Start(e) => {
+                if depth == 0 {
+                    if e.name().0 != "project" {
+                        return Err(xml_error(
+                            path,
+                            &reader,
+                            "the root element is not <project>",
+                        ));
+                    }
+                    root_seen = true;
+                }
+                if depth == 1
+                    && e.name().0 == "component"
+                    && attribute(e, "name").as_deref() == Some(component)
+                {
+                    in_component = Some(depth + 1);
+                }
+                let ours = in_component == Some(depth)
+                    && e.name().0 == "data-source"
+                    && attribute(e, "name").as_deref() == Some(name);
+                depth += 1;
+                if ours {
+                    skipping = Some(depth - 1);
+                    if !inserted {
+                        write_raw(&mut out, block.trim_end())?;
+                        inserted = true;
+                    }
+                    continue;
+                }
+            }
+            Event::Empty(e) => {
+                if in_component == Some(depth)
+                    && e.name().0 == "data-source"
+                    && attribute(e, "name").as_deref() == Some(name)
+                {
+                    if !inserted {
+                        write_raw(&mut out, block.trim_end())?;
+                        inserted = true;
+                    }
+                    continue;
+                }
+                if depth == 1
+                    && e.name().0 == "component"
+                    && attribute(e, "name").as_deref() == Some(component)
+                {
+                    // <component name="..."/>: open it up around our element.
+                    let start = e.to_owned();
+                    write_event(&mut out, Event::Start(start))?;
+                    write_raw(&mut out, &format!("\n    {}", block.trim_start()))?;
+                    write_event(&mut out, Event::End(BytesEnd::new("component")))?;
+                    inserted = true;
+                    continue;
+                }
+            }
+            Event::End(e) => {
+                depth -= 1;
+                if in_component.is_some()
+                    && depth + 1 == in_component.unwrap_or(0)
+                    && e.name().0 == "component"
+                {
+                    in_component = None;
+                    if !inserted {
+                        write_raw(&mut out, &block)?;
+                        inserted = true;
+                    }
+                }
+                if depth == 0 && e.name().0 == "project" && !inserted {
+                    let attrs = if component == SHARED_COMPONENT {
+                        " format=\"xml\" multifile-model=\"true\""
+                    } else {
+                        ""
+                    };
+                    write_raw(
+                        &mut out,
+                        &format!(
+                            "  <component name=\"{component}\"{attrs}>\n{}\n  </component>\n",
+                            indent(element, "    ")
+                        ),
+                    )?;
+                    inserted = true;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        write_event(&mut out, event)?;
+    }
+    if !root_seen {
+        return Err(xml_error(path, &reader, "no <project> element"));
+    }
+    String::from_utf8(out.into_inner())
+        .map_err(|_| Error::failure(format!("{} is not UTF-8", path.display())))
+}
+
+fn write_event(out: &mut XmlWriter, event: Event<'_>) -> Result<()> {
+    out.write_event(event)
+        .map_err(|e| Error::failure(format!("cannot write XML: {e}")))
+}
+
+/// Our element is already well-formed XML made by the writer above; it goes in verbatim.
+fn write_raw(out: &mut XmlWriter, xml: &str) -> Result<()> {
+    use std::io::Write;
+    out.get_mut()
+        .write_all(xml.as_bytes())
+        .map_err(|e| Error::failure(format!("cannot write XML: {e}")))
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|l| format!("{prefix}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn element(name: &str) -> String {
+        format!(
+            "<data-source source=\"LOCAL\" name=\"{name}\" uuid=\"u\">\n  <jdbc-url>new &amp; fresh</jdbc-url>\n</data-source>"
+        )
+    }
+
+    #[test]
+    fn merge_keeps_others_and_replaces_ours_in_place() {
+        let existing = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project version=\"4\">\n  <!-- keep me -->\n  <component name=\"DataSourceManagerImpl\" format=\"xml\" multifile-model=\"true\">\n    <data-source source=\"LOCAL\" name=\"other\" uuid=\"1\">\n      <jdbc-url>jdbc:x</jdbc-url>\n    </data-source>\n    <data-source source=\"LOCAL\" name=\"prod\" uuid=\"2\">\n      <jdbc-url>old</jdbc-url>\n    </data-source>\n  </component>\n</project>\n";
+        let merged = merge(
+            existing,
+            Path::new("f"),
+            SHARED_COMPONENT,
+            "prod",
+            &element("prod"),
+        )
+        .unwrap();
+        assert!(merged.contains("<!-- keep me -->") && merged.contains("name=\"other\""));
+        assert!(merged.contains("new &amp; fresh") && !merged.contains(">old<"));
+        assert_eq!(existing_uuid(existing, "prod").as_deref(), Some("2"));
+        // appended when absent, and the result parses
+        let added = merge(
+            &merged,
+            Path::new("f"),
+            SHARED_COMPONENT,
+            "dev",
+            &element("dev"),
+        )
+        .unwrap();
+        assert!(
+            added.contains("name=\"dev\"")
+                && added.contains("name=\"prod\"")
+                && added.contains("name=\"other\"")
+        );
+        let mut reader = Reader::from_str(&added);
+        while !matches!(reader.read_event().unwrap(), Event::Eof) {}
+    }
+
+    #[test]
+    fn merge_refuses_broken_xml() {
+        let err = merge(
+            "<project><component name=\"x\"></project>",
+            Path::new("f.xml"),
+            SHARED_COMPONENT,
+            "p",
+            &element("p"),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("f.xml is not valid XML"));
+    }
+
+    #[test]
+    fn stable_uuid_looks_like_a_uuid() {
+        let id = stable_uuid("prod");
+        assert_eq!(id.len(), 36);
+        assert_eq!(id, stable_uuid("prod"));
+        assert_ne!(id, stable_uuid("dev"));
+    }
+}

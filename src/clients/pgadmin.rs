@@ -1,0 +1,95 @@
+//! pgAdmin 4: a `servers.json` entry for `setup.py load-servers` or File > Import. pgAdmin runs
+//! `PasswordExecCommand` with `sh -c`, strips stdout, and reuses the password for
+//! `PasswordExecExpiration` seconds.
+
+use crate::config::Connection;
+use crate::error::{Error, Result};
+use serde_json::{Map, Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+pub const GROUP: &str = "RDS IAM";
+
+/// Shorter than `refresh_before`, so pgAdmin never reuses a token past the point where we would
+/// have refreshed it.
+pub fn expiration(refresh_before: Duration) -> u64 {
+    let seconds = refresh_before.as_secs();
+    seconds.saturating_sub(60).max(seconds / 2)
+}
+
+pub fn server(
+    connection: &Connection,
+    name: &str,
+    user: &str,
+    command: &str,
+    ca_bundle: &Path,
+) -> Value {
+    let mut parameters = Map::new();
+    parameters.insert("sslmode".into(), json!("verify-full"));
+    parameters.insert("sslrootcert".into(), json!(ca_bundle.display().to_string()));
+    // libpq's split: dial the tunnel, verify and match on the endpoint's name.
+    if let Some(tunnel) = connection.tunnel {
+        parameters.insert("hostaddr".into(), json!(tunnel.ip().to_string()));
+    }
+    json!({
+        "Name": name,
+        "Group": GROUP,
+        "Host": connection.host,
+        "Port": connection.dial_port(),
+        "MaintenanceDB": connection.database_or_default(),
+        "Username": user,
+        "PasswordExecCommand": command,
+        "PasswordExecExpiration": expiration(connection.refresh_before),
+        "ConnectionParameters": Value::Object(parameters),
+    })
+}
+
+/// The whole file for printing: `{"Servers": {"1": server}}`.
+pub fn document(server: Value) -> String {
+    pretty(&json!({ "Servers": { "1": server } }))
+}
+
+/// `text` with our server replacing the one of the same Name (else under the next free key).
+pub fn merge(text: &str, path: &Path, server: Value) -> Result<String> {
+    if text.trim().is_empty() {
+        return Ok(document(server));
+    }
+    let refuse = |why: &str| {
+        Error::failure(format!(
+            "{} is not a pgAdmin servers.json ({why}); it was left unchanged",
+            path.display()
+        ))
+        .hint("fix or move the file, then run again")
+    };
+    let mut root: Value = serde_json::from_str(text)
+        .map_err(|e| refuse(&format!("invalid JSON at line {}: {e}", e.line())))?;
+    let servers = root
+        .as_object_mut()
+        .ok_or_else(|| refuse("the top level is not an object"))?
+        .entry("Servers")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| refuse("\"Servers\" is not an object"))?;
+    let name = server["Name"].clone();
+    let key = servers
+        .iter()
+        .find(|(_, s)| s["Name"] == name && s["Group"] == server["Group"])
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| {
+            let next = servers
+                .keys()
+                .filter_map(|k| k.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0)
+                + 1;
+            next.to_string()
+        });
+    servers.insert(key, server);
+    Ok(pretty(&root))
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("a JSON value serialises");
+    text.push('\n');
+    text
+}

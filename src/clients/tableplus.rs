@@ -1,0 +1,91 @@
+//! TablePlus: the fields to type, and an import URL. TablePlus runs the "Command Line" password
+//! itself, without the user's shell PATH or AWS variables (TablePlus #2531, #3116), so the
+//! value is this binary's absolute path. Its URL cannot carry a CA file or a command password
+//! (#3120, #3411): the output names the fields to set by hand.
+
+use crate::clients::tunnel_caveat;
+use crate::config::{Connection, Engine};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use std::path::Path;
+
+/// The SSL dropdown position TablePlus stores in `tLSMode`. Undocumented; read off exported
+/// connections (PostgreSQL: 5 verify-full, 4 verify-ca; MySQL: 4 verify-identity, 3 verify-ca).
+fn tls_mode(connection: &Connection) -> u8 {
+    match (connection.engine, connection.tunnel.is_none()) {
+        (Engine::Postgres, true) => 5,
+        (Engine::Postgres, false) => 4,
+        (Engine::Mysql, true) => 4,
+        (Engine::Mysql, false) => 3,
+    }
+}
+
+fn environment(name: &str) -> (&'static str, &'static str) {
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("prod") {
+        ("production", "C0392B")
+    } else if lower.contains("stag") {
+        ("staging", "E67E22")
+    } else {
+        ("development", "27AE60")
+    }
+}
+
+pub fn url(connection: &Connection, name: &str, user: &str) -> String {
+    let scheme = match connection.engine {
+        Engine::Postgres => "postgresql",
+        Engine::Mysql => "mysql",
+    };
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let (environment, color) = environment(name);
+    format!(
+        "{scheme}://{}@{}:{}/{}?name={}&statusColor={color}&enviroment={environment}&tLSMode={}",
+        enc(user),
+        connection.dial_host(),
+        connection.dial_port(),
+        enc(connection.database.as_deref().unwrap_or("")),
+        enc(name),
+        tls_mode(connection)
+    )
+}
+
+/// What `setup tableplus NAME` prints.
+pub fn instructions(
+    connection: &Connection,
+    name: &str,
+    user: &str,
+    command: &str,
+    ca_bundle: &Path,
+) -> String {
+    let (kind, ssl) = match (connection.engine, connection.tunnel.is_none()) {
+        (Engine::Postgres, true) => ("PostgreSQL", "VERIFY-FULL"),
+        (Engine::Postgres, false) => ("PostgreSQL", "VERIFY-CA"),
+        (Engine::Mysql, true) => ("MySQL (or MariaDB)", "VERIFY-IDENTITY"),
+        (Engine::Mysql, false) => ("MySQL (or MariaDB)", "VERIFY-CA"),
+    };
+    let mut out = format!(
+        "TablePlus: Create a new connection > {kind}, then fill in:\n\
+         \x20 Name:      {name}\n\
+         \x20 Host:      {}\n\
+         \x20 Port:      {}\n\
+         \x20 User:      {user}\n\
+         \x20 Password:  choose \"Command Line (IAM Authentication)\" in the password menu, and enter:\n\
+         \x20            {command}\n\
+         \x20 Database:  {}\n\
+         \x20 SSL mode:  {ssl}\n\
+         \x20 SSL CA:    {}\n\n\
+         Or import everything but the password command and the CA file:\n\
+         \x20 open \"{}\"\n\
+         then set those two fields by hand as above (TablePlus URLs cannot carry them).\n\n\
+         Note: TablePlus runs the command through a login shell and takes all of its stdout as the password;\n\
+         a shell start-up file (~/.zshrc, ~/.bash_profile, ~/.profile) that prints anything corrupts it.\n",
+        connection.dial_host(),
+        connection.dial_port(),
+        connection.database.as_deref().unwrap_or(""),
+        ca_bundle.display(),
+        url(connection, name, user),
+    );
+    if let Some(caveat) = tunnel_caveat(connection) {
+        out.push_str(&format!("\nTunnel: {caveat}.\n"));
+    }
+    out
+}

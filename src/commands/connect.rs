@@ -1,0 +1,75 @@
+//! `connect NAME [-- ARGS]`: psql or mysql on the connection, TLS verified, the token never in
+//! argv.
+
+use crate::child;
+use crate::cli::ConnectArgs;
+use crate::clients::{self, mysql};
+use crate::config::{Config, Connection, Engine};
+use crate::error::{Error, Result};
+use crate::issuer;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
+    let connection = config.get(&args.name)?;
+    let ca = clients::existing_ca_bundle(connection)?;
+    let entry = issuer::issue(connection, true)?;
+    match connection.engine {
+        Engine::Postgres => {
+            let conninfo = conninfo(connection, &entry.signed_user, &ca);
+            let mut command = Command::new("psql");
+            command
+                .arg(conninfo)
+                .args(&args.extra)
+                .env("PGPASSWORD", entry.token.expose());
+            // Replace this process: psql owns the terminal and its exit code is ours.
+            let err = command.exec();
+            Err(Error::failure(format!("cannot run psql: {err}")).hint("install the PostgreSQL client (e.g. `apt install postgresql-client`, `brew install libpq`)"))
+        }
+        Engine::Mysql => {
+            let client = mysql::find_client()?;
+            let flavour = mysql::detect(&client)?;
+            let dir = child::private_dir()?;
+            let file = dir.path().join("client.cnf");
+            let options = mysql::options(
+                connection,
+                &entry.signed_user,
+                Some(entry.token.expose()),
+                Some(flavour),
+            );
+            child::write_private(&file, &mysql::section("client", &options))?;
+            let mut command = Command::new(&client);
+            // --defaults-extra-file must be the first argument.
+            command
+                .arg(format!("--defaults-extra-file={}", file.display()))
+                .args(&args.extra);
+            let code = child::run(command, &client.display().to_string());
+            drop(dir);
+            code
+        }
+    }
+}
+
+/// A libpq connection string; values quoted as libpq reads them.
+fn conninfo(connection: &Connection, user: &str, ca: &std::path::Path) -> String {
+    let mut pairs = vec![("host", connection.host.clone())];
+    if let Some(tunnel) = connection.tunnel {
+        pairs.push(("hostaddr", tunnel.ip().to_string()));
+    }
+    pairs.extend([
+        ("port", connection.dial_port().to_string()),
+        ("dbname", connection.database_or_default().to_string()),
+        ("user", user.to_string()),
+        ("sslmode", "verify-full".to_string()),
+        ("sslrootcert", ca.display().to_string()),
+    ]);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}

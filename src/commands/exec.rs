@@ -1,0 +1,57 @@
+//! `exec NAME -- COMMAND...`: any program, with the connection in its environment.
+
+use crate::child;
+use crate::cli::ExecArgs;
+use crate::clients::{self, mysql};
+use crate::config::{Config, Engine};
+use crate::error::Result;
+use crate::issuer;
+use std::process::Command;
+
+pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
+    let connection = config.get(&args.name)?;
+    let ca = clients::existing_ca_bundle(connection)?;
+    let entry = issuer::issue(connection, true)?;
+    let program = args.command[0].to_string_lossy().into_owned();
+    let mut command = Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    // Kept alive until the child exits, then removed with the token in it.
+    let mut _private = None;
+    match connection.engine {
+        Engine::Postgres => {
+            // libpq's split: TLS verifies PGHOST while PGHOSTADDR is dialled.
+            command.env("PGHOST", &connection.host);
+            match connection.tunnel {
+                Some(tunnel) => command.env("PGHOSTADDR", tunnel.ip().to_string()),
+                None => command.env_remove("PGHOSTADDR"),
+            };
+            command
+                .env("PGPORT", connection.dial_port().to_string())
+                .env("PGUSER", &entry.signed_user)
+                .env("PGDATABASE", connection.database_or_default())
+                .env("PGPASSWORD", entry.token.expose())
+                .env("PGSSLMODE", "verify-full")
+                .env("PGSSLROOTCERT", &ca);
+        }
+        Engine::Mysql => {
+            // Any program may run: flavour-neutral keys in a my.cnf that both MariaDB's clients
+            // ($MARIADB_HOME / $MYSQL_HOME) read.
+            let dir = child::private_dir()?;
+            let options = mysql::options(
+                connection,
+                &entry.signed_user,
+                Some(entry.token.expose()),
+                None,
+            );
+            child::write_private(
+                &dir.path().join("my.cnf"),
+                &mysql::section("client", &options),
+            )?;
+            command
+                .env("MYSQL_HOME", dir.path())
+                .env("MARIADB_HOME", dir.path());
+            _private = Some(dir);
+        }
+    }
+    child::run(command, &program)
+}

@@ -13,6 +13,9 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(300);
 /// Names longer than any DNS name are a typo or an attack on the cache key, not a host.
 const MAX_HOST_LEN: usize = 253;
+/// `user = "{session_name}"`: sign for the caller's role session name, which Identity Center
+/// sets to the user's user name, the same value `${aws:PrincipalTag/username}` carries.
+pub const SESSION_NAME_TEMPLATE: &str = "{session_name}";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -82,6 +85,11 @@ impl Connection {
         self.tunnel
             .map(|t| t.ip().to_string())
             .unwrap_or_else(|| self.host.clone())
+    }
+
+    /// Whether the database user is resolved from the caller's identity at signing time.
+    pub fn user_is_session_name(&self) -> bool {
+        self.user == SESSION_NAME_TEMPLATE
     }
 
     pub fn dial_port(&self) -> u16 {
@@ -557,6 +565,12 @@ pub fn validate_user(user: &str) -> std::result::Result<String, String> {
     if user.chars().any(char::is_control) {
         return Err("the user contains a control character (newline, NUL, ...)".into());
     }
+    // A mistyped template would otherwise be signed for literally and fail only at login.
+    if user.starts_with('{') && user.ends_with('}') && user != SESSION_NAME_TEMPLATE {
+        return Err(format!(
+            "unknown template \"{user}\"; the only template is \"{SESSION_NAME_TEMPLATE}\""
+        ));
+    }
     Ok(user.to_string())
 }
 
@@ -643,6 +657,20 @@ mod tests {
                 .unwrap_err()
                 .contains("not a duration")
         );
+    }
+
+    #[test]
+    fn the_session_name_template_is_accepted_and_typos_are_not() {
+        assert_eq!(
+            validate_user("{session_name}").as_deref(),
+            Ok("{session_name}")
+        );
+        assert!(
+            validate_user("{session}")
+                .unwrap_err()
+                .contains("unknown template")
+        );
+        assert!(validate_user("jane.doe@example.com").is_ok());
     }
 
     #[test]

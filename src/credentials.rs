@@ -1,5 +1,6 @@
 //! aws-config glue: the only module that talks to the AWS SDK. Runs only on a cache miss.
 
+use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::{Error, Result};
 use crate::report;
 use aws_config::BehaviorVersion;
@@ -9,6 +10,9 @@ use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_sts::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+use aws_types::SdkConfig;
 use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
 use std::borrow::Cow;
@@ -69,6 +73,10 @@ pub fn region_key(region: Option<&str>) -> String {
 pub struct Resolved {
     pub credentials: Credentials,
     pub region: String,
+    /// Kept for the calls that need the same settings (endpoints, retries) as the credentials.
+    sdk_config: SdkConfig,
+    runtime: tokio::runtime::Runtime,
+    profile: Option<String>,
 }
 
 /// Credentials (and, when not given, the region) for `profile`, from aws-config's providers:
@@ -81,15 +89,101 @@ pub fn resolve(profile: Option<&str>, region: Option<&str>) -> Result<Resolved> 
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the AWS client runtime: {e}")))?;
-    runtime.block_on(resolve_async(profile, region))
+    let (sdk_config, credentials, region) = runtime.block_on(resolve_async(profile, region))?;
+    Ok(Resolved {
+        credentials,
+        region,
+        sdk_config,
+        runtime,
+        profile: profile.map(str::to_string),
+    })
 }
 
-async fn resolve_async(profile: Option<&str>, region: Option<&str>) -> Result<Resolved> {
+impl Resolved {
+    /// The caller's ARN from STS GetCallerIdentity, signed with the credentials already
+    /// resolved (no second SSO or credential_process round trip). The client is built from the
+    /// loaded SdkConfig so AWS_ENDPOINT_URL_STS and the profile's endpoint settings apply.
+    pub fn caller_arn(&self) -> Result<String> {
+        let config = self
+            .sdk_config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(self.credentials.clone()))
+            .build();
+        let client = aws_sdk_sts::Client::new(&config);
+        let output = self
+            .runtime
+            .block_on(client.get_caller_identity().send())
+            .map_err(|e| sts_error(&e, self.profile.as_deref()))?;
+        output
+            .arn()
+            .map(str::to_string)
+            .ok_or_else(|| Error::failure("AWS STS GetCallerIdentity returned no ARN"))
+    }
+}
+
+/// The role session name (or IAM / federated user name) in a caller ARN:
+/// `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`, `arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`,
+/// `arn:PARTITION:sts::ACCOUNT:federated-user/NAME`. `None` for anything else (e.g. the root user).
+pub fn session_name(arn: &str) -> Option<&str> {
+    let mut fields = arn.splitn(6, ':');
+    let (prefix, _partition, service, _region, _account, resource) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    if prefix != "arn" {
+        return None;
+    }
+    let (kind, rest) = resource.split_once('/')?;
+    let name = match (service, kind) {
+        ("sts", "assumed-role") => rest.split_once('/')?.1,
+        ("iam", "user") | ("sts", "federated-user") => rest.rsplit('/').next()?,
+        _ => return None,
+    };
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+/// One line for a failed GetCallerIdentity: the service's error code, never the SDK's stack.
+fn sts_error(err: &SdkError<GetCallerIdentityError>, profile: Option<&str>) -> Error {
+    let what = format!("AWS STS GetCallerIdentity (for `{SESSION_NAME_TEMPLATE}`)");
+    let fallback =
+        format!("or set `user` to the database user instead of `{SESSION_NAME_TEMPLATE}`");
+    match err {
+        SdkError::ServiceError(service) => {
+            let message = format!("{what} failed{}", sanitized_text(err));
+            let refused = matches!(
+                service.err().code(),
+                Some("ExpiredToken" | "InvalidClientTokenId" | "SignatureDoesNotMatch")
+            );
+            match (refused, profile) {
+                (true, Some(profile)) => Error::credentials(message).hint(format!(
+                    "the AWS credentials were refused; renew them (for SSO, `aws sso login --profile {profile}`)"
+                )),
+                (true, None) => Error::credentials(message)
+                    .hint("the AWS credentials were refused; renew them"),
+                (false, _) => Error::failure(message).hint(fallback),
+            }
+        }
+        SdkError::TimeoutError(_) => Error::failure(format!("{what} timed out")).hint(fallback),
+        _ => Error::failure(format!("cannot reach {what}{}", sanitized_text(err)))
+            .hint("check the network, a proxy, or AWS_ENDPOINT_URL_STS")
+            .hint(fallback),
+    }
+}
+
+async fn resolve_async(
+    profile: Option<&str>,
+    region: Option<&str>,
+) -> Result<(SdkConfig, Credentials, String)> {
     let region = match region {
         Some(region) => region.to_string(),
         None => profile_region(profile).await?,
     };
-    let provider = provider(profile, &region).await?;
+    let sdk_config = sdk_config(profile, &region).await;
+    let provider = provider(profile, &region, &sdk_config)?;
     report::verbose(format_args!(
         "resolving AWS credentials for {} (region {region})",
         describe(profile)
@@ -112,19 +206,23 @@ async fn resolve_async(profile: Option<&str>, region: Option<&str>) -> Result<Re
             None => "with no expiry".to_string(),
         }
     ));
-    Ok(Resolved {
-        credentials,
-        region,
-    })
+    Ok((sdk_config, credentials, region))
 }
 
-async fn provider(profile: Option<&str>, region: &str) -> Result<SharedCredentialsProvider> {
+async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
-    let config = loader.load().await;
+    loader.load().await
+}
+
+fn provider(
+    profile: Option<&str>,
+    region: &str,
+    config: &SdkConfig,
+) -> Result<SharedCredentialsProvider> {
     match profile {
         // An explicitly named profile beats AWS_ACCESS_KEY_ID, as with `aws --profile`.
         Some(profile) => {
@@ -207,23 +305,21 @@ fn credentials_error(profile: Option<&str>, kind: ProfileKind, err: &Credentials
         CredentialsError::InvalidConfiguration(_) => "the AWS configuration is invalid",
         _ => "AWS credentials could not be loaded",
     };
-    let cause = sanitized_cause(err);
+    let cause = sanitized_text(err);
     let Some(profile) = profile else {
         return Error::credentials(format!("{summary} for the default AWS credential chain{cause}"))
             .hint("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE")
             .hint("or name a profile: `aws_profile` in the config, or --aws-profile; for SSO run `aws sso login --profile NAME`");
     };
     match kind {
-        ProfileKind::Sso { session } => {
-            let mut error = Error::credentials(format!(
-                "the AWS SSO (Identity Center) session for profile `{profile}` is missing or expired{cause}"
+        ProfileKind::Sso { session } => match sso_login_reason(err) {
+            Some(reason) => sso_login_error(profile, session.as_deref(), reason),
+            None => Error::credentials(format!(
+                "{summary} from AWS SSO (Identity Center) for profile `{profile}`{cause}"
             ))
-            .hint(format!("run `aws sso login --profile {profile}`"));
-            if let Some(session) = session {
-                error = error.hint(format!("or `aws sso login --sso-session {session}`"));
-            }
-            error
-        }
+            .hint("check the profile's sso_* settings and the network")
+            .hint(format!("if the session expired, run `aws sso login --profile {profile}`")),
+        },
         ProfileKind::Missing => Error::credentials(format!("the AWS profile `{profile}` does not exist{cause}"))
             .hint(format!("create it with `aws configure sso --profile {profile}` or `aws configure --profile {profile}`"))
             .hint("or fix `aws_profile` in the rdsiam-helper config (or AWS_CONFIG_FILE)"),
@@ -234,19 +330,102 @@ fn credentials_error(profile: Option<&str>, kind: ProfileKind, err: &Credentials
     }
 }
 
-/// The innermost cause, when it is one of the SDK's own descriptions (no process output).
-fn sanitized_cause(err: &CredentialsError) -> String {
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
-    let mut last = None;
-    while let Some(e) = source {
-        last = Some(e.to_string());
-        source = e.source();
+fn sso_login_error(profile: &str, session: Option<&str>, reason: &str) -> Error {
+    let mut error = Error::credentials(format!(
+        "the AWS SSO (Identity Center) session for profile `{profile}` {reason}"
+    ))
+    .hint(format!("run `aws sso login --profile {profile}`"));
+    if let Some(session) = session {
+        error = error.hint(format!("or `aws sso login --sso-session {session}`"));
     }
-    match last {
-        // One line, bounded, and only when it cannot be echoing what a credential_process printed.
-        Some(text) if text.len() <= 200 && !text.contains('\n') && !text.contains('{') => {
-            format!(" ({text})")
+    error
+}
+
+/// Why a new `aws sso login` is the fix, if it is. aws-config's SSO error types are private,
+/// so their messages are all there is to go on.
+fn sso_login_reason(err: &CredentialsError) -> Option<&'static str> {
+    let chain = std::iter::successors(Some(err as &dyn std::error::Error), |e| e.source());
+    for error in chain {
+        let text = error.to_string();
+        if text == "the SSO token has expired and cannot be refreshed" {
+            return Some("has expired");
         }
-        _ => String::new(),
+        if text == "failed to load the cached SSO token"
+            || (text.starts_with("failed to read `") && text.contains("sso/cache/"))
+        {
+            return Some("has no usable cached token (not logged in yet?)");
+        }
+        if text.starts_with("UnauthorizedException") {
+            return Some("was refused by the SSO portal (expired or signed out)");
+        }
+    }
+    None
+}
+
+/// The service's error code and message if a service answered, else the innermost cause
+/// when it is one of the SDK's own descriptions (never a credential_process's output).
+fn sanitized_text(err: &dyn std::error::Error) -> String {
+    let chain: Vec<&dyn std::error::Error> =
+        std::iter::successors(err.source(), |e| e.source()).collect();
+    let service = chain.iter().find_map(|e| e.downcast_ref::<ErrorMetadata>());
+    let text = match service {
+        Some(meta) => match (meta.code(), meta.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => return String::new(),
+        },
+        None => match chain.last() {
+            Some(last) => last.to_string(),
+            None => return String::new(),
+        },
+    };
+    // One bounded line; braces would mean a Debug dump or a process's JSON.
+    if text.len() <= 200 && !text.contains(|c: char| c.is_control() || c == '{') {
+        format!(" ({text})")
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_name;
+
+    #[test]
+    fn session_name_is_the_last_segment_of_a_caller_arn() {
+        let cases = [
+            (
+                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DBAccess_abc/jane.doe",
+                Some("jane.doe"),
+            ),
+            (
+                "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DBAccess_abc/jane@example.com",
+                Some("jane@example.com"),
+            ),
+            (
+                "arn:aws-us-gov:sts::123456789012:assumed-role/r/session",
+                Some("session"),
+            ),
+            ("arn:aws:iam::123456789012:user/jane", Some("jane")),
+            (
+                "arn:aws:iam::123456789012:user/division/team/jane",
+                Some("jane"),
+            ),
+            (
+                "arn:aws-cn:sts::123456789012:federated-user/bob",
+                Some("bob"),
+            ),
+            ("arn:aws:iam::123456789012:root", None),
+            ("arn:aws:sts::123456789012:assumed-role/role-only", None),
+            ("arn:aws:sts::123456789012:assumed-role/r/", None),
+            ("arn:aws:iam::123456789012:role/r", None),
+            ("arn:aws:iam::123456789012:user/", None),
+            ("arn:aws:sts::123456789012:assumed-role/r/a/b", None),
+            ("not an arn", None),
+            ("", None),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(session_name(arn), want, "{arn}");
+        }
     }
 }

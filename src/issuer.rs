@@ -3,11 +3,12 @@
 
 use crate::cache::{self, Cache, CacheKey, CachedToken, Signed};
 use crate::clock;
-use crate::config::Connection;
+use crate::config::{self, Connection, SESSION_NAME_TEMPLATE};
 use crate::credentials;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN};
+use std::time::SystemTime;
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
     CacheKey {
@@ -42,18 +43,10 @@ fn sign(connection: &Connection, key: &CacheKey) -> Result<CachedToken> {
     )?;
     let now = clock::now();
     let expiry = resolved.credentials.expiry();
-    if let Some(expiry) = expiry.filter(|e| *e <= std::time::SystemTime::now()) {
-        return Err(Error::credentials(format!(
-            "the AWS credentials for {} expired at {}",
-            connection.display_name(),
-            clock::rfc3339(expiry)
-        ))
-        .hint(match &connection.aws_profile {
-            Some(profile) => format!("renew them: `aws sso login --profile {profile}` for SSO, or fix the profile's credential source"),
-            None => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
-        }));
-    }
-    let user = connection.user.clone();
+    check_not_expired(connection, expiry)?;
+    // Resolved here, under the lock, so the cached entry carries it: a hit needs no STS call,
+    // and the name lives exactly as long as the token (never past the credentials).
+    let user = signing_user(connection, &resolved)?;
     let endpoint = Endpoint {
         host: &connection.host,
         port: connection.port,
@@ -62,17 +55,7 @@ fn sign(connection: &Connection, key: &CacheKey) -> Result<CachedToken> {
     };
     let token = token::sign_token(&resolved.credentials, &endpoint, now)
         .map_err(|e| Error::failure(e.to_string()))?;
-    // A token signed with temporary credentials dies with them, even before 15 minutes.
-    let valid_until = match expiry {
-        Some(expiry) => expiry.min(now + TOKEN_EXPIRES_IN),
-        None => now + TOKEN_EXPIRES_IN,
-    };
-    if valid_until < now + connection.refresh_before {
-        report::warn(format_args!(
-            "the AWS credentials expire at {}, sooner than refresh_before; renew them soon",
-            clock::rfc3339(valid_until)
-        ));
-    }
+    let valid_until = valid_until(connection, now, expiry);
     report::verbose(format_args!(
         "signed a token for {user}@{}:{} in {}, valid until {}",
         connection.host,
@@ -91,4 +74,59 @@ fn sign(connection: &Connection, key: &CacheKey) -> Result<CachedToken> {
             valid_until,
         },
     ))
+}
+
+fn check_not_expired(connection: &Connection, expiry: Option<SystemTime>) -> Result<()> {
+    let Some(expiry) = expiry.filter(|e| *e <= SystemTime::now()) else {
+        return Ok(());
+    };
+    Err(Error::credentials(format!(
+        "the AWS credentials for {} expired at {}",
+        connection.display_name(),
+        clock::rfc3339(expiry)
+    ))
+    .hint(match &connection.aws_profile {
+        Some(profile) => format!("renew them: `aws sso login --profile {profile}` for SSO, or fix the profile's credential source"),
+        None => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
+    }))
+}
+
+/// A token signed with temporary credentials dies with them, even before 15 minutes.
+fn valid_until(connection: &Connection, now: SystemTime, expiry: Option<SystemTime>) -> SystemTime {
+    let valid_until = match expiry {
+        Some(expiry) => expiry.min(now + TOKEN_EXPIRES_IN),
+        None => now + TOKEN_EXPIRES_IN,
+    };
+    if valid_until < now + connection.refresh_before {
+        report::warn(format_args!(
+            "the AWS credentials expire at {}, sooner than refresh_before; renew them soon",
+            clock::rfc3339(valid_until)
+        ));
+    }
+    valid_until
+}
+
+/// The configured user, or for `{session_name}` the caller's role session name (Identity
+/// Center: the user name), asked of STS.
+fn signing_user(connection: &Connection, resolved: &credentials::Resolved) -> Result<String> {
+    if !connection.user_is_session_name() {
+        return Ok(connection.user.clone());
+    }
+    let arn = resolved.caller_arn()?;
+    let shown = arn.escape_debug();
+    let name = credentials::session_name(&arn).ok_or_else(|| {
+        Error::failure(format!(
+            "the AWS caller {shown} has no role session or user name for `{SESSION_NAME_TEMPLATE}`"
+        ))
+        .hint("use an assumed role (e.g. an Identity Center permission set) or an IAM user, or set `user` to the database user")
+    })?;
+    let name = config::validate_user(name).map_err(|e| {
+        Error::failure(format!(
+            "the session name in {shown} cannot be the database user for `{SESSION_NAME_TEMPLATE}`: {e}"
+        ))
+    })?;
+    report::verbose(format_args!(
+        "`{SESSION_NAME_TEMPLATE}` is `{name}` (from STS GetCallerIdentity)"
+    ));
+    Ok(name)
 }

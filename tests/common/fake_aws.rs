@@ -1,0 +1,267 @@
+//! Fakes of AWS endpoints on 127.0.0.1: a small HTTP server in a thread that records every
+//! request and answers through a handler. Point `AWS_ENDPOINT_URL_<SERVICE>` at `url()`; tests
+//! then count and inspect what the binary sent, and nothing leaves the machine.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// One request as the server received it (header names lower-cased).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn path(&self) -> &str {
+        self.url.split('?').next().unwrap_or_default()
+    }
+
+    /// A query parameter, as sent (the tests use values that need no decoding).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        let query = self.url.split_once('?')?.1;
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into(),
+        }
+    }
+
+    pub fn xml(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: body.into(),
+        }
+    }
+
+    /// A restJson1 error, the shape the SSO and SSO OIDC clients parse into a typed error.
+    pub fn aws_json_error(status: u16, code: &str, message: &str) -> Reply {
+        let mut reply = Reply::json(
+            status,
+            serde_json::json!({"__type": code, "message": message}).to_string(),
+        );
+        reply.headers.push(("x-amzn-errortype".into(), code.into()));
+        reply
+    }
+}
+
+type Handler = Box<dyn Fn(&Request) -> Reply + Send>;
+
+pub struct FakeAws {
+    server: Arc<tiny_http::Server>,
+    url: String,
+    log: Arc<Mutex<Vec<Request>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeAws {
+    pub fn start(handler: impl Fn(&Request) -> Reply + Send + 'static) -> FakeAws {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let address = server.server_addr().to_ip().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (server, log) = (server.clone(), log.clone());
+            let handler: Handler = Box::new(handler);
+            std::thread::spawn(move || serve(&server, &log, &handler))
+        };
+        FakeAws {
+            server,
+            url: format!("http://{address}"),
+            log,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn hits(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+}
+
+impl Drop for FakeAws {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, log: &Mutex<Vec<Request>>, handler: &Handler) {
+    // recv fails once `unblock` is called from Drop.
+    while let Ok(mut incoming) = server.recv() {
+        let mut body = String::new();
+        let _ = incoming.as_reader().read_to_string(&mut body);
+        let request = Request {
+            method: incoming.method().to_string(),
+            url: incoming.url().to_string(),
+            headers: incoming
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_ascii_lowercase(),
+                        h.value.as_str().to_string(),
+                    )
+                })
+                .collect(),
+            body,
+        };
+        log.lock().unwrap().push(request.clone());
+        let reply = handler(&request);
+        let mut response =
+            tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+        for (name, value) in reply.headers {
+            response.add_header(
+                tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap(),
+            );
+        }
+        let _ = incoming.respond(response);
+    }
+}
+
+/// What the SSO portal hands out for a role.
+#[derive(Debug, Clone)]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration_millis: i64,
+}
+
+/// The IAM Identity Center portal's GetRoleCredentials, as the real one behaves: it answers
+/// only the bearer token it issued (`accepted_token`) for the one role and account assigned.
+pub fn sso_portal(
+    accepted_token: &str,
+    account_id: &str,
+    role_name: &str,
+    credentials: RoleCredentials,
+) -> FakeAws {
+    let (token, account, role) = (
+        accepted_token.to_string(),
+        account_id.to_string(),
+        role_name.to_string(),
+    );
+    FakeAws::start(move |request| {
+        if request.method != "GET" || request.path() != "/federation/credentials" {
+            return Reply::aws_json_error(404, "NotFoundException", "no such operation");
+        }
+        if request.header("x-amz-sso_bearer_token") != Some(token.as_str()) {
+            return Reply::aws_json_error(
+                401,
+                "UnauthorizedException",
+                "Session token not found or invalid",
+            );
+        }
+        if request.query("account_id") != Some(account.as_str())
+            || request.query("role_name") != Some(role.as_str())
+        {
+            return Reply::aws_json_error(403, "ForbiddenException", "No access");
+        }
+        let body = serde_json::json!({"roleCredentials": {
+            "accessKeyId": credentials.access_key_id,
+            "secretAccessKey": credentials.secret_access_key,
+            "sessionToken": credentials.session_token,
+            "expiration": credentials.expiration_millis,
+        }});
+        Reply::json(200, body.to_string())
+    })
+}
+
+/// SSO OIDC (`POST /token`, CreateToken), answering every request with `reply`.
+pub fn sso_oidc(reply: impl Fn() -> Reply + Send + 'static) -> FakeAws {
+    FakeAws::start(move |request| {
+        if request.method != "POST" || request.path() != "/token" {
+            return Reply::aws_json_error(404, "NotFoundException", "no such operation");
+        }
+        reply()
+    })
+}
+
+/// An SSO OIDC that refuses every refresh, as it does for a revoked or expired session.
+pub fn sso_oidc_refusing() -> FakeAws {
+    sso_oidc(|| {
+        Reply::aws_json_error(
+            400,
+            "InvalidGrantException",
+            "Refresh token has expired or been revoked",
+        )
+    })
+}
+
+/// STS, answering every GetCallerIdentity with `reply` (see `caller_identity`, `sts_error`).
+pub fn sts(reply: impl Fn() -> Reply + Send + 'static) -> FakeAws {
+    FakeAws::start(move |request| {
+        if request.method != "POST" || !request.body.contains("Action=GetCallerIdentity") {
+            return sts_error(400, "InvalidAction", "only GetCallerIdentity is faked");
+        }
+        reply()
+    })
+}
+
+/// A GetCallerIdentity answer for a caller with `arn` (XML-escaped by the caller if needed).
+pub fn caller_identity(arn: &str) -> Reply {
+    Reply::xml(
+        200,
+        format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AROAEXAMPLE:session</UserId>\
+             <Account>123456789012</Account></GetCallerIdentityResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
+             </GetCallerIdentityResponse>"
+        ),
+    )
+}
+
+/// An STS error in its awsQuery XML shape.
+pub fn sts_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::xml(
+        status,
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
+             <Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+             <RequestId>r</RequestId></ErrorResponse>"
+        ),
+    )
+}
+
+/// A catch-all for `AWS_ENDPOINT_URL`: any service without its own fake lands here, and
+/// a test asserts it was never called.
+pub fn unexpected() -> FakeAws {
+    FakeAws::start(|_| Reply::aws_json_error(400, "UnexpectedCall", "no fake for this service"))
+}

@@ -24,9 +24,46 @@ pub fn render_section(name: &str, pairs: &[(&str, String)]) -> String {
     String::from_utf8(out).expect("rendered from UTF-8 strings")
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// pg_service.conf: `key=value` lines only.
+    Libpq,
+    /// my.cnf also has options without a value (`auto-rehash`) and `!include` directives.
+    MySql,
+}
+
+/// What rust-ini is asked to validate: for MySQL, value-less options and directives are shown
+/// to it as empty values (line numbers stay the same).
+fn for_validation(text: &str, dialect: Dialect) -> std::borrow::Cow<'_, str> {
+    if dialect == Dialect::Libpq {
+        return text.into();
+    }
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim();
+            let plain = !(trimmed.is_empty()
+                || trimmed.starts_with(['#', ';', '['])
+                || trimmed.contains('='));
+            match (plain, trimmed.strip_prefix('!')) {
+                (true, Some(directive)) => format!("{directive}="),
+                (true, None) => format!("{trimmed}="),
+                (false, _) => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into()
+}
+
 /// The user's file with section `name` replaced by (or appended as) `section`.
-pub fn merge_section(existing: &str, path: &Path, name: &str, section: &str) -> Result<String> {
-    Ini::load_from_str_noescape(existing).map_err(|e| {
+pub fn merge_section(
+    existing: &str,
+    path: &Path,
+    dialect: Dialect,
+    name: &str,
+    section: &str,
+) -> Result<String> {
+    Ini::load_from_str_noescape(&for_validation(existing, dialect)).map_err(|e| {
         Error::failure(format!(
             "{} is not a valid INI file (line {}: {}); it was left unchanged",
             path.display(),
@@ -76,12 +113,46 @@ mod tests {
         let existing =
             "# mine\n[other]\nhost=a\n\n[prod]\nhost=old\n# old comment\n\n[last]\nport=1\n";
         let section = render_section("prod", &[("host", "new".into()), ("port", "5432".into())]);
-        let merged = merge_section(existing, Path::new("f"), "prod", &section).unwrap();
+        let merged =
+            merge_section(existing, Path::new("f"), Dialect::Libpq, "prod", &section).unwrap();
         assert_eq!(
             merged,
             "# mine\n[other]\nhost=a\n\n[prod]\nhost=new\nport=5432\n\n[last]\nport=1\n"
         );
-        let appended = merge_section("[other]\nhost=a", Path::new("f"), "new", &section).unwrap();
+        let appended = merge_section(
+            "[other]\nhost=a",
+            Path::new("f"),
+            Dialect::Libpq,
+            "new",
+            &section,
+        )
+        .unwrap();
         assert!(appended.starts_with("[other]\nhost=a\n\n[prod]\n"));
+    }
+
+    #[test]
+    fn mysql_files_may_have_bare_options_and_includes() {
+        let existing = "[mysql]\nauto-rehash\n!includedir /etc/mysql/conf.d/\n";
+        let section = render_section("client_x", &[("host", "h".into())]);
+        assert!(
+            merge_section(
+                existing,
+                Path::new("f"),
+                Dialect::MySql,
+                "client_x",
+                &section
+            )
+            .is_ok()
+        );
+        assert!(
+            merge_section(
+                existing,
+                Path::new("f"),
+                Dialect::Libpq,
+                "client_x",
+                &section
+            )
+            .is_err()
+        );
     }
 }

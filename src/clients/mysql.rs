@@ -73,10 +73,7 @@ pub fn options(
         "VERIFY_CA"
     };
     match flavour {
-        Some(Flavour::Oracle) => {
-            pairs.push(("ssl-mode", oracle_mode.to_string()));
-            pairs.push(("enable-cleartext-plugin", "1".to_string()));
-        }
+        Some(Flavour::Oracle) => pairs.push(("ssl-mode", oracle_mode.to_string())),
         Some(Flavour::Mariadb) => {
             pairs.push(("ssl", "1".to_string()));
             if verify_identity {
@@ -85,13 +82,27 @@ pub fn options(
         }
         None => {
             pairs.push(("loose-ssl-mode", oracle_mode.to_string()));
-            pairs.push(("loose-enable-cleartext-plugin", "1".to_string()));
             if verify_identity {
                 pairs.push(("loose-ssl-verify-server-cert", "1".to_string()));
             }
         }
     }
     pairs
+}
+
+/// Arguments that cannot live in a shared option file: the MariaDB client knows
+/// `enable-cleartext-plugin` as a no-value option and refuses `=1` even with `loose-`, while
+/// Oracle's client needs it for IAM. It is no secret, so it goes on the command line.
+pub fn client_args(flavour: Flavour) -> &'static [&'static str] {
+    match flavour {
+        Flavour::Oracle => &["--enable-cleartext-plugin"],
+        Flavour::Mariadb => &[],
+    }
+}
+
+/// The flavour of the client on PATH, if there is one.
+pub fn installed_flavour() -> Option<Flavour> {
+    find_client().ok().and_then(|client| detect(&client).ok())
 }
 
 pub fn section(group: &str, pairs: &[(&'static str, String)]) -> String {

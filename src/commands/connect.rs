@@ -42,6 +42,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             // --defaults-extra-file must be the first argument.
             command
                 .arg(format!("--defaults-extra-file={}", file.display()))
+                .args(mysql::client_args(flavour))
                 .args(&args.extra);
             let code = child::run(command, &client.display().to_string());
             drop(dir);

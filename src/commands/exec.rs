@@ -34,14 +34,15 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
                 .env("PGSSLROOTCERT", &ca);
         }
         Engine::Mysql => {
-            // Any program may run: flavour-neutral keys in a my.cnf that both MariaDB's clients
-            // ($MARIADB_HOME / $MYSQL_HOME) read.
+            // Any program may run: keys for the installed client's flavour (`loose-` keys both
+            // read when there is none) in the my.cnf that MariaDB's programs read from
+            // $MARIADB_HOME / $MYSQL_HOME.
             let dir = child::private_dir()?;
             let options = mysql::options(
                 connection,
                 &entry.signed_user,
                 Some(entry.token.expose()),
-                None,
+                mysql::installed_flavour(),
             );
             child::write_private(
                 &dir.path().join("my.cnf"),

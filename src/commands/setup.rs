@@ -2,6 +2,7 @@
 //! client's file (atomic, with a `.bak`, everything else kept).
 
 use crate::cli::{AuthMode, SetupArgs, SetupClient};
+use crate::clients::ini::Dialect;
 use crate::clients::{self, datagrip, dbeaver, mysql, pgadmin, pgpass, pgservice, tableplus};
 use crate::commands::print;
 use crate::config::{Config, Connection, Engine};
@@ -29,7 +30,7 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
 /// (usually from the cache), which also proves the credentials work.
 fn identity(connection: &Connection) -> Result<(String, String)> {
     match connection.signing_region() {
-        Some(region) if !connection.user.contains('{') => Ok((connection.user.clone(), region)),
+        Some(region) if !connection.user_is_session_name() => Ok((connection.user.clone(), region)),
         _ => {
             let entry = issuer::issue(connection, true)?;
             Ok((entry.signed_user, entry.signed_region))
@@ -122,7 +123,7 @@ fn setup_pgservice(connection: &Connection, write: Option<Option<&Path>>) -> Res
     };
     let path = target(write, pgservice::default_path)?;
     merge_into(&path, Secrecy::Plain, |existing| {
-        clients::ini::merge_section(existing, &path, name(connection), &section)
+        clients::ini::merge_section(existing, &path, Dialect::Libpq, name(connection), &section)
     })?;
     eprintln!(
         "rdsiam-helper: `psql service={}` takes its password from ~/.pgpass: run `rdsiam-helper setup pgpass {} --write`",
@@ -325,7 +326,8 @@ fn setup_mysql(connection: &Connection, write: Option<Option<&Path>>) -> Result<
             "# For ~/.my.cnf (both the MySQL and the MariaDB client read it; each ignores the other's loose- keys):\n{section}\n\
              # Connect (the token is passed in a private option file, never on the command line):\n\
              rdsiam-helper connect {0}\n\n\
-             # Or by hand, with the group above; MYSQL_PWD keeps the token out of `ps`:\n\
+             # Or by hand, with the group above; MYSQL_PWD keeps the token out of `ps`\n\
+             # (Oracle's mysql also needs --enable-cleartext-plugin; the MariaDB client does not):\n\
              MYSQL_PWD=\"$({command})\" mysql --defaults-group-suffix=_{0}\n",
             name(connection)
         ))?;
@@ -333,7 +335,7 @@ fn setup_mysql(connection: &Connection, write: Option<Option<&Path>>) -> Result<
     };
     let path = target(write, mysql::default_path)?;
     merge_into(&path, Secrecy::Plain, |existing| {
-        clients::ini::merge_section(existing, &path, &group, &section)
+        clients::ini::merge_section(existing, &path, Dialect::MySql, &group, &section)
     })?;
     Ok(0)
 }

@@ -2,6 +2,8 @@
 //! run with a clean environment, and assertions on stdout, stderr, exit code and files.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -3,14 +3,18 @@
 # with static credentials, and `aws rds generate-db-auth-token` when installed, side by side in
 # one run. Prints a Markdown table (medians) for the README.
 #
-#   bench/run.sh                 # uses target/release/rdsiam-helper (built if missing)
+#   bench/run.sh                 # builds and measures the release binary as shipped
 #   BIN=/path/to/binary bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench needs hyperfine (apt install hyperfine)" >&2; exit 1; }
 
-BIN=${BIN:-target/release/rdsiam-helper}
-[ -x "$BIN" ] || cargo build --release --locked
+if [ -z "${BIN:-}" ]; then
+  # The shipped Linux binary links glibc statically (see "Performance" in the README).
+  triple=x86_64-unknown-linux-gnu
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target $triple >&2
+  BIN=target/$triple/release/rdsiam-helper
+fi
 BIN=$(readlink -f "$BIN")
 
 work=$(mktemp -d)

@@ -143,8 +143,9 @@ pub struct Signed {
 #[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
-    /// False when the folder cannot be created or written (read-only, full disk): tokens are
-    /// then signed fresh each time, with a warning.
+    /// False when the folder cannot be created (a read-only parent): tokens are then signed
+    /// fresh each time, with a warning. A folder that exists but cannot be written is found
+    /// out at the lock file or the write, with the same outcome.
     writable: bool,
 }
 
@@ -203,14 +204,12 @@ impl Cache {
             // Ours, merely readable by others: tighten it rather than refuse.
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         }
-        let writable = is_writable(&dir);
-        if !writable {
-            report::warn(format_args!(
-                "the cache folder {} is not writable; signing without a cache",
-                dir.display()
-            ));
-        }
-        Ok(Cache { dir, writable })
+        // No write probe here: a hit needs none, and on a miss a folder that is read-only or
+        // full shows itself at the lock file or the write, which then warn and sign anyway.
+        Ok(Cache {
+            dir,
+            writable: true,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -329,9 +328,9 @@ impl Cache {
                 }
                 Err(fs4::TryLockError::WouldBlock) => {
                     return Err(Error::failure(format!(
-                        "another process has held the cache lock {} for over {} s",
+                        "another process has held the cache lock {} for over {}",
                         path.display(),
-                        wait.as_secs()
+                        humantime::format_duration(wait)
                     ))
                     .hint("a hung rdsiam-helper (or its credential_process / SSO call) holds it; stop that process and retry")
                     .hint(format!("or bypass the cache once with --no-cache; set {LOCK_WAIT_VARIABLE}=SECONDS to wait longer")));
@@ -470,13 +469,6 @@ fn write_atomically(dir: &Path, path: &Path, entry: &CachedToken) -> std::io::Re
     // rename replaces a symlink or a foreign file at `path` itself, never what it points to.
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-fn is_writable(dir: &Path) -> bool {
-    tempfile::Builder::new()
-        .prefix(".probe-")
-        .tempfile_in(dir)
-        .is_ok()
 }
 
 fn is_symlink_error(err: &std::io::Error) -> bool {

@@ -385,23 +385,81 @@ impl ConfigFile<'_> {
     fn toml_error(&self, err: &toml::de::Error) -> Error {
         let offset = err.span().map(|s| s.start).unwrap_or(0);
         let line = self.line_of(offset);
-        let message = err.message().trim_end_matches('\n').replace('\n', "; ");
-        // The key on the offending line, so "invalid type" says which key has it.
-        let key = self
+        let message = readable(err.message());
+        let location = format!("{}:{line}", self.path.display());
+        let hint = "the file is TOML; see the example in the README (rdsiam-helper --help)";
+        // Only on this error path: parsing again without our schema tells a file that is not
+        // TOML at all from a TOML file with a wrong key or value.
+        if self.text.parse::<toml::Table>().is_err() {
+            if message == "duplicate key" {
+                return Error::failure(match self.header_at(line) {
+                    Some(table) => format!(
+                        "{location}: duplicate table `[{table}]`: each table, and so each connection name, may appear once"
+                    ),
+                    None => match self.key_at(line) {
+                        Some((key, Some(table))) => {
+                            format!("{location}: duplicate key `{key}` in [{table}]")
+                        }
+                        Some((key, None)) => format!("{location}: duplicate key `{key}`"),
+                        None => format!("{location}: duplicate key"),
+                    },
+                })
+                .hint("remove or rename one of them");
+            }
+            return Error::failure(format!("{location}: not valid TOML: {message}")).hint(hint);
+        }
+        let error = match self.key_at(line) {
+            // "unknown key `hots`, expected ...": the table goes right after the key it names.
+            Some((key, Some(table))) if message.contains(&format!("`{key}`")) => {
+                let named = format!("`{key}`");
+                Error::failure(format!(
+                    "{location}: {}",
+                    message.replacen(&named, &format!("{named} in [{table}]"), 1)
+                ))
+            }
+            Some((key, _)) if message.contains(&format!("`{key}`")) => {
+                Error::failure(format!("{location}: {message}"))
+            }
+            Some((key, Some(table))) => {
+                Error::failure(format!("{location}: `{key}` in [{table}]: {message}"))
+            }
+            Some((key, None)) if key.starts_with('[') => {
+                Error::failure(format!("{location}: {key}: {message}"))
+            }
+            Some((key, None)) => Error::failure(format!("{location}: `{key}`: {message}")),
+            None => Error::failure(format!("{location}: {message}")),
+        };
+        error.hint(hint)
+    }
+
+    /// The table a `[header]` on `line` opens, if the line is one.
+    fn header_at(&self, line: usize) -> Option<String> {
+        table_header(self.text.lines().nth(line.checked_sub(1)?)?).map(str::to_string)
+    }
+
+    /// The key set on `line` and the table it is in, for errors that would otherwise name
+    /// only the key; a `[table]` line gives `("[table]", None)`.
+    fn key_at(&self, line: usize) -> Option<(String, Option<String>)> {
+        if let Some(header) = self.header_at(line) {
+            return Some((format!("[{header}]"), None));
+        }
+        let (key, _) = self
             .text
             .lines()
-            .nth(line - 1)
-            .and_then(|l| l.split_once('='))
-            .map(|(k, _)| k.trim())
-            .filter(|k| !k.is_empty() && !k.starts_with('['));
-        let location = format!("{}:{line}", self.path.display());
-        let error = match key {
-            Some(key) if !message.contains(key) => {
-                Error::failure(format!("{location}: `{key}`: {message}"))
-            }
-            _ => Error::failure(format!("{location}: {message}")),
-        };
-        error.hint("the file is TOML; see the example in the README (rdsiam-helper --help)")
+            .nth(line.checked_sub(1)?)?
+            .split_once('=')?;
+        let key = key.trim();
+        if key.is_empty() || key.starts_with('#') {
+            return None;
+        }
+        let table = self
+            .text
+            .lines()
+            .take(line - 1)
+            .filter_map(table_header)
+            .last()
+            .filter(|t| !t.is_empty());
+        Some((key.to_string(), table.map(str::to_string)))
     }
 
     fn connection(
@@ -411,7 +469,13 @@ impl ConfigFile<'_> {
         defaults: &Defaults,
     ) -> Result<Connection> {
         let key = |field: &str| format!("connections.{name}.{field}");
-        let table_offset = self.text.find(&format!("connections.{name}")).unwrap_or(0);
+        let table_offset = self
+            .text
+            .find(&format!("connections.{name}"))
+            .or_else(|| self.text.find(name))
+            .unwrap_or(0);
+        validate_connection_name(name)
+            .map_err(|e| self.at(table_offset, &format!("connections.{name:?}"), e))?;
         let engine = match raw.engine {
             Some(e) => Engine::parse(e.get_ref()).ok_or_else(|| {
                 self.at(
@@ -519,6 +583,45 @@ impl ConfigFile<'_> {
         parse_refresh_before(value.get_ref())
             .map_err(|e| self.at(value.span().start, "refresh_before", e))
     }
+}
+
+/// `connections.prod` for a `[connections.prod]` (or `[[...]]`) line.
+fn table_header(line: &str) -> Option<&str> {
+    let line = line.split('#').next()?.trim();
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?;
+    Some(inner.trim_start_matches('[').trim_end_matches(']').trim())
+}
+
+/// serde's wording, with our internal type names replaced by what the file calls them.
+fn readable(message: &str) -> String {
+    message
+        .trim_end_matches('\n')
+        .replace('\n', "; ")
+        .replace("unknown field", "unknown key")
+        .replace(
+            "expected struct RawConnection",
+            "expected a [connections.NAME] table",
+        )
+        .replace("expected struct RawSettings", "expected a table")
+        .replace("expected struct RawFile", "expected a table")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a map", "expected a table")
+}
+
+/// Connection names go into `.pgpass` marker comments, INI section headers and command lines:
+/// letters, digits, `-`, `_` and `.` keep every one of them unambiguous.
+pub fn validate_connection_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{:?} is not a usable connection name: use letters, digits, `-`, `_` and `.`",
+            name
+        ));
+    }
+    Ok(())
 }
 
 fn prefixed(mut err: Error, key: &str) -> Error {
@@ -684,5 +787,128 @@ mod tests {
             assert_eq!(Engine::parse(text), Some(engine));
         }
         assert_eq!(Engine::parse("oracle"), None);
+    }
+}
+
+/// `cargo test fuzz`: the loader against generated files, well-formed or not.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>().prop_map(|s| toml::Value::String(s).to_string()),
+            "[a-zA-Z0-9.:/@{}_ -]{0,24}".prop_map(|s| format!("\"{s}\"")),
+            any::<i64>().prop_map(|i| i.to_string()),
+            (-2i64..70000).prop_map(|i| i.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:?}")),
+            Just("true".to_string()),
+            Just("[1, \"a\"]".to_string()),
+            Just("{ a = 1 }".to_string()),
+            Just("\"5m\"".to_string()),
+            Just("\"15m\"".to_string()),
+            Just("\"127.0.0.1:15432\"".to_string()),
+            Just("\"{session_name}\"".to_string()),
+            Just("\"db.abc.eu-west-1.rds.amazonaws.com\"".to_string()),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "engine",
+                "host",
+                "port",
+                "user",
+                "database",
+                "aws_profile",
+                "region",
+                "ca_bundle",
+                "refresh_before",
+                "tunnel",
+            ])
+            .prop_map(str::to_string),
+            "[a-z_]{1,8}",
+            any::<String>().prop_map(|s| format!("{s:?}")),
+        ]
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => (key(), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+            1 => Just("[defaults]".to_string()),
+            1 => Just("[connections]".to_string()),
+            2 => "[a-zA-Z0-9_.-]{1,6}".prop_map(|n| format!("[connections.{n}]")),
+            1 => any::<String>().prop_map(|n| format!("[connections.{n:?}]")),
+            1 => Just("[[connections.x]]".to_string()),
+            1 => Just("# comment".to_string()),
+            1 => Just(String::new()),
+            1 => any::<String>(),
+        ]
+    }
+
+    const BASE: &str = "[defaults]\naws_profile = \"p\"\nregion = \"us-east-1\"\nrefresh_before = \"5m\"\n\n[connections.prod]\nengine = \"postgres\"\nhost = \"prod.cluster-abc.us-east-1.rds.amazonaws.com\"\nport = 5432\nuser = \"jane\"\ntunnel = \"127.0.0.1:15432\"\n";
+
+    /// Whatever the text, the loader answers: a config whose every connection is usable, or
+    /// an error that names the file and line.
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match Config::parse(PathBuf::from("c.toml"), text) {
+            Ok(config) => {
+                for (name, c) in &config.connections {
+                    prop_assert!(validate_connection_name(name).is_ok());
+                    prop_assert!(validate_host(&c.host).is_ok());
+                    prop_assert!(validate_user(&c.user).is_ok());
+                    prop_assert!(c.port != 0);
+                    prop_assert!(c.refresh_before < TOKEN_LIFETIME);
+                }
+            }
+            Err(err) => {
+                prop_assert!(err.message.starts_with("c.toml:"), "{}", err.message);
+                prop_assert!(!err.message.contains("Raw"), "{}", err.message);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn fuzz_config_parse_never_panics_on_any_text(text in any::<String>()) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn fuzz_config_parse_never_panics_on_toml_like_files(
+            lines in prop::collection::vec(line(), 0..16)
+        ) {
+            check(&lines.join("\n"))?;
+        }
+
+        #[test]
+        fn fuzz_config_parse_never_panics_on_a_damaged_good_file(
+            at in any::<prop::sample::Index>(),
+            cut in 0usize..8,
+            insert in any::<String>(),
+        ) {
+            let mut text = BASE.to_string();
+            let mut start = at.index(text.len() + 1);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + cut).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.replace_range(start..end, &insert);
+            check(&text)?;
+        }
+    }
+
+    #[test]
+    fn fuzz_base_file_is_valid() {
+        let config = Config::parse(PathBuf::from("c.toml"), BASE).unwrap();
+        assert_eq!(config.connections["prod"].port, 5432);
     }
 }

@@ -55,6 +55,19 @@ fn for_validation(text: &str, dialect: Dialect) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// libpq and MySQL read a value as written: a quote or backslash in it is no syntax, so a
+/// file holding `application_name=Bob's` is valid and must not be refused.
+fn parse(text: &str) -> std::result::Result<Ini, ini::ParseError> {
+    Ini::load_from_str_opt(
+        text,
+        ini::ParseOption {
+            enabled_quote: false,
+            enabled_escape: false,
+            ..ini::ParseOption::default()
+        },
+    )
+}
+
 /// The user's file with section `name` replaced by (or appended as) `section`.
 pub fn merge_section(
     existing: &str,
@@ -63,7 +76,7 @@ pub fn merge_section(
     name: &str,
     section: &str,
 ) -> Result<String> {
-    Ini::load_from_str_noescape(&for_validation(existing, dialect)).map_err(|e| {
+    parse(&for_validation(existing, dialect)).map_err(|e| {
         Error::failure(format!(
             "{} is not a valid INI file (line {}: {}); it was left unchanged",
             path.display(),
@@ -131,6 +144,17 @@ mod tests {
     }
 
     #[test]
+    fn quotes_in_values_are_plain_characters() {
+        let existing = "[other]\napplication_name=Bob's tool\noptions=\"-c x\n";
+        let section = render_section("prod", &[("host", "h".into())]);
+        for dialect in [Dialect::Libpq, Dialect::MySql] {
+            let merged =
+                merge_section(existing, Path::new("f"), dialect, "prod", &section).unwrap();
+            assert!(merged.starts_with(existing));
+        }
+    }
+
+    #[test]
     fn mysql_files_may_have_bare_options_and_includes() {
         let existing = "[mysql]\nauto-rehash\n!includedir /etc/mysql/conf.d/\n";
         let section = render_section("client_x", &[("host", "h".into())]);
@@ -154,5 +178,153 @@ mod tests {
             )
             .is_err()
         );
+    }
+}
+
+/// `cargo test fuzz`: the section merge against generated pg_service.conf and my.cnf files.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Section {
+        name: String,
+        lines: Vec<String>,
+    }
+
+    fn section_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec!["prod", "client_prod", "other", "mysql", "client"])
+                .prop_map(str::to_string),
+            "[a-z_][a-z0-9_.-]{0,10}",
+        ]
+    }
+
+    fn body_line(dialect: Dialect) -> BoxedStrategy<String> {
+        let pair = ("[a-z][a-z0-9_-]{0,10}", "[^\n\r\\[\\]=#;]{0,20}")
+            .prop_map(|(k, v)| format!("{k}={v}"));
+        let comment = "[#;][^\n\r]{0,20}";
+        match dialect {
+            Dialect::Libpq => {
+                prop_oneof![4 => pair, 1 => comment, 1 => Just(String::new())].boxed()
+            }
+            Dialect::MySql => prop_oneof![
+                4 => pair,
+                1 => comment,
+                1 => Just(String::new()),
+                1 => "[a-z][a-z0-9-]{0,10}",
+                1 => Just("!includedir /etc/mysql/conf.d/".to_string()),
+            ]
+            .boxed(),
+        }
+    }
+
+    fn file(dialect: Dialect) -> impl Strategy<Value = (Vec<String>, Vec<Section>)> {
+        let section = (
+            section_name(),
+            prop::collection::vec(body_line(dialect), 0..5),
+        )
+            .prop_map(|(name, lines)| Section { name, lines });
+        (
+            prop::collection::vec("#[^\n\r]{0,12}", 0..2),
+            prop::collection::vec(section, 0..5),
+        )
+            .prop_filter("distinct section names", |(_, sections)| {
+                let mut names: Vec<&str> = sections.iter().map(|s| s.name.as_str()).collect();
+                names.sort();
+                names.windows(2).all(|w| w[0] != w[1])
+            })
+    }
+
+    fn render(preamble: &[String], sections: &[Section]) -> String {
+        let mut out: String = preamble.iter().map(|l| format!("{l}\n")).collect();
+        for section in sections {
+            out.push_str(&format!("[{}]\n", section.name));
+            for line in &section.lines {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn check_merge(
+        dialect: Dialect,
+        preamble: &[String],
+        sections: &[Section],
+        name: &str,
+    ) -> Result<(), TestCaseError> {
+        let text = render(preamble, sections);
+        let ours = render_section(
+            name,
+            &[("host", "h.example.com".into()), ("port", "5432".into())],
+        );
+        let merged = merge_section(&text, Path::new("f"), dialect, name, &ours)
+            .map_err(|e| TestCaseError::fail(format!("{}\n{text}", e.message)))?;
+        // It re-parses, ours is there once with our values (read line by line, as libpq and
+        // MySQL do: rust-ini would join a line ending in `\` with the next), every other line
+        // survives in order.
+        parse(&for_validation(&merged, dialect))
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{merged}")))?;
+        let header = format!("[{name}]");
+        let host = merged
+            .lines()
+            .skip_while(|l| l.trim() != header)
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .find_map(|l| l.strip_prefix("host="));
+        prop_assert_eq!(host, Some("h.example.com"));
+        prop_assert_eq!(
+            merged
+                .lines()
+                .filter(|l| l.trim() == format!("[{name}]"))
+                .count(),
+            1
+        );
+        let mut rest = merged.lines();
+        for line in preamble {
+            prop_assert!(rest.any(|l| l == line), "lost {:?}:\n{}", line, merged);
+        }
+        for section in sections.iter().filter(|s| s.name != name) {
+            let header = format!("[{}]", section.name);
+            let mut rest = merged.lines().skip_while(|l| *l != header);
+            prop_assert!(rest.next().is_some(), "lost {}:\n{}", header, merged);
+            for line in &section.lines {
+                prop_assert!(
+                    rest.any(|l| l == line),
+                    "lost {:?} of {}:\n{}",
+                    line,
+                    header,
+                    merged
+                );
+            }
+        }
+        let again = merge_section(&merged, Path::new("f"), dialect, name, &ours)
+            .map_err(|e| TestCaseError::fail(e.message))?;
+        prop_assert_eq!(again, merged, "a second merge changed the file");
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fuzz_ini_merge_never_panics_on_any_text(text in any::<String>(), name in section_name()) {
+            let ours = render_section(&name, &[("host", "h".into())]);
+            for dialect in [Dialect::Libpq, Dialect::MySql] {
+                let _ = merge_section(&text, Path::new("f"), dialect, &name, &ours);
+            }
+        }
+
+        #[test]
+        fn fuzz_ini_merge_keeps_other_sections_pg_service((preamble, sections) in file(Dialect::Libpq), name in section_name()) {
+            check_merge(Dialect::Libpq, &preamble, &sections, &name)?;
+        }
+
+        #[test]
+        fn fuzz_ini_merge_keeps_other_sections_my_cnf((preamble, sections) in file(Dialect::MySql), name in section_name()) {
+            check_merge(Dialect::MySql, &preamble, &sections, &name)?;
+        }
     }
 }

@@ -17,6 +17,8 @@ pub fn binary() -> PathBuf {
 
 pub struct Home {
     pub dir: tempfile::TempDir,
+    /// Session tokens and other secrets no file outside the cache may hold (see `Drop`).
+    forbidden: std::sync::Mutex<Vec<String>>,
 }
 
 impl Home {
@@ -26,7 +28,14 @@ impl Home {
                 .prefix("rdsiam-test-")
                 .tempdir()
                 .unwrap(),
+            forbidden: Default::default(),
         }
+    }
+
+    /// A secret (a session token, a planted token) that must never reach a file the tool
+    /// writes outside the cache; checked when the `Home` is dropped.
+    pub fn forbid(&self, secret: &str) {
+        self.forbidden.lock().unwrap().push(secret.to_string());
     }
 
     pub fn path(&self) -> &Path {
@@ -87,6 +96,82 @@ impl Home {
     }
 }
 
+/// Every test's HOME is scanned on the way out: a token or a key in a client file would be a
+/// leak no individual test thought to look for.
+impl Drop for Home {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let forbidden = self.forbidden.lock().unwrap();
+        let extra: Vec<&str> = forbidden.iter().map(String::as_str).collect();
+        assert_no_secrets_in_files(self.path(), &extra);
+    }
+}
+
+/// What no stderr and no file outside the cache (and `.pgpass`) may contain: the secret key,
+/// and any token (each carries a signature, and its session token after this name).
+pub const FORBIDDEN: [&str; 3] = [
+    SECRET_ACCESS_KEY,
+    "X-Amz-Signature=",
+    "X-Amz-Security-Token=",
+];
+
+#[track_caller]
+pub fn assert_no_secret(what: &str, text: &str, extra: &[&str]) {
+    for needle in FORBIDDEN.iter().chain(extra) {
+        assert!(
+            needle.is_empty() || !text.contains(needle),
+            "{what} contains a secret ({needle:?}):\n{text}"
+        );
+    }
+}
+
+/// The files the tool writes outside its cache, by name, and their backups. `.pgpass` (and
+/// its backup) hold tokens by design and are not among them.
+pub fn is_written_file(name: &str) -> bool {
+    let name = name.strip_suffix(".bak").unwrap_or(name);
+    matches!(
+        name,
+        "config.toml"
+            | "pg_service.conf"
+            | ".pg_service.conf"
+            | "my.cnf"
+            | ".my.cnf"
+            | "servers.json"
+            | "data-sources.json"
+    ) || (name.starts_with("dataSources") && name.ends_with(".xml"))
+}
+
+/// Scans every such file under `root` for `FORBIDDEN` and `extra`;
+/// returns how many files it read.
+#[track_caller]
+pub fn assert_no_secrets_in_files(root: &Path, extra: &[&str]) -> usize {
+    let mut scanned = 0;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            // Cache files are `<hash>.json`, never one of these names: no need to skip them.
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() && is_written_file(&entry.file_name().to_string_lossy()) {
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+                assert_no_secret(&path.display().to_string(), &text, extra);
+                scanned += 1;
+            }
+        }
+    }
+    scanned
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -94,12 +179,16 @@ pub struct Run {
 }
 
 impl From<Output> for Run {
+    #[track_caller]
     fn from(output: Output) -> Run {
-        Run {
+        let run = Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        };
+        // Messages, warnings and --verbose lines never carry a token or a key.
+        assert_no_secret("stderr", &run.stderr, &[]);
+        run
     }
 }
 

@@ -238,37 +238,6 @@ fn expired_credential_process_exits_3() {
     assert!(run.stdout.is_empty());
 }
 
-/// A credential_process that counts its runs and hands out credentials expiring in
-/// `lifetime` seconds from the (possibly injected) clock.
-fn counting_process(home: &Home, profile: &str, lifetime: u64, delay: &str) -> std::path::PathBuf {
-    let count = home.path().join(format!("{profile}.count"));
-    let script = home.write(
-        &format!("bin/{profile}.sh"),
-        &format!(
-            r#"#!/bin/sh
-echo run >> "{count}"
-sleep {delay}
-now=${{RDSIAM_HELPER_TEST_NOW:-$(date +%s)}}
-exp=$(date -u -d "@$((now + {lifetime}))" +%Y-%m-%dT%H:%M:%SZ)
-printf '{{"Version":1,"AccessKeyId":"ASIAEXAMPLE{profile}","SecretAccessKey":"{SECRET_ACCESS_KEY}","SessionToken":"session-{profile}","Expiration":"%s"}}' "$exp"
-"#,
-            count = count.display()
-        ),
-    );
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    home.aws_config(&format!(
-        "[profile {profile}]\ncredential_process = {}",
-        script.display()
-    ));
-    count
-}
-
-fn runs(count: &std::path::Path) -> usize {
-    std::fs::read_to_string(count)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn second_call_is_a_cache_hit() {
     let home = Home::new();

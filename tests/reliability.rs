@@ -14,44 +14,6 @@ use std::time::{Duration, Instant};
 const REFRESH_BEFORE: i64 = 300;
 const TOKEN_LIFETIME: i64 = 900;
 
-/// A credential_process for `profile` that counts its runs and hands out session
-/// credentials living `lifetime` seconds from the (injected) clock. While `<profile>.hang`
-/// exists it writes its pid and hangs instead: a stuck SSO call or MFA prompt.
-fn counting_process(home: &Home, profile: &str, lifetime: u64, delay: &str) -> PathBuf {
-    let count = home.path().join(format!("{profile}.count"));
-    let hang = home.path().join(format!("{profile}.hang"));
-    let pid = home.path().join(format!("{profile}.pid"));
-    let script = home.write(
-        &format!("bin/{profile}.sh"),
-        &format!(
-            r#"#!/bin/sh
-echo run >> "{count}"
-if [ -e "{hang}" ]; then echo $$ > "{pid}.tmp"; mv "{pid}.tmp" "{pid}"; exec sleep 60; fi
-sleep {delay}
-now=${{RDSIAM_HELPER_TEST_NOW:-$(date +%s)}}
-exp=$(date -u -d "@$((now + {lifetime}))" +%Y-%m-%dT%H:%M:%SZ)
-printf '{{"Version":1,"AccessKeyId":"ASIAEXAMPLE{profile}","SecretAccessKey":"{SECRET_ACCESS_KEY}","SessionToken":"session-{profile}","Expiration":"%s"}}' "$exp"
-"#,
-            count = count.display(),
-            hang = hang.display(),
-            pid = pid.display(),
-        ),
-    );
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    home.aws_config(&format!(
-        "[profile {profile}]\ncredential_process = {}",
-        script.display()
-    ));
-    home.forbid(&format!("session-{profile}"));
-    count
-}
-
-fn runs(count: &Path) -> usize {
-    std::fs::read_to_string(count)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
 fn connection(name: &str, host: &str, profile: &str) -> String {
     format!(
         "[connections.{name}]\nhost = \"{host}\"\nuser = \"jane\"\naws_profile = \"{profile}\"\n"

@@ -4,6 +4,7 @@
 pub mod datagrip;
 pub mod dbeaver;
 pub mod ini;
+pub mod libpq;
 pub mod mysql;
 pub mod pgadmin;
 pub mod pgpass;

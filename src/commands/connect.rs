@@ -3,8 +3,8 @@
 
 use crate::child;
 use crate::cli::ConnectArgs;
-use crate::clients::{self, mysql};
-use crate::config::{Config, Connection, Engine};
+use crate::clients::{self, libpq, mysql};
+use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
 use crate::issuer;
 use std::os::unix::process::CommandExt;
@@ -16,7 +16,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
     let entry = issuer::issue(connection, true)?;
     match connection.engine {
         Engine::Postgres => {
-            let conninfo = conninfo(connection, &entry.signed_user, &ca);
+            let conninfo = libpq::conninfo(&libpq::params(connection, &entry.signed_user, &ca));
             let mut command = Command::new("psql");
             command
                 .arg(conninfo)
@@ -49,28 +49,4 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             code
         }
     }
-}
-
-/// A libpq connection string; values quoted as libpq reads them.
-fn conninfo(connection: &Connection, user: &str, ca: &std::path::Path) -> String {
-    let mut pairs = vec![("host", connection.host.clone())];
-    if let Some(tunnel) = connection.tunnel {
-        pairs.push(("hostaddr", tunnel.ip().to_string()));
-    }
-    pairs.extend([
-        ("port", connection.dial_port().to_string()),
-        ("dbname", connection.database_or_default().to_string()),
-        ("user", user.to_string()),
-        ("sslmode", "verify-full".to_string()),
-        ("sslrootcert", ca.display().to_string()),
-    ]);
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", quote(v)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn quote(value: &str) -> String {
-    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }

@@ -2,7 +2,7 @@
 
 use crate::child;
 use crate::cli::ExecArgs;
-use crate::clients::{self, mysql};
+use crate::clients::{self, libpq, mysql};
 use crate::config::{Config, Engine};
 use crate::error::Result;
 use crate::issuer;
@@ -19,19 +19,12 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
     let mut _private = None;
     match connection.engine {
         Engine::Postgres => {
-            // libpq's split: TLS verifies PGHOST while PGHOSTADDR is dialled.
-            command.env("PGHOST", &connection.host);
-            match connection.tunnel {
-                Some(tunnel) => command.env("PGHOSTADDR", tunnel.ip().to_string()),
-                None => command.env_remove("PGHOSTADDR"),
-            };
-            command
-                .env("PGPORT", connection.dial_port().to_string())
-                .env("PGUSER", &entry.signed_user)
-                .env("PGDATABASE", connection.database_or_default())
-                .env("PGPASSWORD", entry.token.expose())
-                .env("PGSSLMODE", "verify-full")
-                .env("PGSSLROOTCERT", &ca);
+            // A PGHOSTADDR from the caller's shell would send us somewhere else.
+            command.env_remove("PGHOSTADDR");
+            for (key, value) in libpq::params(connection, &entry.signed_user, &ca) {
+                command.env(libpq::variable(key), value);
+            }
+            command.env("PGPASSWORD", entry.token.expose());
         }
         Engine::Mysql => {
             // Any program may run: keys for the installed client's flavour (`loose-` keys both

@@ -1,9 +1,9 @@
-//! `refresh NAME | --all`: rewrite the `.pgpass` lines this tool owns with fresh tokens, and
-//! nothing else. Run every few minutes by the systemd timer / launchd agent in integrations/.
+//! `refresh NAME | --all`: rewrite the `.pgpass` lines this tool owns with fresh tokens. Run
+//! every few minutes by the systemd timer / launchd agent in integrations/.
 
 use crate::cli::RefreshArgs;
 use crate::clients::pgpass;
-use crate::config::Config;
+use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
 use crate::files::{self, Secrecy};
 use crate::{issuer, report};
@@ -28,9 +28,26 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         }
     };
     pgpass::validate(&text, &path)?;
-    let owned = pgpass::owned(&text);
-    let names = match &args.name {
-        Some(name) if owned.contains(name) => vec![name.clone()],
+    let mut owned: Vec<String> = Vec::new();
+    for name in pgpass::owned(&text) {
+        if !owned.contains(&name) {
+            owned.push(name);
+        }
+    }
+    // A token line whose marker was deleted by hand is still read by libpq, and dies within
+    // 15 minutes: the connection it belongs to is refreshed as if the marker were there.
+    let unmarked: Vec<String> = config
+        .connections
+        .iter()
+        .filter(|(name, c)| {
+            !owned.contains(name)
+                && c.engine == Engine::Postgres
+                && pgpass::has_unmarked_line(&text, c)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let names: Vec<String> = match &args.name {
+        Some(name) if owned.contains(name) || unmarked.contains(name) => vec![name.clone()],
         Some(name) => {
             return Err(Error::failure(format!(
                 "{} has no line for `{name}` written by rdsiam-helper",
@@ -40,9 +57,10 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
                 "add it with `rdsiam-helper setup pgpass {name} --write`"
             )));
         }
-        None => owned,
+        None => owned.iter().chain(&unmarked).cloned().collect(),
     };
     let mut merged = text.clone();
+    let mut refreshed = Vec::new();
     let mut failures = Vec::new();
     for name in names {
         let Ok(connection) = config.get(&name) else {
@@ -54,11 +72,18 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         };
         match issuer::issue(connection, true) {
             Ok(entry) => {
+                if unmarked.contains(&name) {
+                    report::warn(format_args!(
+                        "{} had a token line for `{name}` without its `# rdsiam-helper: {name}` comment; replaced it and put the comment back",
+                        path.display()
+                    ));
+                }
                 merged = pgpass::merge(
                     &merged,
                     &name,
                     &pgpass::entry(connection, &entry.signed_user, entry.token.expose()),
-                )
+                );
+                refreshed.push(name);
             }
             Err(err) => failures.push(err),
         }
@@ -66,6 +91,10 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
     if merged != text {
         files::replace(&path, merged.as_bytes(), Secrecy::Secret)?;
         report::verbose(format_args!("refreshed {}", path.display()));
+    }
+    // On the final text: a later merge may have removed lines and moved the numbers.
+    for name in &refreshed {
+        pgpass::warn_shadowed(&merged, &path, name);
     }
     // Every connection was tried; report each failure, exit with the last one's code.
     let last = failures.pop();

@@ -1,0 +1,235 @@
+//! `.pgpass` as people really leave it: the marker comment deleted by hand, a blank line added,
+//! their own password line above ours, a tunnel. Through the binary; libpq reads the first line
+//! that matches, so each test checks that the only token line for the endpoint is the fresh one.
+
+mod common;
+
+use common::servers::{Postgres, TestCa};
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Past the 15-minute life of a token signed now: every step of a test signs anew.
+fn minutes_later(minutes: i64) -> String {
+    (chrono::Utc::now().timestamp() + minutes * 60).to_string()
+}
+
+fn run_at(home: &Home, now: &str, args: &[&str]) -> Run {
+    Run::from(
+        home.cmd()
+            .env("RDSIAM_HELPER_TEST_NOW", now)
+            .args(args)
+            .output()
+            .unwrap(),
+    )
+}
+
+/// A HOME with a `prod` connection to `host:port` (and `extra` config lines).
+fn home_with(host: &str, port: u16, extra: &str) -> Home {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[connections.prod]\nengine = \"postgres\"\nhost = \"{host}\"\nport = {port}\nuser = \"jane\"\n\
+         region = \"us-east-1\"\naws_profile = \"p\"\n{extra}\n"
+    ));
+    home
+}
+
+fn pgpass(home: &Home) -> PathBuf {
+    home.path().join(".pgpass")
+}
+
+fn read(home: &Home) -> String {
+    std::fs::read_to_string(pgpass(home)).unwrap()
+}
+
+/// The token lines libpq would consider for `host:port`, in file order.
+fn token_lines(text: &str, host: &str, port: u16) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{host}:{port}:")) && l.contains("X-Amz-Signature="))
+        .map(str::to_string)
+        .collect()
+}
+
+fn escaped(token: &str) -> String {
+    token.replace('\\', "\\\\").replace(':', "\\:")
+}
+
+fn without_marker(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with("# rdsiam-helper:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn a_deleted_marker_leaves_one_token_line_and_it_is_the_fresh_one() {
+    let home = home_with(HOST, 5432, "");
+    home.write(".pgpass", "# mine\nother:1:*:bob:pw\n");
+    home.run(&["setup", "pgpass", "prod", "--write"]).ok();
+    let old = home.run(&["pg", "prod"]).ok().token();
+
+    for (step, minutes, args) in [
+        ("refresh --all", 16, &["refresh", "--all"][..]),
+        ("refresh prod", 32, &["refresh", "prod"][..]),
+        (
+            "setup --write",
+            48,
+            &["setup", "pgpass", "prod", "--write"][..],
+        ),
+    ] {
+        let stripped = without_marker(&read(&home));
+        std::fs::write(pgpass(&home), &stripped).unwrap();
+        let now = minutes_later(minutes);
+        run_at(&home, &now, args).ok();
+        let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+        assert_ne!(fresh, old, "{step}");
+        let text = read(&home);
+        let lines = token_lines(&text, HOST, 5432);
+        assert_eq!(lines.len(), 1, "{step} left:\n{text}");
+        assert!(lines[0].ends_with(&escaped(&fresh)), "{step}: not fresh");
+        assert!(
+            text.starts_with("# mine\nother:1:*:bob:pw\n"),
+            "{step}:\n{text}"
+        );
+        assert_eq!(
+            text.matches("# rdsiam-helper: prod ").count(),
+            1,
+            "{step}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_blank_line_under_the_marker_does_not_grow_the_file() {
+    let home = home_with(HOST, 5432, "");
+    home.run(&["setup", "pgpass", "prod", "--write"]).ok();
+    let text = read(&home);
+    let (marker, rest) = text.split_once('\n').unwrap();
+    std::fs::write(pgpass(&home), format!("{marker}\n\n{rest}# end\n")).unwrap();
+
+    let mut sizes = Vec::new();
+    for minutes in [16, 32] {
+        let now = minutes_later(minutes);
+        run_at(&home, &now, &["refresh", "--all"]).ok();
+        let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+        let text = read(&home);
+        let lines = token_lines(&text, HOST, 5432);
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(lines[0].ends_with(&escaped(&fresh)));
+        assert!(
+            text.contains("\n\n# end\n"),
+            "the blank line and after kept:\n{text}"
+        );
+        sizes.push(text.lines().count());
+    }
+    assert_eq!(sizes, [4, 4]);
+}
+
+#[test]
+fn a_password_line_of_the_users_above_ours_is_kept_and_named() {
+    let home = home_with(HOST, 5432, "");
+    home.write(".pgpass", "# mine\n*:*:*:jane:pw\n");
+    home.run(&["setup", "pgpass", "prod", "--write"]).ok();
+    let refresh = run_at(&home, &minutes_later(16), &["refresh", "--all"]);
+    refresh
+        .ok()
+        .stderr_has(&format!("{}:2:", pgpass(&home).display()))
+        .stderr_has("libpq uses the first matching line")
+        .stderr_has("(line 4)");
+    assert!(!refresh.stderr.contains(":pw"), "{}", refresh.stderr);
+    let text = read(&home);
+    assert!(text.starts_with("# mine\n*:*:*:jane:pw\n# rdsiam-helper: prod "));
+    assert_eq!(token_lines(&text, HOST, 5432).len(), 1);
+
+    // Below ours it is never reached: no warning.
+    let reordered: String = text
+        .lines()
+        .filter(|l| *l != "*:*:*:jane:pw")
+        .map(|l| format!("{l}\n"))
+        .chain(["*:*:*:jane:pw\n".to_string()])
+        .collect();
+    std::fs::write(pgpass(&home), &reordered).unwrap();
+    let quiet = run_at(&home, &minutes_later(32), &["refresh", "--all"]);
+    assert!(
+        !quiet.ok().stderr.contains("first matching line"),
+        "{}",
+        quiet.stderr
+    );
+    assert!(read(&home).ends_with("*:*:*:jane:pw\n"));
+}
+
+#[test]
+fn with_a_tunnel_the_endpoint_name_and_the_tunnel_address_both_get_the_token() {
+    let home = home_with(HOST, 5432, "tunnel = \"127.0.0.1:15432\"");
+    home.write(".pgpass", "# mine\n");
+    home.run(&["setup", "pgpass", "prod", "--write"]).ok();
+    let old = home.run(&["pg", "prod"]).ok().token();
+    let text = read(&home);
+    let endpoint = token_lines(&text, HOST, 15432);
+    let tunnel = token_lines(&text, "127.0.0.1", 15432);
+    assert_eq!((endpoint.len(), tunnel.len()), (1, 1), "{text}");
+    assert!(endpoint[0].ends_with(&escaped(&old)) && tunnel[0].ends_with(&escaped(&old)));
+    assert!(
+        token_lines(&text, HOST, 5432).is_empty(),
+        "signed for 5432, dialled on 15432"
+    );
+
+    let now = minutes_later(16);
+    run_at(&home, &now, &["refresh", "--all"]).ok();
+    let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+    assert_ne!(fresh, old);
+    let text = read(&home);
+    let endpoint = token_lines(&text, HOST, 15432);
+    let tunnel = token_lines(&text, "127.0.0.1", 15432);
+    assert_eq!((endpoint.len(), tunnel.len()), (1, 1), "{text}");
+    assert!(endpoint[0].ends_with(&escaped(&fresh)) && tunnel[0].ends_with(&escaped(&fresh)));
+    assert_eq!(text.lines().count(), 4, "{text}");
+}
+
+#[test]
+fn psql_gets_in_through_pgpass_after_the_marker_was_deleted_and_refresh_ran() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let home = home_with(
+        "localhost",
+        pg.port(),
+        &format!(
+            "database = \"postgres\"\nca_bundle = \"{}\"",
+            ca.ca_pem().display()
+        ),
+    );
+    home.write(".pgpass", "# mine\n");
+    home.run(&["setup", "pgpass", "prod", "--write"]).ok();
+    let old = home.run(&["pg", "prod"]).ok().token();
+    pg.create_role("jane", &old);
+    std::fs::write(pgpass(&home), without_marker(&read(&home))).unwrap();
+    std::fs::set_permissions(pgpass(&home), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // Sixteen minutes on, the old token is dead: the server takes only the fresh one.
+    let now = minutes_later(16);
+    run_at(&home, &now, &["refresh", "--all"]).ok();
+    let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+    assert_ne!(fresh, old);
+    pg.set_password("jane", &fresh);
+
+    let run = Run::from(
+        Command::new(pg.psql())
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["-XtA", "-c", "select current_user"])
+            .arg(format!(
+                "host=localhost port={} dbname=postgres user=jane sslmode=verify-full sslrootcert={}",
+                pg.port(),
+                ca.ca_pem().display()
+            ))
+            .output()
+            .unwrap(),
+    );
+    run.ok();
+    assert_eq!(run.stdout.trim(), "jane");
+}

@@ -5,7 +5,7 @@
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::report;
-use crate::token::Token;
+use crate::token::{TOKEN_EXPIRES_IN, Token};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -113,11 +113,20 @@ impl CachedToken {
             && now_s
                 + refresh_before.as_secs() as i64
                 + i64::from(refresh_before.subsec_nanos() > 0)
-                < self.valid_until
+                < self.valid_until_secs()
+    }
+
+    /// RDS refuses a token 15 minutes after signing whatever a file claims, so an entry is
+    /// never trusted beyond that.
+    fn valid_until_secs(&self) -> i64 {
+        self.valid_until.min(
+            self.signed_at
+                .saturating_add(TOKEN_EXPIRES_IN.as_secs() as i64),
+        )
     }
 
     pub fn valid_until(&self) -> SystemTime {
-        clock::from_unix_seconds(self.valid_until)
+        clock::from_unix_seconds(self.valid_until_secs())
     }
 
     fn matches(&self, key: &CacheKey) -> bool {
@@ -388,6 +397,19 @@ impl Cache {
         Ok(existed)
     }
 
+    /// Removes every entry signed for connection `name`, whatever environment made it (a GUI
+    /// client's empty environment gives another key than the shell's).
+    pub fn remove_connection(&self, name: &str) -> Result<usize> {
+        let mut removed = 0;
+        for (path, entry) in self.entries()? {
+            if entry.connection.as_deref() == Some(name) {
+                removed += usize::from(remove_if_present(&path)?);
+                remove_if_present(&path.with_extension("lock"))?;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes every file this tool keeps in the folder, nothing else; returns the token count.
     pub fn clear(&self) -> Result<usize> {
         let mut removed = 0;
@@ -450,7 +472,9 @@ fn read_entry(path: &Path) -> Result<Option<CachedToken>> {
         .map_err(|e| Error::io("read the cache file", path, e))?;
     check_owner(&meta, path, "cache file")?;
     // A FIFO or device in place of the file would block or stream forever.
-    if !meta.is_file() || meta.len() > 64 * 1024 {
+    // Ours are 0600: a file others could read or write was not written by us, so it is not
+    // trusted (it is replaced).
+    if !meta.is_file() || meta.len() > 64 * 1024 || meta.mode() & 0o077 != 0 {
         return Ok(None);
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);

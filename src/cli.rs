@@ -17,8 +17,8 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
-    /// The connections file (default: $XDG_CONFIG_HOME or ~/.config/rdsiam-helper/config.toml)
-    #[arg(long, global = true, env = "RDSIAM_HELPER_CONFIG", value_name = "PATH")]
+    /// The connections file (default: $RDSIAM_HELPER_CONFIG, else $XDG_CONFIG_HOME or ~/.config/rdsiam-helper/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]

@@ -6,9 +6,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// lets tests sign byte-identical tokens and jump past an expiry without sleeping.
 pub const NOW_VARIABLE: &str = "RDSIAM_HELPER_TEST_NOW";
 
+/// The test clock is honoured only in debug builds (what `cargo test` runs): a stray variable
+/// must never make a release binary sign for the wrong time.
 pub fn now() -> SystemTime {
-    std::env::var(NOW_VARIABLE)
+    let injected = std::env::var(NOW_VARIABLE)
         .ok()
+        .filter(|_| cfg!(debug_assertions));
+    injected
         .and_then(|text| parse(&text))
         .unwrap_or_else(SystemTime::now)
 }

@@ -64,6 +64,9 @@ pub struct Connection {
     pub refresh_before: Duration,
     /// Where clients connect (an SSH/SSM port forward); the token stays signed for host:port.
     pub tunnel: Option<SocketAddr>,
+    /// Whether an RDS endpoint name's region beats `region`. False only for the AWS CLI
+    /// drop-in, which must sign for exactly the region the AWS CLI would.
+    pub region_from_host: bool,
 }
 
 impl Connection {
@@ -77,7 +80,18 @@ impl Connection {
     /// The region to sign for when it is known without AWS configuration: the endpoint's own,
     /// else the configured one; `None` means the AWS profile's region.
     pub fn signing_region(&self) -> Option<String> {
-        region_from_host(&self.host).or_else(|| self.region.clone())
+        match self.region_from_host {
+            true => region_from_host(&self.host).or_else(|| self.region.clone()),
+            false => self.region.clone(),
+        }
+    }
+
+    /// `dial_host` as it goes into a URL: an IPv6 tunnel address in brackets.
+    pub fn dial_host_for_url(&self) -> String {
+        match self.tunnel {
+            Some(SocketAddr::V6(tunnel)) => format!("[{}]", tunnel.ip()),
+            _ => self.dial_host(),
+        }
     }
 
     /// The address a client dials: the tunnel when there is one, else the endpoint itself.
@@ -320,6 +334,7 @@ impl Config {
             user,
             database: self.defaults.database.clone(),
             region: self.defaults.region.clone(),
+            region_from_host: true,
             aws_profile: self.defaults.aws_profile.clone(),
             ca_bundle: self.defaults.ca_bundle.clone(),
             refresh_before: self
@@ -469,9 +484,11 @@ impl ConfigFile<'_> {
         defaults: &Defaults,
     ) -> Result<Connection> {
         let key = |field: &str| format!("connections.{name}.{field}");
+        // The table's own header; a bare `connections.NAME` search would also hit `NAME2`.
         let table_offset = self
             .text
-            .find(&format!("connections.{name}"))
+            .find(&format!("[connections.{name}]"))
+            .or_else(|| self.text.find(&format!("connections.{name}")))
             .or_else(|| self.text.find(name))
             .unwrap_or(0);
         validate_connection_name(name)
@@ -546,6 +563,7 @@ impl ConfigFile<'_> {
             name: Some(name.to_string()),
             engine,
             region: region.or_else(|| defaults.region.clone()),
+            region_from_host: true,
             host,
             port,
             user,

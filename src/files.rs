@@ -16,13 +16,19 @@ pub enum Secrecy {
 
 /// Replaces `path` with `contents`. Returns the backup's path when there was an old file.
 pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<PathBuf>> {
-    // A dotfile manager's symlink stays a symlink: write through to its target.
+    // A dotfile manager's symlink to an existing file stays a symlink: write through to its
+    // target. (A dangling link is replaced by the new file.)
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
+    let old = match std::fs::read(&path) {
+        Ok(bytes) => Some(bytes),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(Error::io("read", &path, err)),
+    };
     let old_mode = std::fs::metadata(&path)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777);
@@ -32,29 +38,35 @@ pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<
         (Secrecy::Plain, Some(mode)) => mode,
         (Secrecy::Plain, None) => 0o644,
     };
-    let backup = match old_mode {
-        Some(_) => {
+    // The backup is written like the file itself: a `.bak` that is a symlink planted in a
+    // cloned repository is replaced, never followed to overwrite what it points at.
+    let backup = match old {
+        Some(old) => {
             let backup = with_suffix(&path, ".bak");
-            std::fs::copy(&path, &backup).map_err(|e| Error::io("back up to", &backup, e))?;
-            std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| Error::io("set permissions on", &backup, e))?;
+            write_atomically(&dir, &backup, &old, mode)?;
             Some(backup)
         }
         None => None,
     };
+    write_atomically(&dir, &path, contents, mode)?;
+    Ok(backup)
+}
+
+/// A temp file in `dir` created with `mode` before any content, fsync, rename onto `path`.
+fn write_atomically(dir: &Path, path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let mut temp = tempfile::Builder::new()
         .prefix(".rdsiam-helper-")
         .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     temp.write_all(contents)
         .map_err(|e| Error::io("write", temp.path(), e))?;
     temp.as_file()
         .sync_all()
         .map_err(|e| Error::io("write", temp.path(), e))?;
-    temp.persist(&path)
-        .map_err(|e| Error::io("replace", &path, e.error))?;
-    Ok(backup)
+    temp.persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
+    Ok(())
 }
 
 pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

@@ -176,6 +176,23 @@ fn exec_connect_and_the_tableplus_command_reach_postgres() {
         .home
         .run(&["exec", "prod", "--", "sh", "-c", "exit 7"])
         .code(7);
+    // A service from the caller's environment is applied by libpq before PG* variables: it
+    // must not redirect the token or turn TLS off.
+    setup.home.write(
+        ".pg_service.conf",
+        "[evil]\nhost=wrong.invalid\nsslmode=disable\n",
+    );
+    let evil = Run::from(
+        setup
+            .home
+            .cmd()
+            .env("PGSERVICE", "evil")
+            .args(["exec", "prod", "--", "psql", "-XtAc", "select current_user"])
+            .output()
+            .unwrap(),
+    );
+    evil.ok();
+    assert_eq!(evil.stdout.trim(), "jane");
 
     let connect = setup
         .home
@@ -411,6 +428,20 @@ fn mariadb_exec_connect_and_option_file_with_the_token_kept_out_of_ps() {
     connect.ok();
     assert_eq!(connect.stdout.trim(), "jane@%");
 
+    // A ~/.my.cnf [client] group is read after our option file; it must not redirect the
+    // token or turn TLS off for `connect`, and `exec` warns about it.
+    setup.home.write(
+        ".my.cnf",
+        "[client]\nhost=wrong.invalid\nuser=root\nskip-ssl\n",
+    );
+    let hostile = setup
+        .home
+        .run(&["connect", "shop", "--", "-N", "-e", "select current_user()"]);
+    hostile.ok();
+    assert_eq!(hostile.stdout.trim(), "jane@%");
+    let warned = setup.home.run(&["exec", "shop", "--", "true"]);
+    warned.ok().stderr_has("sets `host` in [client]");
+
     // the option-file group written by setup, with the token in MYSQL_PWD (never in argv)
     setup
         .home
@@ -447,8 +478,18 @@ fn mariadb_exec_connect_and_option_file_with_the_token_kept_out_of_ps() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    let leaked = processes_with_in_cmdline(&signature);
+    // Sample until the client is seen running, so the scan cannot pass by looking too late.
+    let started = std::time::Instant::now();
+    let mut leaked = Vec::new();
+    let mut seen = false;
+    while !seen && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // The client itself, not our own process (whose argv also has the query).
+        seen = processes_with_in_cmdline("--defaults-extra-file=")
+            .iter()
+            .any(|cmdline| cmdline.contains("select sleep(2)"));
+        leaked.extend(processes_with_in_cmdline(&signature));
+    }
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     child
@@ -458,6 +499,7 @@ fn mariadb_exec_connect_and_option_file_with_the_token_kept_out_of_ps() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(status.success(), "{stderr}");
+    assert!(seen, "the client never showed up in the process list");
     assert!(leaked.is_empty(), "token visible in ps: {leaked:?}");
     assert!(!stderr.contains(&signature));
 }
@@ -508,6 +550,10 @@ fn setup_write_merges_datagrip_pgadmin_and_dbeaver_files() {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project version=\"4\">\n  <component name=\"DataSourceManagerImpl\" format=\"xml\" multifile-model=\"true\">\n    <!-- team database -->\n    <data-source source=\"LOCAL\" name=\"team &amp; co\" uuid=\"11111111-1111-4111-8111-111111111111\">\n      <driver-ref>postgresql</driver-ref>\n      <jdbc-url>jdbc:postgresql://team:5432/db</jdbc-url>\n    </data-source>\n  </component>\n</project>\n",
     );
     let before = std::fs::read_to_string(&shared).unwrap();
+    // A `.bak` planted as a symlink (a cloned repository can carry one) is replaced, never
+    // followed to overwrite what it points at.
+    let victim = setup.home.write("victim.txt", "precious\n");
+    std::os::unix::fs::symlink(&victim, project.join(".idea/dataSources.xml.bak")).unwrap();
     setup
         .home
         .run(&[
@@ -518,6 +564,9 @@ fn setup_write_merges_datagrip_pgadmin_and_dbeaver_files() {
             &project.display().to_string(),
         ])
         .ok();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let backup = std::fs::symlink_metadata(project.join(".idea/dataSources.xml.bak")).unwrap();
+    assert!(!backup.file_type().is_symlink());
     let after = std::fs::read_to_string(&shared).unwrap();
     assert_well_formed(&after);
     assert!(after.contains("name=\"team &amp; co\"") && after.contains("<!-- team database -->"));
@@ -773,6 +822,33 @@ fn the_aws_cli_drop_in_prints_the_same_token_and_mimics_its_errors() {
         )
     );
     assert_eq!(drop_in.token(), basic["token"].as_str().unwrap());
+
+    // Like the AWS CLI: --region wins over the host name's region, else AWS_REGION; our own
+    // config's [defaults] (a profile that does not exist, another region) play no part.
+    home.config("[defaults]\naws_profile = \"nonexistent\"\nregion = \"sa-east-1\"\n");
+    let in_region = |region_flag: Option<&str>, env_region: Option<&str>| {
+        let mut cmd = home.cmd();
+        env(&mut cmd);
+        cmd.args([
+            "rds",
+            "generate-db-auth-token",
+            "--hostname",
+            HOST,
+            "--port",
+            "5432",
+            "--username",
+            "jane_doe",
+        ]);
+        if let Some(region) = region_flag {
+            cmd.args(["--region", region]);
+        }
+        if let Some(region) = env_region {
+            cmd.env("AWS_REGION", region);
+        }
+        Run::from(cmd.output().unwrap()).ok().token()
+    };
+    assert!(in_region(Some("eu-west-1"), None).contains("%2Feu-west-1%2Frds-db%2F"));
+    assert!(in_region(None, Some("ap-south-1")).contains("%2Fap-south-1%2Frds-db%2F"));
 
     let missing = home.run(&["rds", "generate-db-auth-token", "--hostname", HOST]);
     missing

@@ -480,7 +480,7 @@ fn connections_add_keeps_comments_and_other_entries() {
         "--refresh-before",
         "1h",
     ])
-    .code(1);
+    .code(2);
     assert_eq!(
         std::fs::read_to_string(home.config_path()).unwrap(),
         text,
@@ -508,4 +508,39 @@ fn verbose_output_never_shows_secrets() {
     assert!(!run.stderr.contains(SECRET_ACCESS_KEY));
     assert!(!run.stderr.contains(&run.token()));
     assert!(!run.stderr.contains("X-Amz-Signature"));
+}
+
+#[test]
+fn cache_clear_name_removes_tokens_made_under_another_environment() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"p\"\n"
+    ));
+    home.run(&["pg", "prod"]).ok();
+    // A GUI client's environment differs (here: another credentials file), so its key differs.
+    let other = home.write(
+        "other-credentials",
+        &format!("[p]\naws_access_key_id = {ACCESS_KEY_ID}\naws_secret_access_key = {SECRET_ACCESS_KEY}\n"),
+    );
+    let run = Run::from(
+        home.cmd()
+            .env("AWS_SHARED_CREDENTIALS_FILE", &other)
+            .args(["pg", "prod"])
+            .output()
+            .unwrap(),
+    );
+    run.ok();
+    let tokens = || {
+        std::fs::read_dir(home.cache_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count()
+    };
+    assert_eq!(tokens(), 2);
+    home.run(&["cache", "clear", "prod"])
+        .ok()
+        .stderr_has("removed 2 cached token(s)");
+    assert_eq!(tokens(), 0);
 }

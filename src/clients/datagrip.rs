@@ -64,12 +64,6 @@ pub struct Inputs<'a> {
 pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
     let c = inputs.connection;
     let name = c.name.clone().unwrap_or_else(|| c.display_name());
-    if inputs.auth == Auth::Pgpass && c.engine == Engine::Mysql {
-        return Err(
-            Error::usage("DataGrip's pgpass mode is for PostgreSQL only")
-                .hint("use --auth aws-toolkit for MySQL (the AWS Toolkit plugin signs the token)"),
-        );
-    }
     // Through a tunnel the JDBC driver dials 127.0.0.1 and cannot match the certificate's name.
     let verify_host = c.tunnel.is_none();
     let ca = inputs.ca_bundle.display().to_string();
@@ -89,7 +83,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
                 "org.postgresql.Driver",
                 format!(
                     "jdbc:postgresql://{}:{}/{db}?sslmode={mode}&sslrootcert={ca_param}",
-                    c.dial_host(),
+                    c.dial_host_for_url(),
                     c.dial_port()
                 ),
             )
@@ -105,7 +99,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
                 "com.mysql.cj.jdbc.Driver",
                 format!(
                     "jdbc:mysql://{}:{}/{db}?sslMode={mode}",
-                    c.dial_host(),
+                    c.dial_host_for_url(),
                     c.dial_port()
                 ),
             )

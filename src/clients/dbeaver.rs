@@ -2,7 +2,7 @@
 //! password comes from `~/.pgpass` (`postgres_pgpass`, kept fresh by `refresh`) or, in 2026
 //! releases with the preference switched on, from a shell command (`shell_command`).
 
-use crate::config::{Connection, Engine};
+use crate::config::Connection;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -38,17 +38,13 @@ pub fn entry(
     command: &str,
     ca_bundle: &Path,
 ) -> Result<Value> {
-    if connection.engine != Engine::Postgres {
-        return Err(Error::usage("`setup dbeaver` writes PostgreSQL connections")
-            .hint("for MySQL in DBeaver, use the shell-command password model with the command from `rdsiam-helper setup tableplus NAME`"));
-    }
     let verify_host = connection.tunnel.is_none();
     let database = connection.database_or_default();
     let mut configuration = json!({
         "host": connection.dial_host(),
         "port": connection.dial_port().to_string(),
         "database": database,
-        "url": format!("jdbc:postgresql://{}:{}/{database}", connection.dial_host(), connection.dial_port()),
+        "url": format!("jdbc:postgresql://{}:{}/{database}", connection.dial_host_for_url(), connection.dial_port()),
         "configurationType": "MANUAL",
         "type": if name.to_ascii_lowercase().contains("prod") { "prod" } else { "dev" },
         "user": user,

@@ -109,6 +109,49 @@ pub fn section(group: &str, pairs: &[(&'static str, String)]) -> String {
     ini::render_section(group, pairs)
 }
 
+/// Keys in the user's own option file that a client reads after `$MYSQL_HOME/my.cnf`, so
+/// they override what `exec` sets: each a warning naming the file, the group and the key.
+pub fn overriding_user_options() -> Vec<String> {
+    let Ok(path) = default_path() else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Vec::new();
+    };
+    let mut group = String::new();
+    let mut warnings = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            group = name.trim().to_string();
+            continue;
+        }
+        if !matches!(
+            group.as_str(),
+            "client" | "client-server" | "client-mariadb"
+        ) {
+            continue;
+        }
+        let key = line
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches("loose-")
+            .replace('_', "-");
+        let connection_key = ["host", "port", "user", "password", "protocol", "socket"]
+            .contains(&key.as_str())
+            || key.starts_with("ssl")
+            || key.starts_with("skip-ssl");
+        if connection_key {
+            warnings.push(format!(
+                "{} sets `{key}` in [{group}], which overrides what `exec` sets; use `rdsiam-helper connect`, or move it to another group",
+                path.display()
+            ));
+        }
+    }
+    warnings
+}
+
 /// `~/.my.cnf`, which both clients read.
 pub fn default_path() -> Result<PathBuf> {
     dirs::home_dir()

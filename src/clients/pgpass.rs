@@ -29,8 +29,9 @@ pub fn escape(field: &str) -> String {
     field.replace('\\', "\\\\").replace(':', "\\:")
 }
 
-/// The marker comment and the lines for `connection`. Old libpq read at most 320 bytes a
-/// line; tokens are longer, so `doctor` checks the installed libpq.
+/// The marker comment and the lines for `connection`. libpq before the "arbitrary-length
+/// lines in .pgpass" fix read at most 320 bytes a line; tokens are longer, so the psql guide
+/// names the fixed releases.
 ///
 /// Clients match `.pgpass` on different hosts, always with the port they dial. libpq given
 /// `host=<endpoint> hostaddr=<tunnel ip>` matches on the endpoint's name; JDBC clients

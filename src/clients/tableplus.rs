@@ -40,7 +40,7 @@ pub fn url(connection: &Connection, name: &str, user: &str) -> String {
     format!(
         "{scheme}://{}@{}:{}/{}?name={}&statusColor={color}&enviroment={environment}&tLSMode={}",
         enc(user),
-        connection.dial_host(),
+        connection.dial_host_for_url(),
         connection.dial_port(),
         enc(connection.database.as_deref().unwrap_or("")),
         enc(name),

@@ -13,16 +13,16 @@ pub fn run(config: &Config, command: CacheCommand) -> Result<i32> {
     match command {
         CacheCommand::List => list(&cache),
         CacheCommand::Clear { name: Some(name) } => {
-            let connection = config.resolve(Some(&name), &Overrides::default())?;
-            let removed = cache.remove(&issuer::cache_key(&connection))?;
-            eprintln!(
-                "rdsiam-helper: {} for `{name}`",
-                if removed {
-                    "removed the cached token"
-                } else {
-                    "no cached token"
+            let mut removed = cache.remove_connection(&name)?;
+            match config.resolve(Some(&name), &Overrides::default()) {
+                Ok(connection) => {
+                    removed += usize::from(cache.remove(&issuer::cache_key(&connection))?)
                 }
-            );
+                // A connection gone from the config may still have tokens to clear.
+                Err(err) if removed == 0 => return Err(err),
+                Err(_) => {}
+            }
+            eprintln!("rdsiam-helper: removed {removed} cached token(s) for `{name}`");
             Ok(0)
         }
         CacheCommand::Clear { name: None } => {
@@ -49,7 +49,7 @@ fn list(cache: &Cache) -> Result<i32> {
     let mut out =
         String::from("CONNECTION\tENDPOINT\tREGION\tCREDENTIALS\tSIGNED\tVALID UNTIL\tSTATE\n");
     for (_, entry) in entries {
-        let state = if entry.valid_until > now {
+        let state = if clock::unix_seconds(entry.valid_until()) > now {
             "valid"
         } else {
             "expired"

@@ -31,17 +31,21 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             let flavour = mysql::detect(&client)?;
             let dir = child::private_dir()?;
             let file = dir.path().join("client.cnf");
-            let options = mysql::options(
-                connection,
-                &entry.signed_user,
-                Some(entry.token.expose()),
-                Some(flavour),
-            );
-            child::write_private(&file, &mysql::section("client", &options))?;
+            // Only the token goes in the file. The rest goes on the command line, which beats
+            // every option file: a [client] host or skip-ssl in ~/.my.cnf (read after ours)
+            // must not send the token elsewhere or in the clear.
+            let password = [("password", entry.token.expose().to_string())];
+            child::write_private(&file, &mysql::section("client", &password))?;
+            let options = mysql::options(connection, &entry.signed_user, None, Some(flavour));
             let mut command = Command::new(&client);
             // --defaults-extra-file must be the first argument.
             command
                 .arg(format!("--defaults-extra-file={}", file.display()))
+                .args(
+                    options
+                        .iter()
+                        .map(|(key, value)| format!("--{key}={value}")),
+                )
                 .args(mysql::client_args(flavour))
                 .args(&args.extra);
             let code = child::run(command, &client.display().to_string());

@@ -83,7 +83,7 @@ fn show(c: &Connection) -> Result<i32> {
 fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
     let mut document = read_document(&path)?;
-    validate_name(&add.name)?;
+    config::validate_connection_name(&add.name).map_err(Error::usage)?;
     let mut table = Table::new();
     let engine = add.engine.unwrap_or(config::Engine::Postgres);
     table["engine"] = value(engine.as_str());
@@ -119,8 +119,23 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
         })?;
     let replaced = connections.insert(&add.name, Item::Table(table)).is_some();
     let text = document.to_string();
-    // Check the result the way every other command will read it before it replaces the file.
-    Config::parse(path.clone(), &text)?;
+    // Check the result the way every other command will read it before it replaces the file;
+    // a problem is in the flags just given, so say that rather than cite a line not yet written.
+    if let Err(err) = Config::parse(path.clone(), &text) {
+        let problem = err
+            .message
+            .strip_prefix(&format!("{}:", path.display()))
+            .map(|rest| {
+                rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                    .trim_start_matches(": ")
+            })
+            .unwrap_or(&err.message)
+            .to_string();
+        return Err(
+            Error::usage(format!("connection `{}` not added: {problem}", add.name))
+                .hint("fix the flag named above; the config file was left unchanged"),
+        );
+    }
     files::replace(&path, text.as_bytes(), files::Secrecy::Plain)?;
     eprintln!(
         "rdsiam-helper: {} connection `{}` in {}",
@@ -165,17 +180,4 @@ fn read_document(path: &Path) -> Result<DocumentMut> {
     }
     text.parse::<DocumentMut>()
         .map_err(|e| Error::failure(format!("{}: {}", path.display(), e.message())))
-}
-
-fn validate_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(Error::usage(format!(
-            "`{name}` is not a usable connection name: use letters, digits, `-`, `_` and `.`"
-        )));
-    }
-    Ok(())
 }

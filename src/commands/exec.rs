@@ -19,8 +19,16 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
     let mut _private = None;
     match connection.engine {
         Engine::Postgres => {
-            // A PGHOSTADDR from the caller's shell would send us somewhere else.
-            command.env_remove("PGHOSTADDR");
+            // libpq applies a service (PGSERVICE) before the PG* variables, and a PGHOSTADDR
+            // from the caller's shell would dial elsewhere: either could bypass our host and TLS.
+            for variable in [
+                "PGSERVICE",
+                "PGHOSTADDR",
+                "PGREQUIRESSL",
+                "PGSSLNEGOTIATION",
+            ] {
+                command.env_remove(variable);
+            }
             for (key, value) in libpq::params(connection, &entry.signed_user, &ca) {
                 command.env(libpq::variable(key), value);
             }
@@ -41,9 +49,14 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
                 &dir.path().join("my.cnf"),
                 &mysql::section("client", &options),
             )?;
+            // Oracle's libmysqlclient sends the token (a cleartext password) only when allowed.
             command
                 .env("MYSQL_HOME", dir.path())
-                .env("MARIADB_HOME", dir.path());
+                .env("MARIADB_HOME", dir.path())
+                .env("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1");
+            for warning in mysql::overriding_user_options() {
+                crate::report::warn(format_args!("{warning}"));
+            }
             _private = Some(dir);
         }
     }

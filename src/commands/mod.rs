@@ -17,7 +17,12 @@ use std::path::Path;
 
 /// Runs the command; the `i32` is the process exit code (a child's, for `exec` and `connect`).
 pub fn run(cli: Cli) -> Result<i32> {
-    let config_path = cli.config.as_deref();
+    // Set but empty counts as unset, like the other RDSIAM_HELPER_* variables.
+    let from_env = std::env::var_os("RDSIAM_HELPER_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let config_path = cli.config.or(from_env);
+    let config_path = config_path.as_deref();
     match cli.command {
         Command::Token(args) => token::token(&load(config_path)?, &args),
         Command::Pg(args) => {
@@ -37,7 +42,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Connect(args) => connect::run(&load(config_path)?, &args),
         Command::Setup(args) => setup::run(&load(config_path)?, &args),
         Command::Refresh(args) => refresh::run(&load(config_path)?, &args),
-        Command::Rds { args } => rds::run(&load(config_path)?, &args),
+        Command::Rds { args } => rds::run(&args),
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::config::{Config, Overrides};
 use crate::error::Result;
 use crate::{commands, issuer};
+use std::path::PathBuf;
 
 /// The AWS CLI's exit code for a parameter validation error.
 const AWS_PARAM_ERROR: i32 = 252;
@@ -17,7 +18,7 @@ struct Request {
     profile: Option<String>,
 }
 
-pub fn run(config: &Config, args: &[String]) -> Result<i32> {
+pub fn run(args: &[String]) -> Result<i32> {
     let request = match parse(args) {
         Ok(request) => request,
         Err(message) => {
@@ -59,9 +60,12 @@ pub fn run(config: &Config, args: &[String]) -> Result<i32> {
         aws_profile: None,
         engine: None,
     };
-    let mut connection = config.resolve(None, &overrides)?;
-    // The AWS CLI's credentials: --profile, else its default chain; never our config's profile.
+    // The AWS CLI knows nothing of our config: no [defaults], no profile of ours.
+    let mut connection = Config::empty(PathBuf::new()).resolve(None, &overrides)?;
+    // Its credentials: --profile, else its default chain.
     connection.aws_profile = request.profile;
+    // Its region: --region, else AWS_REGION / the profile's; it never reads the host name.
+    connection.region_from_host = false;
     let entry = issuer::issue(&connection, true)?;
     commands::print(&format!("{}\n", entry.token.expose()))?;
     Ok(0)

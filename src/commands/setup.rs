@@ -25,10 +25,18 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
     }
 }
 
-/// The database user and signing region. Known from the config alone unless the user is the
-/// `{session_name}` template or the region comes from the AWS profile: then a token is issued
-/// (usually from the cache), which also proves the credentials work.
-fn identity(connection: &Connection) -> Result<(String, String)> {
+/// The database user: the config's, or for the `{session_name}` template the resolved name,
+/// which takes issuing a token (usually from the cache; it also proves the credentials work).
+fn user(connection: &Connection) -> Result<String> {
+    match connection.user_is_session_name() {
+        false => Ok(connection.user.clone()),
+        true => Ok(issuer::issue(connection, true)?.signed_user),
+    }
+}
+
+/// The database user and signing region, for clients that sign themselves (DataGrip's AWS
+/// Toolkit). A region from the AWS profile also takes issuing a token.
+fn user_and_region(connection: &Connection) -> Result<(String, String)> {
     match connection.signing_region() {
         Some(region) if !connection.user_is_session_name() => Ok((connection.user.clone(), region)),
         _ => {
@@ -105,7 +113,9 @@ fn setup_pgpass(connection: &Connection, write: Option<Option<&Path>>) -> Result
     let path = target(write, pgpass::default_path)?;
     merge_into(&path, Secrecy::Secret, |existing| {
         pgpass::validate(existing, &path)?;
-        Ok(pgpass::merge(existing, name(connection), &text))
+        let merged = pgpass::merge(existing, name(connection), &text);
+        pgpass::warn_shadowed(&merged, &path, name(connection));
+        Ok(merged)
     })?;
     eprintln!(
         "rdsiam-helper: the token there lasts 15 minutes; keep it fresh with `rdsiam-helper refresh --all` on a timer (see integrations/systemd or integrations/launchd)"
@@ -115,7 +125,7 @@ fn setup_pgpass(connection: &Connection, write: Option<Option<&Path>>) -> Result
 
 fn setup_pgservice(connection: &Connection, write: Option<Option<&Path>>) -> Result<i32> {
     require_engine(connection, Engine::Postgres, "pg_service.conf")?;
-    let (user, _) = identity(connection)?;
+    let user = user(connection)?;
     let section = pgservice::section(connection, name(connection), &user);
     let Some(write) = write else {
         print(&section)?;
@@ -140,7 +150,7 @@ fn setup_tableplus(connection: &Connection, write: Option<Option<&Path>>) -> Res
         )
         .hint("run without --write and follow the printed steps (or open the printed URL)"));
     }
-    let (user, _) = identity(connection)?;
+    let user = user(connection)?;
     let command = clients::helper_command(connection)?;
     print(&tableplus::instructions(
         connection,
@@ -165,7 +175,15 @@ fn setup_datagrip(
                 .hint("use --auth aws-toolkit (the AWS Toolkit plugin) or --auth pgpass"));
         }
     };
-    let (user, region) = identity(connection)?;
+    if auth == datagrip::Auth::Pgpass {
+        require_engine(connection, Engine::Postgres, "DataGrip's pgpass mode").map_err(|e| {
+            e.hint("use --auth aws-toolkit for MySQL (the AWS Toolkit plugin signs the token)")
+        })?;
+    }
+    let (user, region) = user_and_region(connection)?;
+    if let Some(caveat) = clients::tunnel_caveat(connection) {
+        eprintln!("rdsiam-helper: note: {caveat}");
+    }
     if auth == datagrip::Auth::AwsToolkit
         && connection.engine == Engine::Postgres
         && user != user.to_lowercase()
@@ -237,7 +255,7 @@ fn pgpass_reminder(needed: bool, connection: &Connection) {
 
 fn setup_pgadmin(connection: &Connection, write: Option<Option<&Path>>) -> Result<i32> {
     require_engine(connection, Engine::Postgres, "pgAdmin")?;
-    let (user, _) = identity(connection)?;
+    let user = user(connection)?;
     let command = clients::helper_command(connection)?;
     let server = pgadmin::server(
         connection,
@@ -277,7 +295,10 @@ fn setup_dbeaver(
                 .hint("use --auth pgpass or --auth command"));
         }
     };
-    let (user, _) = identity(connection)?;
+    require_engine(connection, Engine::Postgres, "`setup dbeaver`").map_err(|e| {
+        e.hint("for MySQL in DBeaver, use the shell-command password model with the command from `rdsiam-helper setup tableplus NAME`")
+    })?;
+    let user = user(connection)?;
     let command = clients::helper_command(connection)?;
     let id = dbeaver::connection_id(name(connection));
     let entry = dbeaver::entry(
@@ -317,7 +338,7 @@ fn setup_dbeaver(
 
 fn setup_mysql(connection: &Connection, write: Option<Option<&Path>>) -> Result<i32> {
     require_engine(connection, Engine::Mysql, "the mysql option file")?;
-    let (user, _) = identity(connection)?;
+    let user = user(connection)?;
     let group = format!("client_{}", name(connection));
     let section = mysql::section(&group, &mysql::options(connection, &user, None, None));
     let Some(write) = write else {

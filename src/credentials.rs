@@ -73,8 +73,10 @@ pub fn region_key(region: Option<&str>) -> String {
 pub struct Resolved {
     pub credentials: Credentials,
     pub region: String,
-    /// Kept for the calls that need the same settings (endpoints, retries) as the credentials.
-    sdk_config: SdkConfig,
+    /// The calls beyond credentials (STS) need the same settings (endpoints, retries). Loaded
+    /// already when the default chain supplied the credentials, else only once such a call is
+    /// made: most misses make none.
+    sdk_config: Option<SdkConfig>,
     runtime: tokio::runtime::Runtime,
     profile: Option<String>,
 }
@@ -104,8 +106,13 @@ impl Resolved {
     /// resolved (no second SSO or credential_process round trip). The client is built from the
     /// loaded SdkConfig so AWS_ENDPOINT_URL_STS and the profile's endpoint settings apply.
     pub fn caller_arn(&self) -> Result<String> {
-        let config = self
-            .sdk_config
+        let loaded = match &self.sdk_config {
+            Some(config) => config.clone(),
+            None => self
+                .runtime
+                .block_on(sdk_config(self.profile.as_deref(), &self.region)),
+        };
+        let config = loaded
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(self.credentials.clone()))
             .build();
@@ -177,13 +184,23 @@ fn sts_error(err: &SdkError<GetCallerIdentityError>, profile: Option<&str>) -> E
 async fn resolve_async(
     profile: Option<&str>,
     region: Option<&str>,
-) -> Result<(SdkConfig, Credentials, String)> {
+) -> Result<(Option<SdkConfig>, Credentials, String)> {
     let region = match region {
         Some(region) => region.to_string(),
         None => profile_region(profile).await?,
     };
-    let sdk_config = sdk_config(profile, &region).await;
-    let provider = provider(profile, &region, &sdk_config)?;
+    let (provider, sdk_config) = match profile {
+        // An explicitly named profile beats AWS_ACCESS_KEY_ID, as with `aws --profile`. Its
+        // provider reads the profile files itself; a full SdkConfig would parse them again.
+        Some(profile) => (profile_provider(profile, &region), None),
+        None => {
+            let config = sdk_config(None, &region).await;
+            let provider = config
+                .credentials_provider()
+                .ok_or_else(|| Error::failure("the AWS SDK configured no credential provider"))?;
+            (provider, Some(config))
+        }
+    };
     report::verbose(format_args!(
         "resolving AWS credentials for {} (region {region})",
         describe(profile)
@@ -218,27 +235,15 @@ async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
     loader.load().await
 }
 
-fn provider(
-    profile: Option<&str>,
-    region: &str,
-    config: &SdkConfig,
-) -> Result<SharedCredentialsProvider> {
-    match profile {
-        // An explicitly named profile beats AWS_ACCESS_KEY_ID, as with `aws --profile`.
-        Some(profile) => {
-            let provider_config =
-                ProviderConfig::default().with_region(Some(Region::new(region.to_string())));
-            Ok(SharedCredentialsProvider::new(
-                ProfileFileCredentialsProvider::builder()
-                    .configure(&provider_config)
-                    .profile_name(profile)
-                    .build(),
-            ))
-        }
-        None => config
-            .credentials_provider()
-            .ok_or_else(|| Error::failure("the AWS SDK configured no credential provider")),
-    }
+fn profile_provider(profile: &str, region: &str) -> SharedCredentialsProvider {
+    let provider_config =
+        ProviderConfig::default().with_region(Some(Region::new(region.to_string())));
+    SharedCredentialsProvider::new(
+        ProfileFileCredentialsProvider::builder()
+            .configure(&provider_config)
+            .profile_name(profile)
+            .build(),
+    )
 }
 
 async fn profile_region(profile: Option<&str>) -> Result<String> {
@@ -362,11 +367,17 @@ fn sso_login_reason(err: &CredentialsError) -> Option<&'static str> {
     None
 }
 
-/// The service's error code and message if a service answered, else the innermost cause
-/// when it is one of the SDK's own descriptions (never a credential_process's output).
-fn sanitized_text(err: &dyn std::error::Error) -> String {
+/// The service's error code and message if a service answered, else the innermost cause when
+/// it is one of the SDK's own short descriptions. Nothing an external program printed is ever
+/// shown: aws-config copies a failed credential_process's stderr into its error text, and such
+/// a program may print anything there (a key, a token, an MFA secret), so the process provider
+/// is summarised by its exit status alone.
+fn sanitized_text(err: &(dyn std::error::Error + 'static)) -> String {
     let chain: Vec<&dyn std::error::Error> =
-        std::iter::successors(err.source(), |e| e.source()).collect();
+        std::iter::successors(Some(err), |e| e.source()).collect();
+    if let Some(summary) = chain.iter().find_map(|e| process_failure(&e.to_string())) {
+        return format!(" ({summary})");
+    }
     let service = chain.iter().find_map(|e| e.downcast_ref::<ErrorMetadata>());
     let text = match service {
         Some(meta) => match (meta.code(), meta.message()) {
@@ -374,17 +385,51 @@ fn sanitized_text(err: &dyn std::error::Error) -> String {
             (Some(code), None) => code.to_string(),
             _ => return String::new(),
         },
-        None => match chain.last() {
-            Some(last) => last.to_string(),
-            None => return String::new(),
-        },
+        None if chain.len() > 1 => chain[chain.len() - 1].to_string(),
+        None => return String::new(),
+    };
+    // Should another provider ever quote a program's output, its own words end there.
+    let lower = text.to_ascii_lowercase();
+    let text = match ["stderr", "stdout"]
+        .iter()
+        .filter_map(|w| lower.find(w))
+        .min()
+    {
+        Some(cut) => text[..cut].trim_end_matches([' ', '.', ':', ',', '(']),
+        None => &text,
     };
     // One bounded line; braces would mean a Debug dump or a process's JSON.
-    if text.len() <= 200 && !text.contains(|c: char| c.is_control() || c == '{') {
+    if !text.is_empty() && text.len() <= 200 && !text.contains(|c: char| c.is_control() || c == '{')
+    {
         format!(" ({text})")
     } else {
         String::new()
     }
+}
+
+/// What aws-config's credential_process provider reported, in our words: the exit status, or
+/// that its output was unusable, never the output itself. `None` for other providers' errors.
+fn process_failure(text: &str) -> Option<String> {
+    if !text.contains("external process") {
+        return None;
+    }
+    if let Some((_, rest)) = text.split_once("exited with code ") {
+        // std's ExitStatus display ("exit status: 3", "signal: 9 (SIGKILL)"), up to the
+        // ". Stderr: " that follows it.
+        let status = rest.split(". ").next().unwrap_or_default();
+        let plain = status
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " :()".contains(c));
+        return Some(if plain && !status.is_empty() && status.len() <= 40 {
+            format!("the credential_process exited with {status}")
+        } else {
+            "the credential_process failed".to_string()
+        });
+    }
+    if text.contains("could not parse response") || text.contains("could not decode output") {
+        return Some("the credential_process printed no valid credentials".to_string());
+    }
+    Some("the credential_process could not be run".to_string())
 }
 
 #[cfg(test)]

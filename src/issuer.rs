@@ -6,6 +6,7 @@ use crate::clock;
 use crate::config::{self, Connection, SESSION_NAME_TEMPLATE};
 use crate::credentials;
 use crate::error::{Error, Result};
+use crate::identity_cache::{self, IdentityKey};
 use crate::report;
 use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN};
 use std::time::SystemTime;
@@ -24,19 +25,20 @@ pub fn cache_key(connection: &Connection) -> CacheKey {
 pub fn issue(connection: &Connection, use_cache: bool) -> Result<CachedToken> {
     let key = cache_key(connection);
     if !use_cache {
-        return sign(connection, &key);
+        return sign(connection, &key, None);
     }
     let cache = Cache::open(cache::default_dir()?)?;
     if let Some(entry) = cache.fresh(&key, clock::now(), connection.refresh_before)? {
         return Ok(entry);
     }
     cache.refresh(&key, clock::now, connection.refresh_before, || {
-        sign(connection, &key)
+        sign(connection, &key, Some(&cache))
     })
 }
 
 /// Resolves credentials and signs a new token (the slow path: aws-config, maybe network).
-fn sign(connection: &Connection, key: &CacheKey) -> Result<CachedToken> {
+/// `cache` also keeps the `{session_name}` between tokens; `None` with --no-cache.
+fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Result<CachedToken> {
     let resolved = credentials::resolve(
         connection.aws_profile.as_deref(),
         connection.signing_region().as_deref(),
@@ -44,9 +46,8 @@ fn sign(connection: &Connection, key: &CacheKey) -> Result<CachedToken> {
     let now = clock::now();
     let expiry = resolved.credentials.expiry();
     check_not_expired(connection, expiry)?;
-    // Resolved here, under the lock, so the cached entry carries it: a hit needs no STS call,
-    // and the name lives exactly as long as the token (never past the credentials).
-    let user = signing_user(connection, &resolved)?;
+    // The token entry records the name too, so a token hit needs neither STS nor this cache.
+    let user = signing_user(connection, key, cache, &resolved)?;
     let endpoint = Endpoint {
         host: &connection.host,
         port: connection.port,
@@ -107,11 +108,42 @@ fn valid_until(connection: &Connection, now: SystemTime, expiry: Option<SystemTi
 }
 
 /// The configured user, or for `{session_name}` the caller's role session name (Identity
-/// Center: the user name), asked of STS.
-fn signing_user(connection: &Connection, resolved: &credentials::Resolved) -> Result<String> {
+/// Center: the user name): cached for the credentials' lifetime, else asked of STS.
+fn signing_user(
+    connection: &Connection,
+    key: &CacheKey,
+    cache: Option<&Cache>,
+    resolved: &credentials::Resolved,
+) -> Result<String> {
     if !connection.user_is_session_name() {
         return Ok(connection.user.clone());
     }
+    // Keyed by who signs, not by the connection: all connections signed with the same
+    // credentials share the name.
+    let identity = IdentityKey {
+        source: &key.source,
+    };
+    // A folder that could not be created was reported by Cache::open; nothing to read or keep.
+    let cache_dir = cache.map(Cache::dir).filter(|dir| dir.is_dir());
+    if let Some(dir) = cache_dir
+        && let Some(name) = identity_cache::lookup(dir, &identity, clock::now())?
+    {
+        return Ok(name);
+    }
+    let name = session_name_from_sts(resolved)?;
+    if let Some(dir) = cache_dir {
+        identity_cache::store(
+            dir,
+            &identity,
+            &name,
+            clock::now(),
+            resolved.credentials.expiry(),
+        );
+    }
+    Ok(name)
+}
+
+fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
     let arn = resolved.caller_arn()?;
     let shown = arn.escape_debug();
     let name = credentials::session_name(&arn).ok_or_else(|| {

@@ -8,6 +8,7 @@ mod config;
 mod credentials;
 mod error;
 mod files;
+mod identity_cache;
 mod issuer;
 mod report;
 mod token;

@@ -180,6 +180,16 @@ impl Aws {
         assert_eq!(self.other.hits(), 0, "an unexpected AWS service was called");
         run
     }
+
+    /// `run` with the binary's clock moved to `now` (Unix seconds).
+    fn run_at(&self, home: &Home, now: i64, args: &[&str]) -> Run {
+        let mut cmd = self.cmd(home);
+        cmd.env("RDSIAM_HELPER_TEST_NOW", now.to_string())
+            .args(args);
+        let run = Run::from(cmd.output().unwrap());
+        assert_eq!(self.other.hits(), 0, "an unexpected AWS service was called");
+        run
+    }
 }
 
 fn portal(accepted_token: &str, expiration: i64) -> FakeAws {
@@ -501,11 +511,152 @@ fn session_name_user_is_the_identity_center_user_name_resolved_once() {
     assert_eq!(aws.sts.hits(), 1, "a cache hit makes no STS call");
     assert_eq!(aws.portal.hits(), 1);
 
-    // The template in a connection of its own, a separate cache entry.
-    let replica = json(&aws.run(&home, &["token", "replica", "--format", "json"]));
-    assert_eq!(replica["user"], "jane.doe");
-    assert_eq!(aws.sts.hits(), 2);
+    // Another connection, another token, the same credentials: the name is known already.
+    let replica = aws.run(&home, &["token", "replica", "--format", "json", "-v"]);
+    replica.stderr_has("`{session_name}` is `jane.doe` (cached in");
+    assert_eq!(json(&replica)["user"], "jane.doe");
+    assert_eq!(aws.sts.hits(), 1, "the name is cached with the credentials");
+    assert_eq!(
+        aws.portal.hits(),
+        2,
+        "a token miss still resolves credentials"
+    );
     assert_no_secrets(&again, &[token]);
+    assert_no_secrets(&replica, &[token]);
+}
+
+/// The `{session_name}` cache files, by content.
+fn identity_files(home: &Home) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(home.cache_dir()) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "identity"))
+        .map(|e| {
+            let mode =
+                std::os::unix::fs::PermissionsExt::mode(&e.metadata().unwrap().permissions());
+            assert_eq!(mode & 0o777, 0o600, "{}", e.path().display());
+            std::fs::read_to_string(e.path()).unwrap()
+        })
+        .collect()
+}
+
+fn session_name_connections(home: &Home) {
+    home.config(&format!(
+        "[defaults]\nuser = \"{{session_name}}\"\naws_profile = \"dev\"\n\n\
+         [connections.prod]\nhost = \"{HOST}\"\n\n\
+         [connections.replica]\nhost = \"replica.{HOST}\"\n"
+    ));
+}
+
+#[test]
+fn session_name_is_asked_again_once_the_credentials_it_came_with_expire() {
+    let home = Home::new();
+    sso_session_profile(&home);
+    cache_session_token(&home, &SsoLogin::fresh());
+    session_name_connections(&home);
+    let start = now();
+    // Role credentials for 10 minutes: the name is kept that long, no longer.
+    let first = Aws::accepting(start + 600);
+    first.run_at(&home, start, &["pg", "prod"]).ok();
+    first.run_at(&home, start + 60, &["pg", "replica"]).ok();
+    assert_eq!(first.sts.hits(), 1);
+
+    let files = identity_files(&home);
+    assert_eq!(files.len(), 1, "one name for one set of credentials");
+    let entry: serde_json::Value = serde_json::from_str(&files[0]).unwrap();
+    assert_eq!(entry["session_name"], "jane.doe");
+    assert_eq!(entry["valid_until"], start + 600);
+    for secret in [
+        ROLE_ACCESS_KEY_ID,
+        ROLE_SECRET_ACCESS_KEY,
+        ROLE_SESSION_TOKEN,
+        SSO_ACCESS_TOKEN,
+        SSO_REFRESH_TOKEN,
+        SSO_CLIENT_SECRET,
+        IDENTITY_CENTER_ARN,
+    ] {
+        assert!(!files[0].contains(secret), "{secret} in {}", files[0]);
+    }
+
+    // Past the expiry the portal hands out new credentials; whose they are is asked again,
+    // once, and the new answer serves the other connection too.
+    let later = Aws::accepting(start + 3600);
+    later.run_at(&home, start + 610, &["pg", "prod"]).ok();
+    assert_eq!(later.sts.hits(), 1, "an expired name is not used");
+    later.run_at(&home, start + 620, &["pg", "replica"]).ok();
+    assert_eq!(later.sts.hits(), 1);
+    assert_eq!(first.sts.hits(), 1);
+    let entry: serde_json::Value = serde_json::from_str(&identity_files(&home)[0]).unwrap();
+    assert_eq!(entry["valid_until"], start + 3600);
+}
+
+fn identity_path(home: &Home) -> std::path::PathBuf {
+    std::fs::read_dir(home.cache_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "identity"))
+        .unwrap()
+}
+
+#[test]
+fn a_bad_session_name_cache_file_is_a_miss_and_replaced() {
+    let home = Home::new();
+    sso_session_profile(&home);
+    cache_session_token(&home, &SsoLogin::fresh());
+    session_name_connections(&home);
+    let aws = Aws::accepting(now() + 3600);
+    aws.run(&home, &["pg", "prod"]).ok();
+    assert_eq!(aws.sts.hits(), 1);
+    let path = identity_path(&home);
+
+    // A name planted or damaged in the file is not signed for: STS is asked and the file
+    // rewritten.
+    let planted = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("jane.doe", "ja\\u0000ne");
+    for text in [planted.as_str(), "", "{\"version\":1"] {
+        std::fs::write(&path, text).unwrap();
+        let hits = aws.sts.hits();
+        let run = aws.run(&home, &["token", "replica", "--no-cache"]);
+        run.ok();
+        assert_eq!(aws.sts.hits(), hits + 1, "--no-cache reads no cached name");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "--no-cache writes none"
+        );
+        aws.run(&home, &["cache", "clear", "replica"]).ok();
+        let json = json(&aws.run(&home, &["token", "replica", "--format", "json"]));
+        assert_eq!(json["user"], "jane.doe", "{text:?}");
+        assert_eq!(aws.sts.hits(), hits + 2, "{text:?}");
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("\"jane.doe\"")
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs Cache::clear to remove 32-hex `.identity` files"]
+fn cache_clear_removes_the_cached_session_name() {
+    let home = Home::new();
+    sso_session_profile(&home);
+    cache_session_token(&home, &SsoLogin::fresh());
+    session_name_connections(&home);
+    let aws = Aws::accepting(now() + 3600);
+    aws.run(&home, &["pg", "prod"]).ok();
+    assert_eq!(identity_files(&home).len(), 1);
+    aws.run(&home, &["cache", "clear"]).ok();
+    assert!(
+        identity_files(&home).is_empty(),
+        "cache clear leaves the name"
+    );
+    let hits = aws.sts.hits();
+    aws.run(&home, &["pg", "prod"]).ok();
+    assert_eq!(aws.sts.hits(), hits + 1);
 }
 
 #[test]
@@ -602,5 +753,57 @@ fn session_name_that_cannot_be_a_user_or_a_refusing_sts_is_a_clear_error() {
         assert!(!run.stderr.contains(SECRET_ACCESS_KEY), "{}", run.stderr);
         assert_eq!(aws.sts.hits(), 1, "{}: not retried", case.message);
         assert_eq!(cached_tokens(&home), 0, "{}: nothing cached", case.message);
+    }
+}
+
+/// A credential_process may print anything on stderr or stdout when it fails (a key, a token,
+/// an MFA secret): the message says how it failed and shows none of it.
+#[test]
+fn a_failing_credential_process_is_reported_without_its_output() {
+    const ERR: &str = "SECRETSTDERR";
+    const OUT: &str = "SECRETSTDOUT";
+    let cases = [
+        (
+            format!("printf '{OUT}'; printf '{ERR}' >&2; exit 3"),
+            "the credential_process exited with exit status: 3",
+        ),
+        (
+            format!("printf '{OUT}\\n'; printf 'line one\\n{ERR}\\n' >&2; exit 1"),
+            "the credential_process exited with exit status: 1",
+        ),
+        (
+            format!("printf '{ERR}' >&2; printf 'not JSON {OUT}'"),
+            "the credential_process printed no valid credentials",
+        ),
+        (
+            format!(
+                "printf '{{\"Version\":2,\"AccessKeyId\":\"{OUT}\",\"SecretAccessKey\":\"{OUT}\"}}'"
+            ),
+            "the credential_process printed no valid credentials",
+        ),
+    ];
+    for (body, message) in cases {
+        let home = Home::new();
+        let script = home.write("bin/creds.sh", &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        home.aws_config(&format!(
+            "[profile proc]\ncredential_process = {}\nregion = us-east-1",
+            script.display()
+        ));
+        connection(&home, "proc", "jane");
+        let aws = Aws::accepting(now() + 3600);
+        for args in [&["pg", "prod"][..], &["pg", "prod", "-v"]] {
+            let run = aws.run(&home, args);
+            run.code(3).stderr_has(message).stderr_has("--profile proc");
+            assert!(run.stdout.is_empty(), "{body}: {}", run.stdout);
+            for marker in [ERR, OUT, "Stderr", "line one"] {
+                assert!(
+                    !run.stderr.contains(marker),
+                    "{body}: stderr shows the process's output ({marker}):\n{}",
+                    run.stderr
+                );
+            }
+        }
     }
 }

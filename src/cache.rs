@@ -422,7 +422,9 @@ impl Cache {
             let path = item.path();
             if is_cache_file(&path, "json") {
                 removed += usize::from(remove_if_present(&path)?);
-            } else if is_cache_file(&path, "lock") {
+            } else if is_cache_file(&path, "lock")
+                || is_cache_file(&path, crate::identity_cache::EXTENSION)
+            {
                 remove_if_present(&path)?;
             }
         }
@@ -457,6 +459,20 @@ fn lock_wait() -> Duration {
 
 /// Reads one cache file without following a symlink. `Ok(None)`: absent or not a cache entry.
 fn read_entry(path: &Path) -> Result<Option<CachedToken>> {
+    read_private_json(path, 64 * 1024)
+}
+
+fn write_atomically(dir: &Path, path: &Path, entry: &CachedToken) -> std::io::Result<()> {
+    write_private_json(dir, path, entry)
+}
+
+/// One JSON file of the cache folder, read without following a symlink and only if it is
+/// ours. `Ok(None)`: absent, or not something we wrote (it will be replaced); a symlink or
+/// another user's file is an error.
+pub(crate) fn read_private_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    max_len: u64,
+) -> Result<Option<T>> {
     let mut file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -471,10 +487,9 @@ fn read_entry(path: &Path) -> Result<Option<CachedToken>> {
         .metadata()
         .map_err(|e| Error::io("read the cache file", path, e))?;
     check_owner(&meta, path, "cache file")?;
-    // A FIFO or device in place of the file would block or stream forever.
-    // Ours are 0600: a file others could read or write was not written by us, so it is not
-    // trusted (it is replaced).
-    if !meta.is_file() || meta.len() > 64 * 1024 || meta.mode() & 0o077 != 0 {
+    // A FIFO or device in place of the file would block or stream forever. Ours are 0600: a
+    // file others could read or write was not written by us, so it is not trusted.
+    if !meta.is_file() || meta.len() > max_len || meta.mode() & 0o077 != 0 {
         return Ok(None);
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -484,10 +499,15 @@ fn read_entry(path: &Path) -> Result<Option<CachedToken>> {
     Ok(serde_json::from_slice(&bytes).ok())
 }
 
-fn write_atomically(dir: &Path, path: &Path, entry: &CachedToken) -> std::io::Result<()> {
+/// Replaces `path` atomically: a 0600 temp file in `dir`, fsync, rename.
+pub(crate) fn write_private_json<T: Serialize>(
+    dir: &Path,
+    path: &Path,
+    value: &T,
+) -> std::io::Result<()> {
     // tempfile creates the file 0600 before any content is written.
     let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut temp, entry)?;
+    serde_json::to_writer(&mut temp, value)?;
     temp.write_all(b"\n")?;
     temp.as_file().sync_all()?;
     // rename replaces a symlink or a foreign file at `path` itself, never what it points to.

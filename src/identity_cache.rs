@@ -7,15 +7,12 @@
 //! symlink or another user's file, atomic replace, a bad file is a miss) and hold no secret:
 //! the name, two times, and the description of the credential source.
 
-use crate::clock;
 use crate::config::{self, SESSION_NAME_TEMPLATE};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::report;
+use crate::{cache, clock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fs::OpenOptions;
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -142,58 +139,12 @@ pub fn store(
 }
 
 fn read(path: &Path) -> Result<Option<Entry>> {
-    let mut file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(Error::failure(format!(
-                "the cache file {} is a symbolic link; refusing to read through it",
-                path.display()
-            ))
-            .hint(format!(
-                "remove it (`rm {}`) and run the command again",
-                path.display()
-            )));
-        }
-        Err(err) => return Err(Error::io("read the cache file", path, err)),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io("read the cache file", path, e))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(Error::failure(format!(
-            "the cache file {} belongs to user id {}, not to you (uid {me}); refusing to use it",
-            path.display(),
-            meta.uid()
-        ))
-        .hint("point RDSIAM_HELPER_CACHE_DIR at a folder of your own"));
-    }
-    // Not a regular file (a FIFO would block), not one we wrote (ours are small and 0600).
-    if !meta.is_file() || meta.len() > 4096 || meta.mode() & 0o077 != 0 {
-        return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    if file.read_to_end(&mut bytes).is_err() {
-        return Ok(None);
-    }
-    Ok(serde_json::from_slice(&bytes).ok())
+    // Ours are a few hundred bytes.
+    cache::read_private_json(path, 4096)
 }
 
 fn write_atomically(dir: &Path, path: &Path, entry: &Entry) -> std::io::Result<()> {
-    // tempfile creates the file 0600 before any content is written.
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut temp, entry)?;
-    temp.write_all(b"\n")?;
-    temp.as_file().sync_all()?;
-    // rename replaces a symlink at `path` itself, never what it points to.
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    cache::write_private_json(dir, path, entry)
 }
 
 #[cfg(test)]

@@ -640,7 +640,6 @@ fn a_bad_session_name_cache_file_is_a_miss_and_replaced() {
 }
 
 #[test]
-#[ignore = "needs Cache::clear to remove 32-hex `.identity` files"]
 fn cache_clear_removes_the_cached_session_name() {
     let home = Home::new();
     sso_session_profile(&home);

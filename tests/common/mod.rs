@@ -149,7 +149,8 @@ pub fn is_written_file(name: &str) -> bool {
 /// Test fixtures, not the tool's output: the AWS files the tests write (keys by design) and
 /// the token cache.
 fn is_fixture_dir(path: &Path) -> bool {
-    path.ends_with(".aws") || path.ends_with(".cache/rdsiam-helper") || path.ends_with("bin")
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    matches!(name, ".aws" | "bin") || path.ends_with(".cache/rdsiam-helper")
 }
 
 /// Scans every such file under `root` for `FORBIDDEN` and `extra`;

@@ -550,6 +550,10 @@ fn setup_write_merges_datagrip_pgadmin_and_dbeaver_files() {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project version=\"4\">\n  <component name=\"DataSourceManagerImpl\" format=\"xml\" multifile-model=\"true\">\n    <!-- team database -->\n    <data-source source=\"LOCAL\" name=\"team &amp; co\" uuid=\"11111111-1111-4111-8111-111111111111\">\n      <driver-ref>postgresql</driver-ref>\n      <jdbc-url>jdbc:postgresql://team:5432/db</jdbc-url>\n    </data-source>\n  </component>\n</project>\n",
     );
     let before = std::fs::read_to_string(&shared).unwrap();
+    setup.home.write(
+        "project/.idea/dataSources.local.xml",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project version=\"4\">\n  <component name=\"dataSourceStorageLocal\" created-in=\"DB-251.1\">\n    <data-source name=\"team &amp; co\" uuid=\"11111111-1111-4111-8111-111111111111\">\n      <user-name>teammate</user-name>\n    </data-source>\n  </component>\n</project>\n",
+    );
     // A `.bak` planted as a symlink (a cloned repository can carry one) is replaced, never
     // followed to overwrite what it points at.
     let victim = setup.home.write("victim.txt", "precious\n");
@@ -585,6 +589,11 @@ fn setup_write_merges_datagrip_pgadmin_and_dbeaver_files() {
         local.contains("<auth-provider>aws.rds.iam</auth-provider>")
             && local.contains("<mode>VERIFY_FULL</mode>")
     );
+    assert!(
+        local.contains("<user-name>teammate</user-name>")
+            && local.contains("created-in=\"DB-251.1\"")
+    );
+    assert!(project.join(".idea/dataSources.local.xml.bak").exists());
     // running again replaces ours in place: still one data source named prod
     setup
         .home
@@ -671,6 +680,15 @@ fn setup_write_merges_datagrip_pgadmin_and_dbeaver_files() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sources).unwrap()).unwrap();
     assert_eq!(json["connections"]["postgres-jdbc-1"]["name"], "mine");
+    let backup: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(setup.home.path().join("dbeaver/data-sources.json.bak")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        backup["connections"]
+            .get("postgres-jdbc-rdsiam-prod")
+            .is_none()
+    );
     assert!(json["connection-types"].is_object());
     let ours = &json["connections"]["postgres-jdbc-rdsiam-prod"]["configuration"];
     assert_eq!(ours["auth-model"], "postgres_pgpass");

@@ -219,6 +219,34 @@ fn parse_engine(text: &str) -> Result<Engine, String> {
     })
 }
 
+/// The parsed command line. Usage errors come out in the tool's own shape (one
+/// `rdsiam-helper: error:` line and a hint, exit 2) so scripts and GUI logs see one format.
 pub fn parse() -> Cli {
-    Cli::parse()
+    Cli::try_parse().unwrap_or_else(|err| {
+        use clap::error::ErrorKind;
+        if matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) || err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        {
+            err.exit();
+        }
+        let rendered = err.render().to_string();
+        // clap's message runs to the first blank line (a list of missing arguments follows
+        // its first line): keep it, on one line.
+        let message: Vec<&str> = rendered
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let message = message.join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
+        eprintln!("rdsiam-helper: error: {message}");
+        let usage = rendered.lines().find(|l| l.starts_with("Usage: "));
+        if let Some(usage) = usage {
+            eprintln!("  hint: {usage}");
+        }
+        eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
+        std::process::exit(2);
+    })
 }

@@ -188,7 +188,9 @@ fn exit_codes() {
         .stderr_has("did you mean `prod`")
         .stderr_has("orphan, prod, shop");
     // 2: usage errors, including a connection of the other engine
-    home.run(&["pg"]).code(2);
+    home.run(&["pg"]).code(2).stderr_has(
+        "rdsiam-helper: error: the following required arguments were not provided: <NAME>",
+    );
     home.run(&["token", "--host", HOST, "--user", "u", "--port", "0"])
         .code(2);
     home.run(&["token", "--host", HOST, "--user", "u", "--port", "70000"])

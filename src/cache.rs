@@ -424,12 +424,23 @@ impl Cache {
                 removed += usize::from(remove_if_present(&path)?);
             } else if is_cache_file(&path, "lock")
                 || is_cache_file(&path, crate::identity_cache::EXTENSION)
+                || is_leftover(&path, ".tmp-")
             {
                 remove_if_present(&path)?;
+            } else if is_leftover(&path, "client-") {
+                // An option file with a token, left by an `exec`/`connect` that was killed.
+                std::fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
             }
         }
         Ok(removed)
     }
+}
+
+/// A temp file of an interrupted write, or a client's private folder (`child::private_dir`).
+fn is_leftover(path: &Path, prefix: &str) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(prefix))
 }
 
 fn is_cache_file(path: &Path, extension: &str) -> bool {
@@ -586,6 +597,27 @@ mod tests {
         assert_ne!(a.file_stem(), b.file_stem());
         assert_eq!(a.file_stem(), lower.file_stem());
         assert_eq!(a.file_stem().len(), 32);
+    }
+
+    #[test]
+    fn an_entry_is_never_trusted_past_fifteen_minutes_whatever_it_claims() {
+        let e = entry(&key(), 1000, 100_000);
+        let five_min = Duration::from_secs(300);
+        assert!(e.is_fresh(clock::from_unix_seconds(1599), five_min));
+        assert!(!e.is_fresh(clock::from_unix_seconds(1700), five_min));
+        assert_eq!(e.valid_until(), clock::from_unix_seconds(1900));
+    }
+
+    #[test]
+    fn a_cache_file_others_could_read_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("entry.json");
+        write_private_json(dir.path(), &path, &entry(&key(), 1000, 1900)).unwrap();
+        assert!(read_entry(&path).unwrap().is_some());
+        for mode in [0o644, 0o640, 0o606] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(read_entry(&path).unwrap().is_none(), "{mode:o}");
+        }
     }
 
     #[test]

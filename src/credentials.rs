@@ -254,7 +254,7 @@ async fn profile_region(profile: Option<&str>) -> Result<String> {
     match chain.build().region().await {
         Some(region) => Ok(region.to_string()),
         None => Err(Error::failure(format!("no AWS region is known for {}", describe(profile)))
-            .hint("use an RDS endpoint host (NAME.ID.REGION.rds.amazonaws.com), set `region` in the config or --region")
+            .hint("give --region (or `region` in the config); an RDS endpoint name (NAME.ID.REGION.rds.amazonaws.com) carries one too")
             .hint(match profile {
                 Some(p) => format!("or run `aws configure set region REGION --profile {p}`"),
                 None => "or set AWS_REGION".to_string(),

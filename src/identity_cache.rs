@@ -33,6 +33,9 @@ const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// credentials are the same caller in every region.
 pub struct IdentityKey<'a> {
     pub source: &'a str,
+    /// The credentials' access key id (not a secret): `aws sso login` as someone else under the
+    /// same profile hands out other credentials, whose caller may have another name.
+    pub access_key_id: &'a str,
 }
 
 impl IdentityKey<'_> {
@@ -47,6 +50,11 @@ impl IdentityKey<'_> {
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
+    fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(self.access_key_id.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
     pub fn path(&self, dir: &Path) -> PathBuf {
         dir.join(format!("{}.{EXTENSION}", self.file_stem()))
     }
@@ -57,6 +65,8 @@ impl IdentityKey<'_> {
 struct Entry {
     version: u32,
     source: String,
+    /// A hash of the access key id: enough to tell credentials apart, nothing to look up.
+    credentials: String,
     session_name: String,
     resolved_at: i64,
     valid_until: i64,
@@ -70,6 +80,7 @@ impl Entry {
             .min(self.resolved_at.saturating_add(LONGEST.as_secs() as i64));
         self.version == FORMAT_VERSION
             && self.source == key.source
+            && self.credentials == key.fingerprint()
             && self.resolved_at <= now + CLOCK_SKEW.as_secs() as i64
             && now < valid_until
             && self.session_name != SESSION_NAME_TEMPLATE
@@ -120,6 +131,7 @@ pub fn store(
     let entry = Entry {
         version: FORMAT_VERSION,
         source: key.source.to_string(),
+        credentials: key.fingerprint(),
         session_name: name.to_string(),
         resolved_at: clock::unix_seconds(now),
         valid_until: clock::unix_seconds(valid_until),
@@ -154,6 +166,7 @@ mod tests {
 
     const KEY: IdentityKey<'static> = IdentityKey {
         source: "profile:dev",
+        access_key_id: "ASIAJANE",
     };
 
     fn at(seconds: i64) -> SystemTime {
@@ -181,8 +194,15 @@ mod tests {
         );
         let other = IdentityKey {
             source: "profile:prod",
+            access_key_id: "ASIAJANE",
         };
         assert_eq!(lookup(dir.path(), &other, at(1100)).unwrap(), None);
+        // `aws sso login` as someone else under the same profile: other credentials, a miss.
+        let relogged = IdentityKey {
+            source: "profile:dev",
+            access_key_id: "ASIAJOHN",
+        };
+        assert_eq!(lookup(dir.path(), &relogged, at(1100)).unwrap(), None);
     }
 
     #[test]
@@ -221,7 +241,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = KEY.path(dir.path());
         let good = serde_json::json!({
-            "version": 1, "source": "profile:dev",
+            "version": 1, "source": "profile:dev", "credentials": KEY.fingerprint(),
             "session_name": "jane", "resolved_at": 1000, "valid_until": 2000,
         });
         for text in [
@@ -265,7 +285,8 @@ mod tests {
         assert_ne!(
             stem,
             IdentityKey {
-                source: "profile:dev|AWS_CONFIG_FILE=/x"
+                source: "profile:dev|AWS_CONFIG_FILE=/x",
+                access_key_id: "ASIAJANE",
             }
             .file_stem()
         );

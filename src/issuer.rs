@@ -122,6 +122,7 @@ fn signing_user(
     // credentials share the name.
     let identity = IdentityKey {
         source: &key.source,
+        access_key_id: resolved.credentials.access_key_id(),
     };
     // A folder that could not be created was reported by Cache::open; nothing to read or keep.
     let cache_dir = cache.map(Cache::dir).filter(|dir| dir.is_dir());

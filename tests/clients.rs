@@ -898,3 +898,115 @@ fn the_aws_cli_drop_in_prints_the_same_token_and_mimics_its_errors() {
     .code(252)
     .stderr_has("argument --port: invalid int value: 'abc'");
 }
+
+#[test]
+fn an_ipv6_tunnel_is_bracketed_in_every_url() {
+    let setup = Setup::new();
+    setup.home.config(&setup.connection(
+        "prod",
+        "postgres",
+        5432,
+        "database = \"app\"\ntunnel = \"[::1]:15432\"",
+    ));
+    let datagrip = setup.home.run(&["setup", "datagrip", "prod"]);
+    datagrip.ok().stderr_has("verify-ca");
+    assert!(
+        datagrip
+            .stdout
+            .contains("jdbc:postgresql://[::1]:15432/app?sslmode=verify-ca")
+    );
+    let tableplus = setup.home.run(&["setup", "tableplus", "prod"]);
+    assert!(
+        tableplus
+            .ok()
+            .stdout
+            .contains("postgresql://jane@[::1]:15432/app?")
+    );
+    let dbeaver = setup.home.run(&["setup", "dbeaver", "prod"]);
+    assert!(
+        dbeaver
+            .ok()
+            .stdout
+            .contains("jdbc:postgresql://[::1]:15432/app")
+    );
+    // libpq takes the bare address as hostaddr, and verifies the endpoint's name
+    let service = setup.home.run(&["setup", "pgservice", "prod"]);
+    assert!(
+        service
+            .ok()
+            .stdout
+            .contains("host=localhost\nhostaddr=::1\nport=15432\n")
+    );
+}
+
+#[test]
+fn write_goes_through_a_symlinked_file_to_its_target() {
+    let setup = Setup::new();
+    setup
+        .home
+        .config(&setup.connection("prod", "postgres", 5432, ""));
+    // A dotfile manager keeps ~/.pg_service.conf as a link into its repository.
+    let target = setup
+        .home
+        .write("dotfiles/pg_service.conf", "[other]\nhost=o\n");
+    let link = setup.home.path().join(".pg_service.conf");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    setup
+        .home
+        .run(&["setup", "pgservice", "prod", "--write"])
+        .ok();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(text.starts_with("[other]\nhost=o\n") && text.contains("[prod]"));
+    assert!(
+        setup
+            .home
+            .path()
+            .join("dotfiles/pg_service.conf.bak")
+            .exists()
+    );
+}
+
+#[test]
+fn exec_removes_its_token_file_when_the_terminal_hangs_up() {
+    let setup = Setup::new();
+    setup
+        .home
+        .config(&setup.connection("shop", "mysql", 3306, ""));
+    let private_dirs = || {
+        std::fs::read_dir(setup.home.cache_dir())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("client-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let mut child = setup
+        .home
+        .cmd()
+        .args(["exec", "shop", "--", "sleep", "30"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while private_dirs() == 0 && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(private_dirs(), 1, "exec made its private folder");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + libc::SIGHUP),
+        "the child's fate is reported"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(private_dirs(), 0, "the token file went with it");
+}

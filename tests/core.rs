@@ -187,6 +187,19 @@ fn exit_codes() {
         .code(1)
         .stderr_has("did you mean `prod`")
         .stderr_has("orphan, prod, shop");
+    // help and version are not errors
+    assert!(
+        home.run(&["--help"])
+            .ok()
+            .stdout
+            .contains("Usage: rdsiam-helper")
+    );
+    assert!(
+        home.run(&["--version"])
+            .ok()
+            .stdout
+            .starts_with("rdsiam-helper ")
+    );
     // 2: usage errors, including a connection of the other engine
     home.run(&["pg"]).code(2).stderr_has(
         "rdsiam-helper: error: the following required arguments were not provided: <NAME>",

@@ -109,47 +109,107 @@ pub fn section(group: &str, pairs: &[(&'static str, String)]) -> String {
     ini::render_section(group, pairs)
 }
 
-/// Keys in the user's own option file that a client reads after `$MYSQL_HOME/my.cnf`, so
-/// they override what `exec` sets: each a warning naming the file, the group and the key.
+/// Keys in the user's own option files that a client reads after `$MYSQL_HOME/my.cnf`, so
+/// they override what `exec` sets (and could send the token elsewhere or in the clear): each a
+/// warning naming the file, the group and the key.
 pub fn overriding_user_options() -> Vec<String> {
     let Ok(path) = default_path() else {
         return Vec::new();
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Vec::new();
+    let mut warnings = Vec::new();
+    scan_option_file(&path, 0, &mut warnings);
+    warnings
+}
+
+/// `!include`s nest; a loop of them must not hang `exec`.
+const MAX_INCLUDE_DEPTH: usize = 4;
+
+fn scan_option_file(path: &Path, depth: usize, warnings: &mut Vec<String>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
     };
     let mut group = String::new();
-    let mut warnings = Vec::new();
     for line in text.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            group = name.trim().to_string();
-            continue;
-        }
-        if !matches!(
-            group.as_str(),
-            "client" | "client-server" | "client-mariadb"
-        ) {
-            continue;
-        }
-        let key = line
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_start_matches("loose-")
-            .replace('_', "-");
-        let connection_key = ["host", "port", "user", "password", "protocol", "socket"]
-            .contains(&key.as_str())
-            || key.starts_with("ssl")
-            || key.starts_with("skip-ssl");
-        if connection_key {
-            warnings.push(format!(
-                "{} sets `{key}` in [{group}], which overrides what `exec` sets; use `rdsiam-helper connect`, or move it to another group",
-                path.display()
-            ));
+        if let Some(included) = line.strip_prefix("!include ") {
+            if depth < MAX_INCLUDE_DEPTH {
+                scan_option_file(Path::new(included.trim()), depth + 1, warnings);
+            }
+        } else if let Some(dir) = line.strip_prefix("!includedir ") {
+            let files = std::fs::read_dir(dir.trim())
+                .into_iter()
+                .flatten()
+                .flatten();
+            for file in files
+                .map(|f| f.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "cnf"))
+            {
+                if depth < MAX_INCLUDE_DEPTH {
+                    scan_option_file(&file, depth + 1, warnings);
+                }
+            }
+        } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            group = name.trim().to_ascii_lowercase();
+        } else if is_client_group(&group) {
+            let key = normalised_key(line);
+            if is_connection_key(&key) {
+                warnings.push(format!(
+                    "{} sets `{key}` in [{group}], which overrides what `exec` sets; use `rdsiam-helper connect`, or move it out of that group",
+                    path.display()
+                ));
+            }
         }
     }
-    warnings
+}
+
+/// Every group a client program may read: all but the servers' and this tool's own
+/// `[client_NAME]` groups (read only with `--defaults-group-suffix`).
+fn is_client_group(group: &str) -> bool {
+    // `mysqld`, `mysqld-8.0`, `mysqld_safe` (but `mysqldump` is a client).
+    let daemon = |name: &str| {
+        group == name
+            || group.starts_with(&format!("{name}-"))
+            || group.starts_with(&format!("{name}_"))
+    };
+    let server = ["server", "mariadb", "galera", "embedded"].contains(&group)
+        || daemon("mysqld")
+        || daemon("mariadbd")
+        || group.starts_with("mariadb-1");
+    !(group.is_empty() || server || group.starts_with("client_"))
+}
+
+/// `loose_Skip_SSL = 1` and `ssl` are one option to the client: lower case, `_` as `-`,
+/// without the prefixes that only change how it is applied.
+fn normalised_key(line: &str) -> String {
+    let mut key = line
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    for prefix in ["loose-", "skip-", "disable-", "enable-", "maximum-"] {
+        if let Some(rest) = key.strip_prefix(prefix) {
+            key = rest.to_string();
+        }
+    }
+    key
+}
+
+fn is_connection_key(key: &str) -> bool {
+    [
+        "host",
+        "port",
+        "user",
+        "password",
+        "protocol",
+        "socket",
+        "pipe",
+        "default-auth",
+        "plugin-dir",
+    ]
+    .contains(&key)
+        || key.starts_with("ssl")
+        || key.starts_with("tls")
 }
 
 /// `~/.my.cnf`, which both clients read.
@@ -157,4 +217,43 @@ pub fn default_path() -> Result<PathBuf> {
     dirs::home_dir()
         .map(|h| h.join(".my.cnf"))
         .ok_or_else(|| Error::failure("cannot find the home directory for ~/.my.cnf"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_spelling_of_a_connection_option_in_a_client_group_is_found() {
+        for line in [
+            "host=evil",
+            "loose_skip_ssl",
+            "Loose-SSL = 0",
+            "disable-ssl-verify-server-cert",
+            "tls-version=TLSv1",
+        ] {
+            assert!(is_connection_key(&normalised_key(line)), "{line}");
+        }
+        for line in ["auto-rehash", "prompt=\\u@\\h> ", "pager=less"] {
+            assert!(!is_connection_key(&normalised_key(line)), "{line}");
+        }
+        for group in [
+            "client",
+            "mysql",
+            "mariadb-client",
+            "mysqldump",
+            "client-server",
+        ] {
+            assert!(is_client_group(group), "{group}");
+        }
+        for group in [
+            "mysqld",
+            "mariadb",
+            "server",
+            "client_prod",
+            "mariadb-10.11",
+        ] {
+            assert!(!is_client_group(group), "{group}");
+        }
+    }
 }

@@ -24,6 +24,21 @@ pub fn params(
     pairs
 }
 
+/// Removes what the caller's environment could use to override us: libpq applies a service
+/// (PGSERVICE) before the PG* variables, and a PGHOSTADDR or TLS downgrade would dial elsewhere
+/// or in the clear. Explicit conninfo wins anyway; `connect` clears them too so that both
+/// paths reach the server the same way.
+pub fn clear_overrides(command: &mut std::process::Command) {
+    for variable in [
+        "PGSERVICE",
+        "PGHOSTADDR",
+        "PGREQUIRESSL",
+        "PGSSLNEGOTIATION",
+    ] {
+        command.env_remove(variable);
+    }
+}
+
 /// A conninfo string, each value quoted as libpq reads it.
 pub fn conninfo(params: &[(&'static str, String)]) -> String {
     let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));

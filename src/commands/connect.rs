@@ -18,16 +18,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
         Engine::Postgres => {
             let conninfo = libpq::conninfo(&libpq::params(connection, &entry.signed_user, &ca));
             let mut command = Command::new("psql");
-            // Explicit conninfo wins over a service or PG* variables; clear them anyway, as
-            // `exec` does, so both paths reach the server the same way.
-            for variable in [
-                "PGSERVICE",
-                "PGHOSTADDR",
-                "PGREQUIRESSL",
-                "PGSSLNEGOTIATION",
-            ] {
-                command.env_remove(variable);
-            }
+            libpq::clear_overrides(&mut command);
             command
                 .arg(conninfo)
                 .args(&args.extra)

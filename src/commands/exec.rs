@@ -19,16 +19,7 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
     let mut _private = None;
     match connection.engine {
         Engine::Postgres => {
-            // libpq applies a service (PGSERVICE) before the PG* variables, and a PGHOSTADDR
-            // from the caller's shell would dial elsewhere: either could bypass our host and TLS.
-            for variable in [
-                "PGSERVICE",
-                "PGHOSTADDR",
-                "PGREQUIRESSL",
-                "PGSSLNEGOTIATION",
-            ] {
-                command.env_remove(variable);
-            }
+            libpq::clear_overrides(&mut command);
             for (key, value) in libpq::params(connection, &entry.signed_user, &ca) {
                 command.env(libpq::variable(key), value);
             }

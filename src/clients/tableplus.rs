@@ -75,7 +75,8 @@ pub fn instructions(
          \x20 SSL CA:    {}\n\n\
          Or import everything but the password command and the CA file:\n\
          \x20 open \"{}\"\n\
-         then set those two fields by hand as above (TablePlus URLs cannot carry them).\n\n\
+         then set those two fields by hand as above (TablePlus URLs cannot carry them),\n\
+         and check that the SSL mode shows {ssl} (the URL's tLSMode is an undocumented menu position).\n\n\
          Note: TablePlus runs the command through a login shell and takes all of its stdout as the password;\n\
          a shell start-up file (~/.zshrc, ~/.bash_profile, ~/.profile) that prints anything corrupts it.\n",
         connection.dial_host(),

@@ -22,52 +22,72 @@ extern "C" fn forward(signal: libc::c_int) {
     }
 }
 
-/// Runs `command` to completion and returns its exit code (128 + signal if it was killed, as
-/// shells report it). We outlive the child whatever happens so that its token file is removed:
-/// Ctrl-C and Ctrl-\ reach it through the terminal, so we only keep waiting; a hang-up (the
-/// terminal closed) or a termination request is passed on to it. Handlers, unlike SIG_IGN, are
-/// reset by exec, so the child starts with the default behaviour.
-pub fn run(mut command: Command, program: &str) -> Result<i32> {
-    let signals = [
-        (libc::SIGINT, ignore as extern "C" fn(libc::c_int)),
-        (libc::SIGQUIT, ignore),
-        (libc::SIGHUP, forward),
-        (libc::SIGTERM, forward),
-    ];
-    // SAFETY: both handlers are async-signal-safe.
-    let previous: Vec<_> = signals
-        .iter()
-        .map(|(signal, handler)| unsafe { libc::signal(*signal, *handler as libc::sighandler_t) })
-        .collect();
-    let spawned = command.spawn();
-    if let Ok(child) = &spawned {
+/// While alive, we outlive whatever we start, so that a token file made for it is removed:
+/// Ctrl-C and Ctrl-\\ reach the child through the terminal, so we only keep waiting; a hang-up
+/// (the terminal closed) or a termination request is passed on to the child, or, before there
+/// is one, held so that none is started. Make it before anything that needs cleaning up.
+/// Handlers, unlike SIG_IGN, are reset by exec, so the child starts with the default behaviour.
+pub struct Signals {
+    previous: Vec<(libc::c_int, libc::sighandler_t)>,
+}
+
+impl Signals {
+    pub fn guard() -> Signals {
+        let handlers = [
+            (libc::SIGINT, ignore as extern "C" fn(libc::c_int)),
+            (libc::SIGQUIT, ignore),
+            (libc::SIGHUP, forward),
+            (libc::SIGTERM, forward),
+        ];
+        PENDING.store(0, Ordering::SeqCst);
+        // SAFETY: both handlers are async-signal-safe.
+        let previous = handlers
+            .iter()
+            .map(|(signal, handler)| {
+                (*signal, unsafe {
+                    libc::signal(*signal, *handler as libc::sighandler_t)
+                })
+            })
+            .collect();
+        Signals { previous }
+    }
+
+    /// Runs `command` to completion and returns its exit code (128 + signal if it was killed,
+    /// as shells report it).
+    pub fn run(&self, mut command: Command, program: &str) -> Result<i32> {
+        let stopped_before = PENDING.swap(0, Ordering::SeqCst);
+        if stopped_before != 0 {
+            return Ok(128 + stopped_before);
+        }
+        let mut child = command.spawn().map_err(|e| {
+            Error::failure(format!("cannot run `{program}`: {e}"))
+                .hint("check that it is installed and on PATH")
+        })?;
         CHILD.store(child.id() as i32, Ordering::SeqCst);
+        // One that came between the check above and now was held, not passed on.
         let pending = PENDING.swap(0, Ordering::SeqCst);
         if pending != 0 {
             // SAFETY: signalling our own child.
             unsafe { libc::kill(child.id() as i32, pending) };
         }
+        let status = child.wait();
+        CHILD.store(0, Ordering::SeqCst);
+        let status =
+            status.map_err(|e| Error::failure(format!("waiting for `{program}` failed: {e}")))?;
+        Ok(status
+            .code()
+            .or_else(|| status.signal().map(|s| 128 + s))
+            .unwrap_or(1))
     }
-    let status = spawned
-        .map_err(|e| {
-            Error::failure(format!("cannot run `{program}`: {e}"))
-                .hint("check that it is installed and on PATH")
-        })
-        .and_then(|mut child| {
-            child
-                .wait()
-                .map_err(|e| Error::failure(format!("waiting for `{program}` failed: {e}")))
-        });
-    CHILD.store(0, Ordering::SeqCst);
-    for ((signal, _), previous) in signals.iter().zip(previous) {
-        // SAFETY: restoring the dispositions saved above.
-        unsafe { libc::signal(*signal, previous) };
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        for (signal, previous) in &self.previous {
+            // SAFETY: restoring the dispositions saved by `guard`.
+            unsafe { libc::signal(*signal, *previous) };
+        }
     }
-    let status = status?;
-    Ok(status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1))
 }
 
 /// A folder only we can read, for an option file holding a token; removed when dropped.

@@ -28,6 +28,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             Err(Error::failure(format!("cannot run psql: {err}")).hint("install the PostgreSQL client (e.g. `apt install postgresql-client`, `brew install libpq`)"))
         }
         Engine::Mysql => {
+            let signals = child::Signals::guard();
             let client = mysql::find_client()?;
             let flavour = mysql::detect(&client)?;
             let dir = child::private_dir()?;
@@ -49,7 +50,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
                 )
                 .args(mysql::client_args(flavour))
                 .args(&args.extra);
-            let code = child::run(command, &client.display().to_string());
+            let code = signals.run(command, &client.display().to_string());
             drop(dir);
             code
         }

@@ -12,6 +12,8 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
     let connection = config.get(&args.name)?;
     let ca = clients::existing_ca_bundle(connection)?;
     let entry = issuer::issue(connection, true)?;
+    // From here on a token may sit in a file: Ctrl-C during a slow SSO call above still works.
+    let signals = child::Signals::guard();
     let program = args.command[0].to_string_lossy().into_owned();
     let mut command = Command::new(&args.command[0]);
     command.args(&args.command[1..]);
@@ -51,5 +53,5 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
             _private = Some(dir);
         }
     }
-    child::run(command, &program)
+    signals.run(command, &program)
 }

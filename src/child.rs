@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The running child, for the forwarding handler (0: none yet).
 static CHILD: AtomicI32 = AtomicI32::new(0);
-/// A hang-up or termination that came before the child existed, delivered once it does.
+/// A hang-up or termination that came before the child existed: none is started then.
 static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn ignore(_: libc::c_int) {}
@@ -23,7 +23,7 @@ extern "C" fn forward(signal: libc::c_int) {
 }
 
 /// While alive, we outlive whatever we start, so that a token file made for it is removed:
-/// Ctrl-C and Ctrl-\\ reach the child through the terminal, so we only keep waiting; a hang-up
+/// Ctrl-C and Ctrl-\ reach the child through the terminal, so we only keep waiting; a hang-up
 /// (the terminal closed) or a termination request is passed on to the child, or, before there
 /// is one, held so that none is started. Make it before anything that needs cleaning up.
 /// Handlers, unlike SIG_IGN, are reset by exec, so the child starts with the default behaviour.

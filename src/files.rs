@@ -69,6 +69,21 @@ fn write_atomically(dir: &Path, path: &Path, contents: &[u8], mode: u32) -> Resu
     Ok(())
 }
 
+/// A user's text file, or "" when there is none yet. Anything but UTF-8 text is refused, so
+/// a merge never rewrites a file it could not read whole.
+pub fn read_or_empty(path: &Path) -> Result<String> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            Error::failure(format!(
+                "{} is not UTF-8 text; it was left unchanged",
+                path.display()
+            ))
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => Err(Error::io("read", path, err)),
+    }
+}
+
 pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path
         .file_name()

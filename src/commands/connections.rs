@@ -169,11 +169,7 @@ fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {
 }
 
 fn read_document(path: &Path) -> Result<DocumentMut> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(Error::io("read", path, err)),
-    };
+    let text = files::read_or_empty(path)?;
     // Parse through the validating loader first so a broken file is reported, not rewritten.
     if !text.is_empty() {
         Config::parse(path.to_path_buf(), &text)?;

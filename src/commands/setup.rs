@@ -68,16 +68,7 @@ fn merge_into(
     secrecy: Secrecy,
     merge: impl FnOnce(&str) -> Result<String>,
 ) -> Result<()> {
-    let existing = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            Error::failure(format!(
-                "{} is not UTF-8 text; it was left unchanged",
-                path.display()
-            ))
-        })?,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => return Err(Error::io("read", path, err)),
-    };
+    let existing = files::read_or_empty(path)?;
     let merged = merge(&existing)?;
     if merged == existing {
         eprintln!("rdsiam-helper: {} is already up to date", path.display());

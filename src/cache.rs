@@ -171,10 +171,16 @@ pub fn default_dir() -> Result<PathBuf> {
         })
 }
 
+/// Whether `dir` is the folder RDSIAM_HELPER_CACHE_DIR names.
+fn named_by_user(dir: &Path) -> bool {
+    std::env::var_os("RDSIAM_HELPER_CACHE_DIR").is_some_and(|named| Path::new(&named) == dir)
+}
+
 impl Cache {
     /// Opens (creating it 0700 if needed) the cache folder. A folder that others could write to
     /// is refused: someone could plant a token file there.
     pub fn open(dir: PathBuf) -> Result<Cache> {
+        crate::files::require_home_for(&dir)?;
         if let Err(err) = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -209,8 +215,9 @@ impl Cache {
                 dir.display()
             )));
         }
-        if meta.mode() & 0o077 != 0 {
-            // Ours, merely readable by others: tighten it rather than refuse.
+        if meta.mode() & 0o077 != 0 && !named_by_user(&dir) {
+            // Our own folder, merely readable by others: tighten it rather than refuse. A
+            // folder the user named is theirs: used as it is (every file in it is 0600).
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         }
         // No write probe here: a hit needs none, and on a miss a folder that is read-only or
@@ -427,7 +434,7 @@ impl Cache {
                 || is_leftover(&path, ".tmp-")
             {
                 remove_if_present(&path)?;
-            } else if is_leftover(&path, "client-") {
+            } else if is_leftover(&path, "rdsiam-helper-client-") || is_leftover(&path, "client-") {
                 // An option file with a token, left by an `exec`/`connect` that was killed.
                 std::fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
             }

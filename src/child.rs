@@ -59,9 +59,19 @@ impl Signals {
         if stopped_before != 0 {
             return Ok(128 + stopped_before);
         }
-        let mut child = command.spawn().map_err(|e| {
-            Error::failure(format!("cannot run `{program}`: {e}"))
-                .hint("check that it is installed and on PATH")
+        let mut child = command.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::not_runnable(127, format!("cannot run `{program}`: command not found"))
+                    .hint("check that it is installed and on PATH")
+            }
+            std::io::ErrorKind::PermissionDenied => Error::not_runnable(
+                126,
+                format!("cannot run `{program}`: permission denied (not executable)"),
+            )
+            .hint(format!(
+                "check the file's execute permission: chmod +x {program}"
+            )),
+            _ => Error::not_runnable(126, format!("cannot run `{program}`: {e}")),
         })?;
         CHILD.store(child.id() as i32, Ordering::SeqCst);
         // One that came between the check above and now was held, not passed on.
@@ -90,22 +100,40 @@ impl Drop for Signals {
     }
 }
 
-/// A folder only we can read, for an option file holding a token; removed when dropped.
+/// A folder only we can read, for an option file holding a token; removed when dropped. The
+/// cache folder first (it is private already), else `$XDG_RUNTIME_DIR` (private, in memory),
+/// else a fresh 0700 folder in the temp dir: a read-only cache must not stop `exec`.
 pub fn private_dir() -> Result<tempfile::TempDir> {
-    let base = crate::cache::default_dir()?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&base)
-        .map_err(|e| Error::io("create", &base, e))?;
-    tempfile::Builder::new()
-        .prefix("client-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir_in(&base)
-        .map_err(|e| Error::io("create a private folder in", &base, e))
+    let mut tried = Vec::new();
+    let cache = crate::cache::default_dir()
+        .and_then(crate::cache::Cache::open)
+        .ok()
+        .map(|cache| cache.dir().to_path_buf());
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    for base in cache
+        .into_iter()
+        .chain(runtime)
+        .chain([std::env::temp_dir()])
+    {
+        match tempfile::Builder::new()
+            .prefix("rdsiam-helper-client-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir_in(&base)
+        {
+            Ok(dir) => return Ok(dir),
+            Err(err) => tried.push(format!("{}: {err}", base.display())),
+        }
+    }
+    Err(Error::failure(format!(
+        "could not create a private folder for the client's option file ({})",
+        tried.join("; ")
+    ))
+    .hint("make the cache folder writable, or set XDG_RUNTIME_DIR or TMPDIR to a writable place"))
 }
 
-use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
 
 /// Writes a 0600 file (mode set at creation, before the secret is written).
 pub fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {

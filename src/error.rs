@@ -12,6 +12,9 @@ pub enum Kind {
     Usage,
     /// Exit 3: AWS credentials are missing or expired; the hint names the fix.
     Credentials,
+    /// `exec`'s program could not be started: 127 when it does not exist, 126 when it cannot
+    /// be executed, as shells report it.
+    NotRunnable { code: i32 },
 }
 
 #[derive(Debug)]
@@ -48,6 +51,14 @@ impl Error {
         }
     }
 
+    pub fn not_runnable(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::NotRunnable { code },
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
@@ -63,6 +74,7 @@ impl Error {
             Kind::Failure => 1,
             Kind::Usage => 2,
             Kind::Credentials => 3,
+            Kind::NotRunnable { code } => code,
         }
     }
 }

@@ -5,6 +5,104 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A merge takes milliseconds; a writer holding the lock longer than this is hung.
+const USER_FILE_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// What `update` did to the file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The merge changed nothing; the file was not touched.
+    Unchanged,
+    Created,
+    Updated {
+        backup: PathBuf,
+    },
+}
+
+/// Read-modify-write of a user's file with an exclusive lock held from the read to the rename,
+/// so two runs (a `setup --write` and a timer's `refresh`) never lose each other's lines. The
+/// merge must be quick and must not sign: tokens are issued before, so a slow credential
+/// source never holds the lock.
+///
+/// The lock is on the file's folder, not the file: the file is replaced by a rename, so a lock
+/// on it would be on an inode that is gone, and a lock file beside it would litter the user's
+/// home. Nothing else takes `flock` on a home or project folder.
+pub fn update(
+    path: &Path,
+    secrecy: Secrecy,
+    merge: impl FnOnce(&str) -> Result<String>,
+) -> Result<Written> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = parent(&path);
+    require_home_for(&dir)?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
+    let _lock = lock_folder(&dir, &path)?;
+    let existing = read_or_empty(&path)?;
+    let merged = merge(&existing)?;
+    if merged == existing && path.exists() {
+        return Ok(Written::Unchanged);
+    }
+    Ok(match replace(&path, merged.as_bytes(), secrecy)? {
+        Some(backup) => Written::Updated { backup },
+        None => Written::Created,
+    })
+}
+
+/// Refuses to create `dir` under a HOME that does not exist (a service account, a typo in a
+/// unit file): creating the home folder itself is not ours to do.
+pub fn require_home_for(dir: &Path) -> Result<()> {
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let home = PathBuf::from(home);
+    if dir.starts_with(&home) && !home.is_dir() {
+        return Err(Error::failure(format!(
+            "HOME is {}, which does not exist; not creating {} under it",
+            home.display(),
+            dir.display()
+        ))
+        .hint("set HOME to your home folder (or RDSIAM_HELPER_CACHE_DIR / the file's path to an existing place)"));
+    }
+    Ok(())
+}
+
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An exclusive `flock` on `dir`, released when the returned handle is dropped.
+fn lock_folder(dir: &Path, path: &Path) -> Result<std::fs::File> {
+    let folder = std::fs::File::open(dir).map_err(|e| Error::io("open the folder", dir, e))?;
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match fs4::FileExt::try_lock(&folder) {
+            Ok(()) => return Ok(folder),
+            Err(fs4::TryLockError::WouldBlock) if started.elapsed() < USER_FILE_LOCK_WAIT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(fs4::TryLockError::WouldBlock) => {
+                return Err(Error::failure(format!(
+                    "another process has been writing in {} for over {}; {} was left unchanged",
+                    dir.display(),
+                    humantime::format_duration(USER_FILE_LOCK_WAIT),
+                    path.display()
+                ))
+                .hint("a hung rdsiam-helper holds the folder's lock; stop it and run again"));
+            }
+            Err(fs4::TryLockError::Error(err)) => {
+                return Err(Error::io("lock the folder", dir, err)
+                    .hint(format!("{} was left unchanged", path.display())));
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrecy {
@@ -19,10 +117,7 @@ pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<
     // A dotfile manager's symlink to an existing file stays a symlink: write through to its
     // target. (A dangling link is replaced by the new file.)
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent(&path);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
     let old = match std::fs::read(&path) {
         Ok(bytes) => Some(bytes),

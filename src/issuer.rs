@@ -8,7 +8,7 @@ use crate::credentials;
 use crate::error::{Error, Result};
 use crate::identity_cache::{self, IdentityKey};
 use crate::report;
-use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN};
+use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN, Token};
 use std::time::SystemTime;
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
@@ -21,19 +21,42 @@ pub fn cache_key(connection: &Connection) -> CacheKey {
     }
 }
 
+/// A token and what it was signed for: what commands get, never the cache's own record.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: Token,
+    /// The database user signed for (`{session_name}` resolved).
+    pub user: String,
+    pub region: String,
+    pub valid_until: SystemTime,
+}
+
+impl From<CachedToken> for Issued {
+    fn from(entry: CachedToken) -> Issued {
+        Issued {
+            valid_until: entry.valid_until(),
+            token: entry.token,
+            user: entry.signed_user,
+            region: entry.signed_region,
+        }
+    }
+}
+
 /// A token with at least `refresh_before` of life left: cached when possible.
-pub fn issue(connection: &Connection, use_cache: bool) -> Result<CachedToken> {
+pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     let key = cache_key(connection);
     if !use_cache {
-        return sign(connection, &key, None);
+        return sign(connection, &key, None).map(Issued::from);
     }
     let cache = Cache::open(cache::default_dir()?)?;
     if let Some(entry) = cache.fresh(&key, clock::now(), connection.refresh_before)? {
-        return Ok(entry);
+        return Ok(entry.into());
     }
-    cache.refresh(&key, clock::now, connection.refresh_before, || {
-        sign(connection, &key, Some(&cache))
-    })
+    cache
+        .refresh(&key, clock::now, connection.refresh_before, || {
+            sign(connection, &key, Some(&cache))
+        })
+        .map(Issued::from)
 }
 
 /// Resolves credentials and signs a new token (the slow path: aws-config, maybe network).

@@ -982,7 +982,11 @@ fn exec_removes_its_token_file_when_the_terminal_hangs_up() {
         std::fs::read_dir(setup.home.cache_dir())
             .map(|d| {
                 d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("client-"))
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with("rdsiam-helper-client-")
+                    })
                     .count()
             })
             .unwrap_or(0)

@@ -128,36 +128,51 @@ fn a_blank_line_under_the_marker_does_not_grow_the_file() {
 }
 
 #[test]
-fn a_password_line_of_the_users_above_ours_is_kept_and_named() {
+fn our_lines_go_above_a_users_line_that_would_match_first_and_stay_there() {
     let home = home_with(HOST, 5432, "");
-    home.write(".pgpass", "# mine\n*:*:*:jane:pw\n");
-    home.run(&["setup", "pgpass", "prod", "--write"]).ok();
-    let refresh = run_at(&home, &minutes_later(16), &["refresh", "--all"]);
-    refresh
+    let users = "# mine\n*:*:*:jane:pw\nother:5432:*:bob:secret\n";
+    home.write(".pgpass", users);
+    let setup = home.run(&["setup", "pgpass", "prod", "--write"]);
+    setup
         .ok()
-        .stderr_has(&format!("{}:2:", pgpass(&home).display()))
-        .stderr_has("libpq uses the first matching line")
-        .stderr_has("(line 4)");
-    assert!(!refresh.stderr.contains(":pw"), "{}", refresh.stderr);
+        .stderr_has(&format!(
+            "{}:2: put the lines for `prod` above line 4",
+            pgpass(&home).display()
+        ))
+        .stderr_has("libpq uses the first matching line");
+    assert!(!setup.stderr.contains(":pw"), "{}", setup.stderr);
     let text = read(&home);
-    assert!(text.starts_with("# mine\n*:*:*:jane:pw\n# rdsiam-helper: prod "));
+    assert!(text.starts_with("# mine\n# rdsiam-helper: prod "), "{text}");
+    // Every line of the user's is kept, byte for byte and in order.
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("# rdsiam-helper") && !l.contains("X-Amz-Signature"))
+        .collect();
+    assert_eq!(kept, users.lines().collect::<Vec<_>>());
     assert_eq!(token_lines(&text, HOST, 5432).len(), 1);
 
-    // Below ours it is never reached: no warning.
-    let reordered: String = text
-        .lines()
-        .filter(|l| *l != "*:*:*:jane:pw")
-        .map(|l| format!("{l}\n"))
-        .chain(["*:*:*:jane:pw\n".to_string()])
-        .collect();
-    std::fs::write(pgpass(&home), &reordered).unwrap();
-    let quiet = run_at(&home, &minutes_later(32), &["refresh", "--all"]);
+    // Once above, refresh rewrites the token where it is, and says nothing more.
+    let refresh = run_at(&home, &minutes_later(16), &["refresh", "--all"]);
     assert!(
-        !quiet.ok().stderr.contains("first matching line"),
+        !refresh.ok().stderr.contains("put the lines"),
         "{}",
-        quiet.stderr
+        refresh.stderr
     );
-    assert!(read(&home).ends_with("*:*:*:jane:pw\n"));
+    let after = read(&home);
+    assert!(
+        after.starts_with("# mine\n# rdsiam-helper: prod "),
+        "{after}"
+    );
+    assert_ne!(after, text, "a fresh token was written");
+    assert_eq!(after.lines().count(), text.lines().count());
+
+    // A catch-all moved above ours later by hand is found by refresh too.
+    let reordered = format!("*:*:*:*:x\n{after}");
+    std::fs::write(pgpass(&home), &reordered).unwrap();
+    run_at(&home, &minutes_later(32), &["refresh", "--all"])
+        .ok()
+        .stderr_has("put the lines for `prod` above line 3");
+    assert!(read(&home).starts_with("# rdsiam-helper: prod "));
 }
 
 #[test]

@@ -3,12 +3,16 @@
 //! of "Import from Clipboard". XML is read and written with quick-xml; a merge re-emits every
 //! event of the user's file and swaps only our `<data-source>`.
 
+use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
 use crate::config::{Connection, Engine};
 use crate::error::{Error, Result};
+use crate::files::Secrecy;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::path::Path;
+use std::rc::Rc;
 
 pub const SHARED_COMPONENT: &str = "DataSourceManagerImpl";
 pub const LOCAL_COMPONENT: &str = "dataSourceStorageLocal";
@@ -139,6 +143,97 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
 }
 
 type XmlWriter = Writer<Vec<u8>>;
+
+/// `setup datagrip`: a data source for the clipboard import, or merged into the project's
+/// `.idea/dataSources.xml` (shared) and `.idea/dataSources.local.xml` (per user). A data source
+/// already there keeps its uuid, read under the shared file's lock, so the two files agree.
+pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Plan<'a>> {
+    let connection = request.connection;
+    let name = request.name;
+    let mut notes: Vec<String> = tunnel_caveat(connection)
+        .map(|c| format!("note: {c}"))
+        .into_iter()
+        .collect();
+    let user = request.user;
+    if auth == Auth::AwsToolkit
+        && connection.engine == Engine::Postgres
+        && user != user.to_lowercase()
+    {
+        notes.push(format!(
+            "warning: the AWS Toolkit lower-cases PostgreSQL user names; `{user}` will be signed as `{}`",
+            user.to_lowercase()
+        ));
+    }
+    let ca = ca_bundle(connection);
+    let source = move |uuid: String| {
+        data_source(&Inputs {
+            connection,
+            user,
+            region,
+            ca_bundle: &ca,
+            auth,
+            uuid,
+        })
+    };
+    let pgpass_note = (auth == Auth::Pgpass).then(|| {
+        format!(
+            "the password comes from ~/.pgpass: run `{}` and the refresh timer",
+            request.command.line(&["setup", "pgpass", name, "--write"])
+        )
+    });
+    let Some(project) = request
+        .destination
+        .file(|| Ok(std::path::PathBuf::from(".")))?
+    else {
+        notes.push(
+            "copy the text above, then in DataGrip: Database Explorer > + > Import from Clipboard"
+                .to_string(),
+        );
+        notes.extend(pgpass_note);
+        return Ok(Plan {
+            print: Some(source(stable_uuid(name))?.clipboard()),
+            notes,
+            ..Plan::default()
+        });
+    };
+    notes.extend(pgpass_note);
+    let shared_path = project.join(".idea/dataSources.xml");
+    let local_path = project.join(".idea/dataSources.local.xml");
+    let chosen: Rc<RefCell<Option<DataSource>>> = Rc::default();
+    let for_local = Rc::clone(&chosen);
+    let (shared_at, local_at) = (shared_path.clone(), local_path.clone());
+    let shared = Edit::new(shared_path, Secrecy::Plain, move |existing| {
+        let uuid = existing_uuid(existing, name).unwrap_or_else(|| stable_uuid(name));
+        let source = source(uuid)?;
+        let merged = merge(
+            existing,
+            &shared_at,
+            SHARED_COMPONENT,
+            &source.name,
+            &source.shared_xml(),
+        )?;
+        *chosen.borrow_mut() = Some(source);
+        Ok(merged.into())
+    });
+    let local = Edit::new(local_path, Secrecy::Plain, move |existing| {
+        let source = for_local.borrow_mut().take().ok_or_else(|| {
+            Error::failure("internal error: the DataGrip data source was not prepared")
+        })?;
+        merge(
+            existing,
+            &local_at,
+            LOCAL_COMPONENT,
+            &source.name,
+            &source.local_xml(),
+        )
+        .map(Into::into)
+    });
+    Ok(Plan {
+        edits: vec![shared, local],
+        notes,
+        ..Plan::default()
+    })
+}
 
 fn text_element(w: &mut XmlWriter, name: &str, text: &str) -> std::io::Result<()> {
     w.create_element(name)
@@ -326,7 +421,8 @@ pub fn merge(
                 if ours {
                     skipping = Some(depth - 1);
                     if !inserted {
-                        write_raw(&mut out, block.trim_end())?;
+                        // The indentation before the old element was kept; add none.
+                        write_raw(&mut out, block.trim())?;
                         inserted = true;
                     }
                     continue;
@@ -357,7 +453,7 @@ pub fn merge(
                     && attribute(e, "name").as_deref() == Some(name)
                 {
                     if !inserted {
-                        write_raw(&mut out, block.trim_end())?;
+                        write_raw(&mut out, block.trim())?;
                         inserted = true;
                     }
                     continue;

@@ -2,8 +2,10 @@
 //! password comes from `~/.pgpass` (`postgres_pgpass`, kept fresh by `refresh`) or, in 2026
 //! releases with the preference switched on, from a shell command (`shell_command`).
 
+use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
 use crate::config::Connection;
 use crate::error::{Error, Result};
+use crate::files::Secrecy;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -106,4 +108,47 @@ pub fn merge(text: &str, path: &Path, id: &str, entry: Value) -> Result<String> 
     serde::Serialize::serialize(&root, &mut serializer).expect("a JSON value serialises");
     out.push(b'\n');
     Ok(String::from_utf8(out).expect("JSON is UTF-8"))
+}
+
+/// `setup dbeaver`: a connection in `data-sources.json`, password from `.pgpass` or a command.
+pub fn plan<'a>(request: &Request<'a>, auth: Auth) -> Result<Plan<'a>> {
+    let name = request.name;
+    let command = request.command.password(request.connection, name);
+    let id = connection_id(name);
+    let entry = entry(
+        request.connection,
+        name,
+        request.user,
+        auth,
+        &command,
+        &ca_bundle(request.connection),
+    )?;
+    let mut notes = Vec::new();
+    let file = request.destination.file(default_path)?;
+    if file.is_some() {
+        notes.push("restart DBeaver (or File > Refresh) to see the connection".to_string());
+    }
+    notes.push(match auth {
+        Auth::Pgpass => format!(
+            "the password comes from ~/.pgpass: run `{}` and the refresh timer",
+            request.command.line(&["setup", "pgpass", name, "--write"])
+        ),
+        Auth::ShellCommand => "the shell-command password model needs DBeaver 2026 with it enabled in Preferences; DBeaver asks you to approve the command once".to_string(),
+    });
+    notes.extend(tunnel_caveat(request.connection).map(|c| format!("note: {c}")));
+    let Some(path) = file else {
+        return Ok(Plan {
+            print: Some(merge("", Path::new("data-sources.json"), &id, entry)?),
+            notes,
+            ..Plan::default()
+        });
+    };
+    let edit_path = path.clone();
+    Ok(Plan {
+        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+            merge(existing, &edit_path, &id, entry).map(Into::into)
+        })],
+        notes,
+        ..Plan::default()
+    })
 }

@@ -41,25 +41,49 @@ pub fn existing_ca_bundle(connection: &Connection) -> Result<PathBuf> {
     .hint("or set `ca_bundle` for the connection (or in [defaults]) to where it is"))
 }
 
-/// The command a GUI client runs for the password: this binary by absolute path (GUI apps
-/// have no shell PATH), `pg NAME` or `mysql NAME`.
-pub fn helper_command(connection: &Connection) -> Result<String> {
-    let exe = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .map_err(|e| Error::failure(format!("cannot find this program's own path: {e}")))?;
-    let name = connection
-        .name
-        .as_deref()
-        .ok_or_else(|| Error::usage("a configured connection is needed"))?;
-    let verb = match connection.engine {
-        Engine::Postgres => "pg",
-        Engine::Mysql => "mysql",
-    };
-    Ok(format!(
-        "{} {verb} {}",
-        shell_quote(&exe.display().to_string()),
-        shell_quote(name)
-    ))
+/// This binary as another program (a GUI, a timer) runs it: by absolute path, since GUI apps
+/// have no shell PATH, and with `--config` when the connections file is not the one a process
+/// with only HOME set would find. Every command the tool hands to another program comes from
+/// here, shell-quoted.
+#[derive(Debug, Clone)]
+pub struct HelperCommand {
+    exe: PathBuf,
+    config: Option<PathBuf>,
+}
+
+impl HelperCommand {
+    pub fn new(config_path: &Path) -> Result<HelperCommand> {
+        let exe = std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(|e| Error::failure(format!("cannot find this program's own path: {e}")))?;
+        let config = std::path::absolute(config_path)
+            .map_err(|e| Error::io("find the absolute path of", config_path, e))?;
+        let home_default = dirs::home_dir().map(|h| h.join(".config/rdsiam-helper/config.toml"));
+        Ok(HelperCommand {
+            exe,
+            config: (home_default.as_deref() != Some(config.as_path())).then_some(config),
+        })
+    }
+
+    /// The command line for `args`, ready for `sh -c`.
+    pub fn line(&self, args: &[&str]) -> String {
+        let mut words = vec![shell_quote(&self.exe.display().to_string())];
+        if let Some(config) = &self.config {
+            words.push("--config".into());
+            words.push(shell_quote(&config.display().to_string()));
+        }
+        words.extend(args.iter().map(|a| shell_quote(a)));
+        words.join(" ")
+    }
+
+    /// `pg NAME` or `mysql NAME`: what a GUI runs for the password.
+    pub fn password(&self, connection: &Connection, name: &str) -> String {
+        let verb = match connection.engine {
+            Engine::Postgres => "pg",
+            Engine::Mysql => "mysql",
+        };
+        self.line(&[verb, name])
+    }
 }
 
 pub fn shell_quote(text: &str) -> String {
@@ -77,4 +101,86 @@ pub fn tunnel_caveat(connection: &Connection) -> Option<String> {
             connection.host
         )
     })
+}
+
+/// Where `setup` puts a client's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// On stdout, for the person to paste or import.
+    Print,
+    /// Merged into the client's file: its usual place, or the path given.
+    Write(Option<PathBuf>),
+}
+
+impl Destination {
+    /// The file to merge into, or `None` when printing.
+    pub fn file(&self, default: impl FnOnce() -> Result<PathBuf>) -> Result<Option<PathBuf>> {
+        match self {
+            Destination::Print => Ok(None),
+            Destination::Write(Some(path)) => Ok(Some(path.clone())),
+            Destination::Write(None) => default().map(Some),
+        }
+    }
+}
+
+/// What `setup CLIENT NAME` asks of a client, gathered by the driver (which issues a token
+/// first where the user name or the token itself is needed).
+pub struct Request<'a> {
+    pub connection: &'a Connection,
+    pub name: &'a str,
+    /// The database user, with `{session_name}` resolved.
+    pub user: &'a str,
+    pub destination: &'a Destination,
+    pub command: &'a HelperCommand,
+}
+
+/// A client's set-up, decided without touching a file; `commands::setup` performs it.
+#[derive(Default)]
+pub struct Plan<'a> {
+    /// What goes to stdout.
+    pub print: Option<String>,
+    /// Files to merge into, in order, each under its folder's lock.
+    pub edits: Vec<Edit<'a>>,
+    /// Lines for stderr once the edits are done: next steps in the client, caveats.
+    pub notes: Vec<String>,
+}
+
+/// One read-modify-write of a user's file.
+pub struct Edit<'a> {
+    pub path: PathBuf,
+    pub secrecy: crate::files::Secrecy,
+    /// The new text from the old ("" when there is none); also what to say about the change.
+    pub merge: MergeFn<'a>,
+}
+
+/// The new text of a file from its old text.
+pub type MergeFn<'a> = Box<dyn FnOnce(&str) -> Result<Merged> + 'a>;
+
+impl<'a> Edit<'a> {
+    pub fn new(
+        path: PathBuf,
+        secrecy: crate::files::Secrecy,
+        merge: impl FnOnce(&str) -> Result<Merged> + 'a,
+    ) -> Edit<'a> {
+        Edit {
+            path,
+            secrecy,
+            merge: Box::new(merge),
+        }
+    }
+}
+
+/// A merge's result: the text, and notes about where things went.
+pub struct Merged {
+    pub text: String,
+    pub notes: Vec<String>,
+}
+
+impl From<String> for Merged {
+    fn from(text: String) -> Merged {
+        Merged {
+            text,
+            notes: Vec::new(),
+        }
+    }
 }

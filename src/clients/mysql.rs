@@ -3,9 +3,10 @@
 //! `--ssl-mode` and verifies with `--ssl-verify-server-cert`. The token always travels in a
 //! 0600 option file, never in argv where `ps` shows it.
 
-use crate::clients::{ca_bundle, ini};
+use crate::clients::{Edit, Plan, Request, ca_bundle, ini};
 use crate::config::Connection;
 use crate::error::{Error, Result};
+use crate::files::Secrecy;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +63,6 @@ pub fn options(
     }
     // To these clients `localhost` means the Unix socket.
     pairs.push(("protocol", "TCP".to_string()));
-    if let Some(database) = &connection.database {
-        pairs.push(("database", database.clone()));
-    }
     pairs.push(("ssl-ca", ca_bundle(connection).display().to_string()));
     let verify_identity = connection.tunnel.is_none();
     let oracle_mode = if verify_identity {
@@ -88,6 +86,33 @@ pub fn options(
         }
     }
     pairs
+}
+
+/// The `[mysql]`-group keys: the database. Only the `mysql`/`mariadb` client takes it as an
+/// option; in `[client]` it breaks mysqladmin, mysqlshow and mysqlimport ("unknown variable
+/// 'database=...'") and makes mysqldump and mysqlcheck warn.
+pub fn mysql_options(connection: &Connection) -> Vec<(&'static str, String)> {
+    connection
+        .database
+        .iter()
+        .map(|database| ("database", database.clone()))
+        .collect()
+}
+
+/// An option file: the `client` group (read by every client program) and, when there is a
+/// database, the `mysql` group; `suffix` names the pair (`client_prod` / `mysql_prod`) for
+/// `--defaults-group-suffix`.
+pub fn option_file(
+    suffix: &str,
+    client: &[(&'static str, String)],
+    connection: &Connection,
+) -> String {
+    let mut text = section(&format!("client{suffix}"), client);
+    let mysql = mysql_options(connection);
+    if !mysql.is_empty() {
+        text.push_str(&section(&format!("mysql{suffix}"), &mysql));
+    }
+    text
 }
 
 /// Arguments that cannot live in a shared option file: the MariaDB client knows
@@ -217,6 +242,60 @@ pub fn default_path() -> Result<PathBuf> {
     dirs::home_dir()
         .map(|h| h.join(".my.cnf"))
         .ok_or_else(|| Error::failure("cannot find the home directory for ~/.my.cnf"))
+}
+
+/// `setup mysql`: a `[client_NAME]` group for `~/.my.cnf` that both flavours read, and how to
+/// connect with it.
+pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+    let name = request.name;
+    let group = format!("client_{name}");
+    let client = section(
+        &group,
+        &options(request.connection, request.user, None, None),
+    );
+    let mysql_group = format!("mysql_{name}");
+    let mysql = section(&mysql_group, &mysql_options(request.connection));
+    let has_database = request.connection.database.is_some();
+    let text = option_file(
+        &format!("_{name}"),
+        &options(request.connection, request.user, None, None),
+        request.connection,
+    );
+    let Some(path) = request.destination.file(default_path)? else {
+        let connect = request.command.line(&["connect", name]);
+        let password = request.command.password(request.connection, name);
+        return Ok(Plan {
+            print: Some(format!(
+                "# For ~/.my.cnf (both the MySQL and the MariaDB client read it; each ignores the other's loose- keys):\n{text}\n\
+                 # Connect (the token is passed in a private option file, never on the command line):\n\
+                 {connect}\n\n\
+                 # Or by hand, with the group above; MYSQL_PWD keeps the token out of `ps`\n\
+                 # (Oracle's mysql also needs --enable-cleartext-plugin; the MariaDB client does not):\n\
+                 MYSQL_PWD=\"$({password})\" mysql --defaults-group-suffix=_{name}\n"
+            )),
+            ..Plan::default()
+        });
+    };
+    let edit_path = path.clone();
+    Ok(Plan {
+        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+            let merged =
+                ini::merge_section(existing, &edit_path, ini::Dialect::MySql, &group, &client)?;
+            if has_database {
+                ini::merge_section(
+                    &merged,
+                    &edit_path,
+                    ini::Dialect::MySql,
+                    &mysql_group,
+                    &mysql,
+                )
+                .map(Into::into)
+            } else {
+                Ok(merged.into())
+            }
+        })],
+        ..Plan::default()
+    })
 }
 
 #[cfg(test)]

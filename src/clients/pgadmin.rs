@@ -2,8 +2,10 @@
 //! `PasswordExecCommand` with `sh -c`, strips stdout, and reuses the password for
 //! `PasswordExecExpiration` seconds.
 
+use crate::clients::{Edit, Plan, Request, ca_bundle};
 use crate::config::Connection;
 use crate::error::{Error, Result};
+use crate::files::Secrecy;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -92,4 +94,38 @@ fn pretty(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("a JSON value serialises");
     text.push('\n');
     text
+}
+
+/// `setup pgadmin`: a servers.json entry whose password command finds this connection.
+pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+    let command = request.command.password(request.connection, request.name);
+    let server = server(
+        request.connection,
+        request.name,
+        request.user,
+        &command,
+        &ca_bundle(request.connection),
+    );
+    let notes = vec![
+        "import in pgAdmin desktop with Tools > Import/Export Servers, or `python setup.py load-servers servers.json`;".to_string(),
+        "in server mode pgAdmin drops PasswordExecCommand unless config_local.py sets ENABLE_SERVER_PASS_EXEC_CMD = True".to_string(),
+    ];
+    let Some(path) = request
+        .destination
+        .file(|| Ok(std::path::PathBuf::from("servers.json")))?
+    else {
+        return Ok(Plan {
+            print: Some(document(server)),
+            notes,
+            ..Plan::default()
+        });
+    };
+    let edit_path = path.clone();
+    Ok(Plan {
+        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+            merge(existing, &edit_path, server).map(Into::into)
+        })],
+        notes,
+        ..Plan::default()
+    })
 }

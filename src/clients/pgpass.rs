@@ -4,9 +4,11 @@
 //! first matching line, so a dead token left above a fresh one would keep being sent. A line
 //! without a token is the user's own password and is never changed.
 
+use crate::clients::{Destination, Edit, Plan, Request};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::report;
+use crate::files::Secrecy;
+
 use std::path::{Path, PathBuf};
 
 const MARKER: &str = "# rdsiam-helper:";
@@ -57,6 +59,41 @@ pub fn entry(connection: &Connection, user: &str, token: &str) -> String {
         ));
     }
     text
+}
+
+/// `setup pgpass`: the entry printed, or merged into `.pgpass` (0600) above any line of the
+/// user's that would match first.
+pub fn plan<'a>(request: &Request<'a>, token: &'a str) -> Result<Plan<'a>> {
+    let name = request.name;
+    let text = entry(request.connection, request.user, token);
+    let Some(path) = request.destination.file(default_path)? else {
+        return Ok(Plan {
+            print: Some(text),
+            ..Plan::default()
+        });
+    };
+    // The timer must refresh the file that was written, found the way this run found it.
+    let given = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let refresh = match request.destination {
+        Destination::Write(Some(_)) => {
+            let given = given.display().to_string();
+            request
+                .command
+                .line(&["refresh", "--all", "--pgpass", &given])
+        }
+        _ => request.command.line(&["refresh", "--all"]),
+    };
+    let edit_path = path.clone();
+    Ok(Plan {
+        edits: vec![Edit::new(path, Secrecy::Secret, move |existing| {
+            validate(existing, &edit_path)?;
+            Ok(merge_placed(existing, &edit_path, name, &text))
+        })],
+        notes: vec![format!(
+            "the token there lasts 15 minutes; keep it fresh by running `{refresh}` on a timer (see integrations/systemd or integrations/launchd)"
+        )],
+        ..Plan::default()
+    })
 }
 
 fn marker_name(line: &str) -> Option<&str> {
@@ -302,22 +339,68 @@ fn shadows(text: &str, name: &str) -> Vec<Shadow> {
         .collect()
 }
 
-/// Tells the user about each of `shadows`: the file is theirs to reorder, not ours.
-pub fn warn_shadowed(text: &str, path: &Path, name: &str) {
-    for shadow in shadows(text, name) {
-        report::warn(format_args!(
-            "{}:{}: this line matches host {} port {} user {} before the rdsiam-helper line for `{name}` (line {}); \
-             libpq uses the first matching line, so clients send this line's password instead of the token: \
-             move it below line {} or remove it",
-            path.display(),
-            shadow.line,
-            shadow.host,
-            shadow.port,
-            shadow.user,
-            shadow.ours,
-            shadow.ours,
-        ));
+/// `text` with `name`'s lines (its marker and token lines) moved just above the first line of
+/// the user's that libpq would otherwise pick for one of its logins: libpq uses the first line
+/// that matches, so a catch-all `*:*:*:*:secret`, or the user's own line for the same login,
+/// above ours would send the wrong password. Every other line stays byte for byte, in order.
+/// Returns the shadowing line, numbered as in the returned text, when something moved.
+fn place(text: &str, name: &str) -> (String, Option<Shadow>) {
+    let Some(first) = shadows(text, name).into_iter().next() else {
+        return (text.to_string(), None);
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let owners = marker_blocks(&lines);
+    let ours = |i: usize| {
+        owners[i] == Some(name) && (marker_name(lines[i]).is_some() || is_token_line(lines[i]))
+    };
+    let mut block = String::new();
+    let mut moved = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if ours(i) {
+            block.push_str(line);
+            if !line.ends_with('\n') {
+                block.push('\n');
+            }
+            moved += 1;
+        }
     }
+    let mut out = String::with_capacity(text.len() + 1);
+    for (i, line) in lines.iter().enumerate() {
+        if i + 1 == first.line {
+            out.push_str(&block);
+        }
+        if !ours(i) {
+            out.push_str(line);
+        }
+    }
+    let shadow = Shadow {
+        line: first.line + moved,
+        ours: first.line,
+        ..first
+    };
+    (out, Some(shadow))
+}
+
+/// The `.pgpass` merge for `setup pgpass --write` and `refresh`: `name`'s lines replaced by
+/// `entry` and placed where libpq reaches them first, with a note of any move.
+pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &str) -> crate::clients::Merged {
+    let (text, moved) = place(&merge(text, name, entry), name);
+    let notes = moved
+        .map(|shadow| {
+            format!(
+                "{}:{}: put the lines for `{name}` above line {}, a line of yours that matches host {} port {} user {} \
+                 (libpq uses the first matching line); your lines are unchanged",
+                path.display(),
+                shadow.ours,
+                shadow.line,
+                shadow.host,
+                shadow.port,
+                shadow.user,
+            )
+        })
+        .into_iter()
+        .collect();
+    crate::clients::Merged { text, notes }
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! `pg_service.conf`: a `[NAME]` service with TLS verification, so `psql service=NAME` works
 //! with the password from `.pgpass`.
 
-use crate::clients::{ca_bundle, ini, libpq};
+use crate::clients::{Edit, Plan, Request, ca_bundle, ini, libpq};
 use crate::config::Connection;
 use crate::error::{Error, Result};
+use crate::files::Secrecy;
 use std::path::PathBuf;
 
 /// `$PGSERVICEFILE`, else `~/.pg_service.conf`, where libpq looks.
@@ -21,4 +22,30 @@ pub fn section(connection: &Connection, name: &str, user: &str) -> String {
         name,
         &libpq::params(connection, user, &ca_bundle(connection)),
     )
+}
+
+/// `setup pgservice`: the `[NAME]` service, printed or merged into `pg_service.conf`.
+pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+    let name = request.name;
+    let text = section(request.connection, name, request.user);
+    let pgpass = request.command.line(&["setup", "pgpass", name, "--write"]);
+    let notes = vec![format!(
+        "`psql service={name}` takes its password from ~/.pgpass: run `{pgpass}`"
+    )];
+    let Some(path) = request.destination.file(default_path)? else {
+        return Ok(Plan {
+            print: Some(text),
+            notes,
+            ..Plan::default()
+        });
+    };
+    let edit_path = path.clone();
+    Ok(Plan {
+        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+            ini::merge_section(existing, &edit_path, ini::Dialect::Libpq, name, &text)
+                .map(Into::into)
+        })],
+        notes,
+        ..Plan::default()
+    })
 }

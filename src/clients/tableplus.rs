@@ -3,8 +3,9 @@
 //! value is this binary's absolute path. Its URL cannot carry a CA file or a command password
 //! (#3120, #3411): the output names the fields to set by hand.
 
-use crate::clients::tunnel_caveat;
+use crate::clients::{Destination, Plan, Request, ca_bundle, tunnel_caveat};
 use crate::config::{Connection, Engine};
+use crate::error::{Error, Result};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::path::Path;
 
@@ -89,4 +90,26 @@ pub fn instructions(
         out.push_str(&format!("\nTunnel: {caveat}.\n"));
     }
     out
+}
+
+/// `setup tableplus`: the fields to type and the import URL. TablePlus keeps connections in
+/// its own store, so there is nothing to write.
+pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+    if *request.destination != Destination::Print {
+        return Err(Error::usage(
+            "TablePlus keeps connections in its own store; there is no file to --write",
+        )
+        .hint("run without --write and follow the printed steps (or open the printed URL)"));
+    }
+    let command = request.command.password(request.connection, request.name);
+    Ok(Plan {
+        print: Some(instructions(
+            request.connection,
+            request.name,
+            request.user,
+            &command,
+            &ca_bundle(request.connection),
+        )),
+        ..Plan::default()
+    })
 }

@@ -16,7 +16,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
     let entry = issuer::issue(connection, true)?;
     match connection.engine {
         Engine::Postgres => {
-            let conninfo = libpq::conninfo(&libpq::params(connection, &entry.signed_user, &ca));
+            let conninfo = libpq::conninfo(&libpq::params(connection, &entry.user, &ca));
             let mut command = Command::new("psql");
             libpq::clear_overrides(&mut command);
             command
@@ -38,7 +38,8 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             // must not send the token elsewhere or in the clear.
             let password = [("password", entry.token.expose().to_string())];
             child::write_private(&file, &mysql::section("client", &password))?;
-            let options = mysql::options(connection, &entry.signed_user, None, Some(flavour));
+            let mut options = mysql::options(connection, &entry.user, None, Some(flavour));
+            options.extend(mysql::mysql_options(connection));
             let mut command = Command::new(&client);
             // --defaults-extra-file must be the first argument.
             command

@@ -82,8 +82,45 @@ fn show(c: &Connection) -> Result<i32> {
 
 fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
-    let mut document = read_document(&path)?;
     config::validate_connection_name(&add.name).map_err(Error::usage)?;
+    let table = connection_table(add)?;
+    let mut replaced = false;
+    files::update(&path, files::Secrecy::Plain, |existing| {
+        edit_document(&path, existing, |document| {
+            let connections = document
+                .entry("connections")
+                .or_insert_with(|| {
+                    let mut t = Table::new();
+                    t.set_implicit(true);
+                    Item::Table(t)
+                })
+                .as_table_mut()
+                .ok_or_else(|| {
+                    Error::failure(format!("{}: `connections` is not a table", path.display()))
+                })?;
+            replaced = connections.insert(&add.name, Item::Table(table)).is_some();
+            Ok(())
+        })
+        .and_then(|text| {
+            // Check the result the way every other command will read it before it replaces
+            // the file; a problem is in the flags just given, so say that rather than cite a
+            // line not yet written.
+            match Config::parse(path.clone(), &text) {
+                Ok(_) => Ok(text),
+                Err(err) => Err(flag_error(&path, &add.name, &err)),
+            }
+        })
+    })?;
+    eprintln!(
+        "rdsiam-helper: {} connection `{}` in {}",
+        if replaced { "replaced" } else { "added" },
+        add.name,
+        path.display()
+    );
+    Ok(0)
+}
+
+fn connection_table(add: &AddConnection) -> Result<Table> {
     let mut table = Table::new();
     let engine = add.engine.unwrap_or(config::Engine::Postgres);
     table["engine"] = value(engine.as_str());
@@ -106,61 +143,37 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
             table[key] = value(text.as_str());
         }
     }
-    let connections = document
-        .entry("connections")
-        .or_insert_with(|| {
-            let mut t = Table::new();
-            t.set_implicit(true);
-            Item::Table(t)
+    Ok(table)
+}
+
+fn flag_error(path: &Path, name: &str, err: &Error) -> Error {
+    let problem = err
+        .message
+        .strip_prefix(&format!("{}:", path.display()))
+        .map(|rest| {
+            rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start_matches(": ")
         })
-        .as_table_mut()
-        .ok_or_else(|| {
-            Error::failure(format!("{}: `connections` is not a table", path.display()))
-        })?;
-    let replaced = connections.insert(&add.name, Item::Table(table)).is_some();
-    let text = document.to_string();
-    // Check the result the way every other command will read it before it replaces the file;
-    // a problem is in the flags just given, so say that rather than cite a line not yet written.
-    if let Err(err) = Config::parse(path.clone(), &text) {
-        let problem = err
-            .message
-            .strip_prefix(&format!("{}:", path.display()))
-            .map(|rest| {
-                rest.trim_start_matches(|c: char| c.is_ascii_digit())
-                    .trim_start_matches(": ")
-            })
-            .unwrap_or(&err.message)
-            .to_string();
-        return Err(
-            Error::usage(format!("connection `{}` not added: {problem}", add.name))
-                .hint("fix the flag named above; the config file was left unchanged"),
-        );
-    }
-    files::replace(&path, text.as_bytes(), files::Secrecy::Plain)?;
-    eprintln!(
-        "rdsiam-helper: {} connection `{}` in {}",
-        if replaced { "replaced" } else { "added" },
-        add.name,
-        path.display()
-    );
-    Ok(0)
+        .unwrap_or(&err.message)
+        .to_string();
+    Error::usage(format!("connection `{name}` not added: {problem}"))
+        .hint("fix the flag named above; the config file was left unchanged")
 }
 
 fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {
     let config = Config::load(explicit)?;
     config.get(name)?;
-    let mut document = read_document(&config.path)?;
-    if let Some(connections) = document
-        .get_mut("connections")
-        .and_then(Item::as_table_like_mut)
-    {
-        connections.remove(name);
-    }
-    files::replace(
-        &config.path,
-        document.to_string().as_bytes(),
-        files::Secrecy::Plain,
-    )?;
+    files::update(&config.path, files::Secrecy::Plain, |existing| {
+        edit_document(&config.path, existing, |document| {
+            if let Some(connections) = document
+                .get_mut("connections")
+                .and_then(Item::as_table_like_mut)
+            {
+                connections.remove(name);
+            }
+            Ok(())
+        })
+    })?;
     eprintln!(
         "rdsiam-helper: removed connection `{name}` from {}",
         config.path.display()
@@ -168,12 +181,33 @@ fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {
     Ok(0)
 }
 
-fn read_document(path: &Path) -> Result<DocumentMut> {
-    let text = files::read_or_empty(path)?;
+/// `text` edited as a TOML document, keeping its comments, its byte-order mark and its line
+/// endings (an editor on Windows writes CRLF; toml_edit writes new lines with LF).
+fn edit_document(
+    path: &Path,
+    text: &str,
+    edit: impl FnOnce(&mut DocumentMut) -> Result<()>,
+) -> Result<String> {
+    const BOM: char = '\u{feff}';
+    let (bom, body) = match text.strip_prefix(BOM) {
+        Some(body) => (true, body),
+        None => (false, text),
+    };
+    let crlf = body.contains("\r\n");
     // Parse through the validating loader first so a broken file is reported, not rewritten.
-    if !text.is_empty() {
-        Config::parse(path.to_path_buf(), &text)?;
+    if !body.is_empty() {
+        Config::parse(path.to_path_buf(), body)?;
     }
-    text.parse::<DocumentMut>()
-        .map_err(|e| Error::failure(format!("{}: {}", path.display(), e.message())))
+    let mut document = body
+        .parse::<DocumentMut>()
+        .map_err(|e| Error::failure(format!("{}: {}", path.display(), e.message())))?;
+    edit(&mut document)?;
+    let mut out = document.to_string();
+    if crlf {
+        out = out.replace("\r\n", "\n").replace('\n', "\r\n");
+    }
+    if bom {
+        out.insert(0, BOM);
+    }
+    Ok(out)
 }

@@ -22,7 +22,7 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
     match connection.engine {
         Engine::Postgres => {
             libpq::clear_overrides(&mut command);
-            for (key, value) in libpq::params(connection, &entry.signed_user, &ca) {
+            for (key, value) in libpq::params(connection, &entry.user, &ca) {
                 command.env(libpq::variable(key), value);
             }
             command.env("PGPASSWORD", entry.token.expose());
@@ -34,13 +34,13 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
             let dir = child::private_dir()?;
             let options = mysql::options(
                 connection,
-                &entry.signed_user,
+                &entry.user,
                 Some(entry.token.expose()),
                 mysql::installed_flavour(),
             );
             child::write_private(
                 &dir.path().join("my.cnf"),
-                &mysql::section("client", &options),
+                &mysql::option_file("", &options, connection),
             )?;
             // Oracle's libmysqlclient sends the token (a cleartext password) only when allowed.
             command

@@ -59,8 +59,10 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         }
         None => owned.iter().chain(&unmarked).cloned().collect(),
     };
-    let mut merged = text.clone();
-    let mut refreshed = Vec::new();
+    // Tokens are signed before the file is locked: a slow SSO or credential_process never
+    // holds the lock, and the merge below works on the file as it is then, not on the copy
+    // read above, so a `setup pgpass --write` in between is kept.
+    let mut entries = Vec::new();
     let mut failures = Vec::new();
     for name in names {
         let Ok(connection) = config.get(&name) else {
@@ -71,30 +73,35 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
             continue;
         };
         match issuer::issue(connection, true) {
-            Ok(entry) => {
-                if unmarked.contains(&name) {
-                    report::warn(format_args!(
-                        "{} had a token line for `{name}` without its `# rdsiam-helper: {name}` comment; replaced it and put the comment back",
-                        path.display()
-                    ));
-                }
-                merged = pgpass::merge(
-                    &merged,
-                    &name,
-                    &pgpass::entry(connection, &entry.signed_user, entry.token.expose()),
-                );
-                refreshed.push(name);
+            Ok(issued) => {
+                let entry = pgpass::entry(connection, &issued.user, issued.token.expose());
+                entries.push((name, entry));
             }
             Err(err) => failures.push(err),
         }
     }
-    if merged != text {
-        files::replace(&path, merged.as_bytes(), Secrecy::Secret)?;
+    let mut notes = Vec::new();
+    let written = files::update(&path, Secrecy::Secret, |current| {
+        pgpass::validate(current, &path)?;
+        let mut merged = current.to_string();
+        for (name, entry) in &entries {
+            if unmarked.contains(name) {
+                notes.push(format!(
+                    "warning: {} had a token line for `{name}` without its `# rdsiam-helper: {name}` comment; replaced it and put the comment back",
+                    path.display()
+                ));
+            }
+            let placed = pgpass::merge_placed(&merged, &path, name, entry);
+            notes.extend(placed.notes);
+            merged = placed.text;
+        }
+        Ok(merged)
+    })?;
+    if written != files::Written::Unchanged {
         report::verbose(format_args!("refreshed {}", path.display()));
     }
-    // On the final text: a later merge may have removed lines and moved the numbers.
-    for name in &refreshed {
-        pgpass::warn_shadowed(&merged, &path, name);
+    for note in notes {
+        eprintln!("rdsiam-helper: {note}");
     }
     // Every connection was tried; report each failure, exit with the last one's code.
     let last = failures.pop();

@@ -1,8 +1,7 @@
 //! `token`, `pg` and `mysql`: print a token, alone on stdout.
 
-use crate::cache::CachedToken;
 use crate::cli::{EngineTokenArgs, OutputFormat, TokenArgs, TokenOutput};
-use crate::config::{Config, Engine, Overrides};
+use crate::config::{Config, Connection, Engine, Overrides};
 use crate::error::{Error, Result};
 use crate::issuer;
 use crate::{clock, commands};
@@ -18,7 +17,7 @@ pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
     };
     let connection = config.resolve(args.name.as_deref(), &overrides)?;
     let entry = issuer::issue(&connection, !args.output.no_cache)?;
-    emit(&entry, args.output)
+    emit(&entry, &connection, args.output)
 }
 
 /// `pg NAME` / `mysql NAME`: the same token, refused for a connection of the other engine so
@@ -39,20 +38,20 @@ pub fn for_engine(config: &Config, args: &EngineTokenArgs, engine: Engine) -> Re
         .hint(format!("use `rdsiam-helper {other} {}`", args.name)));
     }
     let entry = issuer::issue(connection, !args.output.no_cache)?;
-    emit(&entry, args.output)
+    emit(&entry, connection, args.output)
 }
 
-fn emit(entry: &CachedToken, output: TokenOutput) -> Result<i32> {
+fn emit(entry: &issuer::Issued, connection: &Connection, output: TokenOutput) -> Result<i32> {
     let text = match output.format {
         OutputFormat::Text => format!("{}\n", entry.token.expose()),
         OutputFormat::Json => {
             let json = serde_json::json!({
                 "token": entry.token.expose(),
-                "expires_at": clock::rfc3339(entry.valid_until()),
-                "host": entry.host,
-                "port": entry.port,
-                "user": entry.signed_user,
-                "region": entry.signed_region,
+                "expires_at": clock::rfc3339(entry.valid_until),
+                "host": connection.host,
+                "port": connection.port,
+                "user": entry.user,
+                "region": entry.region,
             });
             format!("{json}\n")
         }

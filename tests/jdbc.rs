@@ -306,3 +306,75 @@ fn datagrip_postgres_url_gets_pgjdbc_in_with_the_token_and_verify_full() {
     );
     assert_refused_certificate(&run);
 }
+
+/// `(host, port, database)` of a `jdbc:postgresql://HOST:PORT/DB?...` URL.
+fn url_parts(url: &str) -> (String, String, String) {
+    let rest = url.strip_prefix("jdbc:postgresql://").unwrap();
+    let rest = rest.split('?').next().unwrap();
+    let (address, database) = rest.split_once('/').unwrap();
+    let (host, port) = address.rsplit_once(':').unwrap();
+    (host.to_string(), port.to_string(), database.to_string())
+}
+
+/// The password on the first `.pgpass` line that matches, read as libpq, DataGrip and DBeaver
+/// read it: `*` matches anything, `\:` and `\\` are escapes.
+fn pgpass_password(home: &Home, wanted: [&str; 4]) -> String {
+    let text = std::fs::read_to_string(home.path().join(".pgpass")).unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = vec![String::new()];
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => fields.last_mut().unwrap().extend(chars.next()),
+                ':' => fields.push(String::new()),
+                c => fields.last_mut().unwrap().push(c),
+            }
+        }
+        if fields.len() == 5 && fields.iter().zip(wanted).all(|(f, w)| f == "*" || f == w) {
+            return fields.pop().unwrap();
+        }
+    }
+    panic!("no .pgpass line for {wanted:?}:\n(lines hidden: they hold tokens)");
+}
+
+/// DataGrip's `--auth pgpass`: DataGrip's own pgpass auth provider reads `~/.pgpass` (the line
+/// for the data source's host, port, database and user) and hands the password to pgjdbc. That
+/// reader is DataGrip's code, so the test reads the line `setup pgpass` wrote the same way.
+/// pgjdbc (42.3 and later) also reads `~/.pgpass` itself when it is given no password; that is
+/// checked too. The connection names no database: DataGrip must open `postgres`, as psql does.
+#[test]
+fn datagrip_pgpass_mode_gets_pgjdbc_in_with_the_pgpass_line_and_no_database_named() {
+    let setup = Setup::new();
+    let Some((jdbc, pg)) = start_postgres(&setup) else {
+        return;
+    };
+    setup.config("postgres", pg.port(), "");
+    pg.create_role("jane", &setup.token("pg", "good"));
+    setup.run(&["setup", "pgpass", "good", "--write"]);
+
+    let source = write_datagrip(&setup, "good", &["--auth", "pgpass"]);
+    assert!(source.properties.is_empty(), "{:?}", source.properties);
+    let (host, port, database) = url_parts(&source.url);
+    assert_eq!(host, "localhost");
+    let password = pgpass_password(&setup.home, [&host, &port, &database, &source.user]);
+    let run = jdbc.connect(
+        &setup.home,
+        &source.url,
+        &[("user", &source.user)],
+        Some(&password),
+    );
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+    assert_eq!(database, "postgres");
+    // pgjdbc finding the password in ~/.pgpass on its own
+    let run = jdbc.connect(&setup.home, &source.url, &[("user", &source.user)], None);
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+
+    let wrong = write_datagrip(&setup, "wrong", &["--auth", "pgpass"]);
+    let run = jdbc.connect(
+        &setup.home,
+        &wrong.url,
+        &[("user", &wrong.user)],
+        Some(&password),
+    );
+    assert_refused_certificate(&run);
+}

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::servers::{Postgres, TestCa};
+use common::servers::{Mariadb, Postgres, TestCa};
 use common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -376,5 +376,159 @@ fn datagrip_pgpass_mode_gets_pgjdbc_in_with_the_pgpass_line_and_no_database_name
         &[("user", &wrong.user)],
         Some(&password),
     );
+    assert_refused_certificate(&run);
+}
+
+/// DataGrip's MySQL data source names MySQL Connector/J (`com.mysql.cj.jdbc.Driver`, whose
+/// property `sslMode=VERIFY_IDENTITY` is in the URL), which Debian does not package. MariaDB
+/// Connector/J, what DataGrip and DBeaver load for MariaDB, takes the same `jdbc:mysql:` URL,
+/// user and token; but 2.7 (Debian's) knows no `sslMode` (3.x takes VERIFY_IDENTITY as an alias
+/// of verify-full), so TLS comes from the data source's `ssl-config`, mapped to this driver's
+/// properties: `ca-cert` is `serverSslCert`, and mode VERIFY_FULL keeps hostname verification on.
+#[test]
+fn datagrip_mysql_data_source_gets_mariadb_connector_j_in_with_the_token_and_verified_tls() {
+    let setup = Setup::new();
+    let Some(jdbc) = jdbc() else {
+        return;
+    };
+    let Some(db) = Mariadb::start(&setup.ca) else {
+        return;
+    };
+    setup.config("mysql", db.port(), "");
+    let token = setup.token("mysql", "good");
+    db.create_user("jane", &token);
+
+    let connect = |source: &DataGripSource| {
+        assert!(
+            source.url.starts_with("jdbc:mysql://localhost:")
+                && source.url.contains("sslMode=VERIFY_IDENTITY"),
+            "{}",
+            source.url
+        );
+        assert_eq!(source.ssl_mode, "VERIFY_FULL");
+        let mut properties: Vec<(&str, &str)> = source
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        properties.extend([
+            ("user", source.user.as_str()),
+            ("useSsl", "true"),
+            ("serverSslCert", source.ca_cert.as_str()),
+        ]);
+        jdbc.connect(&setup.home, &source.url, &properties, Some(&token))
+    };
+    let run = connect(&write_datagrip(&setup, "good", &[]));
+    assert_connected(&run, "MariaDB Connector/J");
+    let run = connect(&write_datagrip(&setup, "wrong", &[]));
+    assert_refused_certificate(&run);
+}
+
+/// What `setup dbeaver NAME --write` wrote: the connection's `configuration`.
+fn dbeaver_configuration(setup: &Setup, name: &str, auth: &str) -> serde_json::Value {
+    let path = setup.home.path().join("dbeaver/data-sources.json");
+    let path_arg = path.display().to_string();
+    setup.run(&[
+        "setup", "dbeaver", name, "--write", &path_arg, "--auth", auth,
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["connections"][format!("postgres-jdbc-rdsiam-{name}")]["configuration"].clone()
+}
+
+/// The driver properties DBeaver derives from its `postgre_ssl` handler, as its
+/// `PostgreDataSource.initServerSSL` does (local files): `ssl=true`; `sslrootcert` from
+/// `ssl.ca.cert` when `ssl.method` is set (from the legacy `sslRootCert` otherwise); `sslmode`
+/// from `sslMode`.
+fn dbeaver_ssl_properties(configuration: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let handler = &configuration["handlers"]["postgre_ssl"];
+    assert_eq!(handler["enabled"], true, "{handler}");
+    let property = |key: &str| {
+        handler["properties"][key]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let root_cert = if property("ssl.method").is_empty() {
+        property("sslRootCert")
+    } else {
+        property("ssl.ca.cert")
+    };
+    vec![
+        ("ssl", "true".to_string()),
+        ("sslrootcert", root_cert),
+        ("sslmode", property("sslMode")),
+    ]
+}
+
+/// DBeaver builds the JDBC URL from `host`/`port`/`database` (configurationType MANUAL), puts the
+/// SSL handler's properties and the user beside it, and takes the password from its auth model:
+/// `postgres_pgpass` is DBeaver's own `.pgpass` reader (AuthModelPgPass: the first line matching
+/// the configured host, port, database and user), `shell_command` runs the command.
+#[test]
+fn dbeaver_connection_gets_pgjdbc_in_with_pgpass_or_the_command_and_verify_full() {
+    let setup = Setup::new();
+    let Some((jdbc, pg)) = start_postgres(&setup) else {
+        return;
+    };
+    setup.config("postgres", pg.port(), "");
+    pg.create_role("jane", &setup.token("pg", "good"));
+    setup.run(&["setup", "pgpass", "good", "--write"]);
+
+    let connect = |configuration: &serde_json::Value, password: &str| {
+        let field = |key: &str| configuration[key].as_str().unwrap().to_string();
+        let url = field("url");
+        assert_eq!(
+            url,
+            format!(
+                "jdbc:postgresql://{}:{}/{}",
+                field("host"),
+                field("port"),
+                field("database")
+            )
+        );
+        let ssl = dbeaver_ssl_properties(configuration);
+        let user = field("user");
+        let mut properties: Vec<(&str, &str)> = ssl.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        properties.push(("user", &user));
+        jdbc.connect(&setup.home, &url, &properties, Some(password))
+    };
+    let pgpass_password = |configuration: &serde_json::Value| {
+        let field = |key: &str| configuration[key].as_str().unwrap().to_string();
+        pgpass_password(
+            &setup.home,
+            [
+                &field("host"),
+                &field("port"),
+                &field("database"),
+                &field("user"),
+            ],
+        )
+    };
+
+    let configuration = dbeaver_configuration(&setup, "good", "pgpass");
+    assert_eq!(configuration["auth-model"], "postgres_pgpass");
+    let run = connect(&configuration, &pgpass_password(&configuration));
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+
+    // --auth command: the command runs as DBeaver runs it, with only HOME (and PATH) set.
+    let configuration = dbeaver_configuration(&setup, "good", "command");
+    assert_eq!(configuration["auth-model"], "shell_command");
+    let command = configuration["auth-properties"]["passwordCommand"]
+        .as_str()
+        .unwrap();
+    let output = Command::new("/bin/sh")
+        .args(["-c", command])
+        .env_clear()
+        .env("HOME", setup.home.path())
+        .output()
+        .unwrap();
+    let printed = Run::from(output);
+    printed.ok();
+    let run = connect(&configuration, &printed.token());
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+
+    let configuration = dbeaver_configuration(&setup, "wrong", "pgpass");
+    let run = connect(&configuration, &pgpass_password(&configuration));
     assert_refused_certificate(&run);
 }

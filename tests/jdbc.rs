@@ -532,3 +532,75 @@ fn dbeaver_connection_gets_pgjdbc_in_with_pgpass_or_the_command_and_verify_full(
     let run = connect(&configuration, &pgpass_password(&configuration));
     assert_refused_certificate(&run);
 }
+
+/// Through a tunnel the drivers dial the forward, where they cannot match the endpoint's name:
+/// the URLs say verify-ca, so the CA is still checked (another CA is refused). The token stays
+/// signed for the endpoint (`AWS.RdsSigningHost`), and in pgpass mode the GUIs find the
+/// forward's own `.pgpass` line.
+#[test]
+fn through_a_tunnel_the_drivers_dial_the_forward_and_still_check_the_ca() {
+    let setup = Setup::new();
+    let Some((jdbc, pg)) = start_postgres(&setup) else {
+        return;
+    };
+    let forward = tcp_forward(pg.port());
+    setup.config(
+        "postgres",
+        pg.port(),
+        &format!("tunnel = \"127.0.0.1:{forward}\""),
+    );
+    let token = setup.token("pg", "good");
+    pg.create_role("jane", &token);
+    setup.run(&["setup", "pgpass", "good", "--write"]);
+    let dialled = (
+        "127.0.0.1".to_string(),
+        forward.to_string(),
+        "postgres".to_string(),
+    );
+
+    // DataGrip, AWS Toolkit mode: the plugin's token for the endpoint
+    let source = write_datagrip(&setup, "good", &[]);
+    assert!(source.url.contains("sslmode=verify-ca"), "{}", source.url);
+    assert_eq!(url_parts(&source.url), dialled);
+    let run = jdbc.connect(
+        &setup.home,
+        &source.url,
+        &[("user", &source.user)],
+        Some(&token),
+    );
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+
+    // DataGrip, pgpass mode: the line for the address it dials
+    let source = write_datagrip(&setup, "good", &["--auth", "pgpass"]);
+    let password = pgpass_password(&setup.home, [&dialled.0, &dialled.1, &dialled.2, "jane"]);
+    let run = jdbc.connect(
+        &setup.home,
+        &source.url,
+        &[("user", &source.user)],
+        Some(&password),
+    );
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+
+    // DBeaver, pgpass mode
+    let configuration = dbeaver_configuration(&setup, "good", "pgpass");
+    let url = configuration["url"].as_str().unwrap();
+    assert_eq!(url_parts(url), dialled);
+    let ssl = dbeaver_ssl_properties(&configuration);
+    assert!(
+        ssl.contains(&("sslmode", "verify-ca".to_string())),
+        "{ssl:?}"
+    );
+    let mut properties: Vec<(&str, &str)> = ssl.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    properties.push(("user", "jane"));
+    let run = jdbc.connect(&setup.home, url, &properties, Some(&password));
+    assert_connected(&run, "PostgreSQL JDBC Driver");
+
+    let wrong = write_datagrip(&setup, "wrong", &["--auth", "pgpass"]);
+    let run = jdbc.connect(
+        &setup.home,
+        &wrong.url,
+        &[("user", &wrong.user)],
+        Some(&password),
+    );
+    assert_refused_certificate(&run);
+}

@@ -314,27 +314,6 @@ fn tunnel_dials_the_forward_while_tls_and_pgpass_use_the_endpoint_name() {
     );
 }
 
-/// A loopback port forward, standing in for an SSH or SSM tunnel.
-fn tcp_forward(target: u16) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let server = std::net::TcpStream::connect(("127.0.0.1", target)).unwrap();
-            for (mut from, mut to) in [
-                (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                (server, client),
-            ] {
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from, &mut to);
-                    let _ = to.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        }
-    });
-    port
-}
-
 #[test]
 fn refresh_rewrites_only_its_lines_and_psql_connects_after_the_old_token_expired() {
     let setup = Setup::new();

@@ -71,7 +71,8 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
     // Through a tunnel the JDBC driver dials 127.0.0.1 and cannot match the certificate's name.
     let verify_host = c.tunnel.is_none();
     let ca = inputs.ca_bundle.display().to_string();
-    let db = c.database.clone().unwrap_or_default();
+    // As every other client: with no database, pgjdbc would open one named after the user.
+    let db = c.database_or_default();
     let (driver_ref, jdbc_driver, url) = match c.engine {
         Engine::Postgres => {
             let mode = if verify_host {

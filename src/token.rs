@@ -20,14 +20,16 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// An IAM auth token. It is a password: `Debug` and `Display` print a redaction, and the
-/// value leaves only through `expose`, at the point where it is printed or written.
+/// An IAM auth token. It is a password: it has no `Display` (a stray `format!("{token}")` does
+/// not compile, so neither a redaction nor the value can slip into a file or a message),
+/// `Debug` prints a redaction, the memory is zeroed on drop, and the value leaves only through
+/// `expose`, at the point where it is printed or written.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+pub struct Token(zeroize::Zeroizing<String>);
 
 impl Token {
     pub fn new(value: String) -> Token {
-        Token(value)
+        Token(zeroize::Zeroizing::new(value))
     }
 
     pub fn expose(&self) -> &str {
@@ -41,11 +43,6 @@ impl fmt::Debug for Token {
     }
 }
 
-impl fmt::Display for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("** redacted token **")
-    }
-}
 
 /// What a token is signed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +122,7 @@ pub fn sign_token(
     if !token.contains("&X-Amz-Signature=") {
         return Err(SignError("the signer returned no signature".into()));
     }
-    Ok(Token(token))
+    Ok(Token::new(token))
 }
 
 #[cfg(test)]

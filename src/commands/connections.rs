@@ -5,6 +5,7 @@ use crate::commands::print;
 use crate::config::{self, Config, Connection};
 use crate::error::{Error, Result};
 use crate::files;
+use crate::values::{AwsProfile, Database, DbUser, Region};
 use std::path::Path;
 use toml_edit::{DocumentMut, Item, Table, value};
 
@@ -83,27 +84,35 @@ fn show(c: &Connection) -> Result<i32> {
 fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
     let mut document = read_document(&path)?;
-    config::validate_connection_name(&add.name).map_err(Error::usage)?;
     let mut table = Table::new();
     let engine = add.engine.unwrap_or(config::Engine::Postgres);
     table["engine"] = value(engine.as_str());
-    table["host"] =
-        value(config::validate_host(&add.host).map_err(|e| Error::usage(format!("--host: {e}")))?);
+    table["host"] = value(add.host.as_str());
     if let Some(port) = add.port {
-        table["port"] = value(i64::from(port));
+        table["port"] = value(i64::from(port.get()));
     }
+    // Every value was parsed by its type on the command line; they go in as given.
     let strings = [
-        ("user", &add.user),
-        ("database", &add.database),
-        ("region", &add.region),
-        ("aws_profile", &add.aws_profile),
-        ("ca_bundle", &add.ca_bundle),
-        ("refresh_before", &add.refresh_before),
-        ("tunnel", &add.tunnel),
+        ("user", add.user.clone().map(DbUser::into_string)),
+        ("database", add.database.clone().map(Database::into_string)),
+        ("region", add.region.clone().map(Region::into_string)),
+        (
+            "aws_profile",
+            add.aws_profile.clone().map(AwsProfile::into_string),
+        ),
+        (
+            "ca_bundle",
+            add.ca_bundle.as_ref().map(|p| p.as_str().to_string()),
+        ),
+        (
+            "refresh_before",
+            add.refresh_before.as_ref().map(|r| r.as_str().to_string()),
+        ),
+        ("tunnel", add.tunnel.map(|t| t.addr().to_string())),
     ];
     for (key, text) in strings {
         if let Some(text) = text {
-            table[key] = value(text.as_str());
+            table[key] = value(text);
         }
     }
     let connections = document
@@ -117,7 +126,9 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
         .ok_or_else(|| {
             Error::failure(format!("{}: `connections` is not a table", path.display()))
         })?;
-    let replaced = connections.insert(&add.name, Item::Table(table)).is_some();
+    let replaced = connections
+        .insert(add.name.as_str(), Item::Table(table))
+        .is_some();
     let text = document.to_string();
     // Check the result the way every other command will read it before it replaces the file;
     // a problem is in the flags just given, so say that rather than cite a line not yet written.
@@ -131,16 +142,17 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
             })
             .unwrap_or(&err.message)
             .to_string();
-        return Err(
-            Error::usage(format!("connection `{}` not added: {problem}", add.name))
-                .hint("fix the flag named above; the config file was left unchanged"),
-        );
+        return Err(Error::usage(format!(
+            "connection `{}` not added: {problem}",
+            add.name.as_str()
+        ))
+        .hint("fix the flag named above; the config file was left unchanged"));
     }
     files::replace(&path, text.as_bytes(), files::Secrecy::Plain)?;
     eprintln!(
         "rdsiam-helper: {} connection `{}` in {}",
         if replaced { "replaced" } else { "added" },
-        add.name,
+        add.name.as_str(),
         path.display()
     );
     Ok(0)

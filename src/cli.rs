@@ -301,6 +301,11 @@ pub fn parse() -> Cli {
         {
             err.exit();
         }
+        if let Some(message) = invalid_value(&err) {
+            eprintln!("rdsiam-helper: error: {message}");
+            eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
+            std::process::exit(2);
+        }
         let rendered = err.render().to_string();
         // clap's message runs to the first blank line (a list of missing arguments follows
         // its first line): keep it, on one line.
@@ -319,4 +324,23 @@ pub fn parse() -> Cli {
         eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
         std::process::exit(2);
     })
+}
+
+/// A value its type refused, as `--flag: what is wrong`: the type's words, not the value
+/// echoed back (it may hold a newline or be empty).
+fn invalid_value(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let cause = std::error::Error::source(err)?;
+    // "--port <PORT>" names the flag; a positional is shown as "<NAME>".
+    let flag = match arg.split_once(' ') {
+        Some((flag, _)) if flag.starts_with('-') => flag,
+        _ => arg.trim_start_matches('<').trim_end_matches('>'),
+    };
+    Some(format!("{flag}: {cause}"))
 }

@@ -41,7 +41,7 @@ fn plain_text(text: &str, what: &str) -> Result<(), ValueError> {
     }
     if text.chars().any(char::is_control) {
         return refuse(format!(
-            "the {what} contains a control character (newline, tab, NUL, ...)"
+            "the {what} contains a control character (newline, NUL, ...)"
         ));
     }
     Ok(())

@@ -125,7 +125,7 @@ fn bad_config_names_file_line_and_key() {
         (
             "[connections.a]\nhost = \"h\"\nuser = \"u\"\nport = \"abc\"\n",
             "config.toml:4",
-            "`port`",
+            "`connections.a.port`",
         ),
         (
             "[connections.a]\nhost = \"h\"\nuser = \"u\"\nengine = \"oracle\"\n",

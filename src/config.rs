@@ -650,6 +650,10 @@ mod fuzz {
             Err(err) => {
                 prop_assert!(err.message.starts_with("c.toml:"), "{}", err.message);
                 prop_assert!(!err.message.contains("Raw"), "{}", err.message);
+                // No Rust debug text (`Some(..)`, `[\"..\"]`) reaches the person reading it.
+                for debug in ["Some(", "None"] {
+                    prop_assert!(!err.message.contains(debug), "{}", err.message);
+                }
             }
         }
         Ok(())

@@ -34,6 +34,17 @@ fn refuse<T>(message: impl Into<String>) -> Result<T, ValueError> {
     Err(ValueError(message.into()))
 }
 
+/// The value as typed, with control characters made visible (`\n`, `\u{0}`) and nothing else
+/// escaped: a message quotes what the user wrote, not a Rust literal of it.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// Refuses the empty string and control characters, which no value here may hold.
 fn plain_text(text: &str, what: &str) -> Result<(), ValueError> {
     if text.is_empty() {
@@ -99,7 +110,10 @@ impl FromStr for Host {
         if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
             return match inner.parse::<Ipv6Addr>() {
                 Ok(_) => Ok(Host(text.to_string())),
-                Err(_) => refuse(format!("`{text}` is not an IPv6 address in brackets")),
+                Err(_) => refuse(format!(
+                    "`{}` is not an IPv6 address in brackets",
+                    shown(text)
+                )),
             };
         }
         if text.parse::<Ipv6Addr>().is_ok() {
@@ -152,7 +166,7 @@ impl FromStr for Port {
     fn from_str(text: &str) -> Result<Port, ValueError> {
         match text.parse::<i64>() {
             Ok(number) => Port::try_from(number),
-            Err(_) => refuse(format!("`{text}` is not a port (1-65535)")),
+            Err(_) => refuse(format!("`{}` is not a port (1-65535)", shown(text))),
         }
     }
 }
@@ -210,7 +224,7 @@ impl FromStr for Region {
             false if text.is_empty() => refuse("the region is empty; give one such as us-east-1"),
             false => refuse(format!(
                 "`{}` is not an AWS region (e.g. us-east-1)",
-                text.escape_default()
+                shown(text)
             )),
         }
     }
@@ -240,7 +254,7 @@ impl FromStr for ConnectionName {
         {
             return refuse(format!(
                 "`{}` is not a usable connection name: use letters, digits, `-`, `_` and `.`",
-                text.escape_default()
+                shown(text)
             ));
         }
         Ok(ConnectionName(text.to_string()))
@@ -285,7 +299,7 @@ impl FromStr for Tunnel {
     type Err = ValueError;
 
     fn from_str(text: &str) -> Result<Tunnel, ValueError> {
-        let shown = text.escape_default();
+        let shown = shown(text);
         let Ok(addr) = text.parse::<SocketAddr>() else {
             return refuse(format!(
                 "`{shown}` is not an IP:PORT address (e.g. 127.0.0.1:15432, or [::1]:15432)"
@@ -329,7 +343,7 @@ impl FromStr for RefreshBefore {
             Err(err) => {
                 return refuse(format!(
                     "`{}` is not a duration like 5m or 90s ({err})",
-                    text.escape_default()
+                    shown(text)
                 ));
             }
         };
@@ -433,7 +447,7 @@ impl FromStr for Engine {
             "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Ok(Engine::Mysql),
             _ => refuse(format!(
                 "unknown engine `{}` (postgres, mysql; aliases: aurora-postgresql, aurora-mysql, mariadb)",
-                text.escape_default()
+                shown(text)
             )),
         }
     }

@@ -42,7 +42,7 @@ fn binary_prints_botocore_tokens_byte_for_byte() {
 }
 
 #[test]
-fn region_comes_from_host_then_flag_then_profile() {
+fn region_comes_from_flag_then_host_then_profile() {
     let home = Home::new();
     home.static_profile("p", ACCESS_KEY_ID);
     home.aws_config("[profile p]\nregion = ap-south-1");

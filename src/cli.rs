@@ -268,13 +268,15 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
-/// Completes connection names from the config file (RDSIAM_HELPER_CONFIG or the default
-/// place; a `--config` on the line being completed is not seen). Runs only when completing.
+/// Completes connection names from the config file that the line being completed would read:
+/// its `--config`, else RDSIAM_HELPER_CONFIG, else the default place. Runs only when completing.
 fn connection_names() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {
-        let explicit = std::env::var_os("RDSIAM_HELPER_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let explicit = config_on_the_line().or_else(|| {
+            std::env::var_os("RDSIAM_HELPER_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
         let Ok(config) = crate::config::Config::load(explicit.as_deref()) else {
             return Vec::new();
         };
@@ -287,6 +289,22 @@ fn connection_names() -> ArgValueCandidates {
             })
             .collect()
     })
+}
+
+/// While completing, this process runs as `rdsiam-helper -- WORDS...`: the `--config` among
+/// the words typed so far.
+fn config_on_the_line() -> Option<PathBuf> {
+    let words: Vec<OsString> = std::env::args_os().skip_while(|a| a != "--").collect();
+    let mut found = None;
+    for (i, word) in words.iter().enumerate() {
+        let text = word.to_string_lossy();
+        if text == "--config" {
+            found = words.get(i + 1).map(PathBuf::from);
+        } else if let Some(path) = text.strip_prefix("--config=") {
+            found = Some(PathBuf::from(path));
+        }
+    }
+    found.filter(|p| !p.as_os_str().is_empty())
 }
 
 /// The parsed command line. Usage errors come out in the tool's own shape (one

@@ -109,7 +109,7 @@ fn fish(home: &Home, fish: &std::path::Path, words: &[&str], current: &str) -> V
     let script = script(home, "fish");
     let mut line = String::from("rdsiam-helper ");
     for word in words {
-        line.push_str(word);
+        line.push_str(&shlex::try_quote(word).unwrap());
         line.push(' ');
     }
     line.push_str(current);
@@ -158,6 +158,15 @@ fn check_shell(name: &str, complete: Complete) {
     }
     let prefixed = complete(&home, &program, &["pg"], "st");
     assert_eq!(prefixed, ["staging-db"], "{name}: `pg st`");
+    // A `--config` typed on the line is the file the command will read.
+    let other = home.write(
+        "other config.toml",
+        "[connections.elsewhere]\nhost = \"h\"\nuser = \"u\"\n",
+    );
+    let other = other.to_str().unwrap();
+    let got = complete(&home, &program, &["--config", other, "pg"], "");
+    has(&got, "elsewhere", "`--config PATH pg`");
+    assert!(!got.contains(&"prod".to_string()), "{name}: {got:?}");
 }
 
 #[test]

@@ -82,7 +82,7 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// A connection from the config file; flags override its fields
-    #[arg(add = connection_names())]
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: Option<String>,
     /// The database endpoint to sign for (a DNS name, an IPv4 address or [IPv6])
     #[arg(long, value_name = "HOST")]
@@ -109,7 +109,7 @@ pub struct TokenArgs {
 #[derive(Debug, Args)]
 pub struct EngineTokenArgs {
     /// A connection from the config file
-    #[arg(add = connection_names())]
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     #[command(flatten)]
     pub output: TokenOutput,
@@ -128,7 +128,7 @@ pub struct TokenOutput {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// A connection from the config file
-    #[arg(add = connection_names())]
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -138,7 +138,7 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// A connection from the config file
-    #[arg(add = connection_names())]
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     /// Extra arguments for psql / mysql, after `--`
     #[arg(last = true, value_name = "CLIENT ARGS")]
@@ -172,7 +172,7 @@ pub struct SetupArgs {
     #[arg(value_enum)]
     pub client: SetupClient,
     /// A connection from the config file
-    #[arg(add = connection_names())]
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     /// Merge into the client's file (its default place, or PATH) instead of printing
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
@@ -185,7 +185,7 @@ pub struct SetupArgs {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// One connection; or --all
-    #[arg(required_unless_present = "all", conflicts_with = "all", add = connection_names())]
+    #[arg(required_unless_present = "all", conflicts_with = "all", value_parser = connection_name, add = connection_names())]
     pub name: Option<String>,
     /// Every connection that has a line in .pgpass
     #[arg(long)]
@@ -202,7 +202,7 @@ pub enum ConnectionsCommand {
     /// One connection's settings, with defaults applied
     Show {
         /// A connection from the config file
-        #[arg(add = connection_names())]
+        #[arg(value_parser = connection_name, add = connection_names())]
         name: String,
     },
     /// Add (or replace) a connection, keeping the rest of the file and its comments
@@ -210,7 +210,7 @@ pub enum ConnectionsCommand {
     /// Remove a connection
     Remove {
         /// A connection from the config file
-        #[arg(add = connection_names())]
+        #[arg(value_parser = connection_name, add = connection_names())]
         name: String,
     },
 }
@@ -258,9 +258,15 @@ pub enum CacheCommand {
     /// Remove one connection's cached token, or all of them
     Clear {
         /// A connection from the config file (default: every cached token)
-        #[arg(add = connection_names())]
+        #[arg(value_parser = connection_name, add = connection_names())]
         name: Option<String>,
     },
+}
+
+/// A connection's name on the command line, checked as the config file checks it.
+fn connection_name(text: &str) -> Result<String, crate::values::ValueError> {
+    text.parse::<ConnectionName>()
+        .map(|n| n.as_str().to_string())
 }
 
 /// The clap command, for completion and the man page.

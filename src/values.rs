@@ -338,6 +338,9 @@ impl FromStr for RefreshBefore {
     type Err = ValueError;
 
     fn from_str(text: &str) -> Result<RefreshBefore, ValueError> {
+        if text.is_empty() {
+            return refuse("the duration is empty; give one like 5m or 90s");
+        }
         let duration = match humantime::parse_duration(text) {
             Ok(duration) => duration,
             Err(err) => {

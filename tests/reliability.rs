@@ -822,6 +822,26 @@ fn bad_input_gets_its_exact_message_and_exit_code() {
             "rdsiam-helper: error: --tunnel: `localhost:5432` is not an IP:PORT address (e.g. 127.0.0.1:15432, or [::1]:15432)",
         ),
         bad(
+            "empty connection name",
+            &["pg", ""],
+            2,
+            "rdsiam-helper: error: NAME: the connection name is empty",
+        ),
+        bad(
+            "empty duration",
+            &[
+                "connections",
+                "add",
+                "x",
+                "--host",
+                "h",
+                "--refresh-before",
+                "",
+            ],
+            2,
+            "rdsiam-helper: error: --refresh-before: the duration is empty; give one like 5m or 90s",
+        ),
+        bad(
             "unknown connection",
             &["pg", "nope"],
             1,

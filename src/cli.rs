@@ -1,9 +1,17 @@
 //! The command line, as data. Nothing below `main.rs` sees clap; commands get these structs.
 
 use crate::config::Engine;
+use crate::values::{
+    AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
+    Tunnel,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use std::ffi::OsString;
 use std::path::PathBuf;
+
+/// The variable that the completion scripts set to ask the binary for candidates.
+pub const COMPLETE_VAR: &str = "RDSIAM_HELPER_COMPLETE";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,11 +55,15 @@ pub enum Command {
     /// List or clear cached tokens (never prints a token)
     #[command(subcommand)]
     Cache(CacheCommand),
-    /// Print a shell completion script
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
+        /// The shell to complete in
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) on stdout
+    #[command(hide = true)]
+    Man,
     /// Drop-in for `aws rds generate-db-auth-token`, served from the cache
     #[command(disable_help_flag = true)]
     Rds {
@@ -70,18 +82,25 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// A connection from the config file; flags override its fields
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: Option<String>,
+    /// The database endpoint to sign for (a DNS name, an IPv4 address or [IPv6])
     #[arg(long, value_name = "HOST")]
-    pub host: Option<String>,
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: Option<u16>,
+    pub host: Option<Host>,
+    /// The database port (default: the engine's, 5432 or 3306)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<Port>,
+    /// The database user, or {session_name} for the caller's AWS role session name
     #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
+    pub user: Option<DbUser>,
+    /// The AWS region to sign for (default: the connection's, the endpoint name's, [defaults], the profile's)
     #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    pub region: Option<Region>,
+    /// The AWS profile whose credentials sign the token
     #[arg(long, value_name = "PROFILE")]
-    pub aws_profile: Option<String>,
-    #[arg(long, value_parser = parse_engine, value_name = "postgres|mysql")]
+    pub aws_profile: Option<AwsProfile>,
+    /// The database engine (default: postgres)
+    #[arg(long, value_name = "postgres|mysql")]
     pub engine: Option<Engine>,
     #[command(flatten)]
     pub output: TokenOutput,
@@ -90,6 +109,7 @@ pub struct TokenArgs {
 #[derive(Debug, Args)]
 pub struct EngineTokenArgs {
     /// A connection from the config file
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     #[command(flatten)]
     pub output: TokenOutput,
@@ -100,12 +120,15 @@ pub struct TokenOutput {
     /// Sign a new token; neither read nor write the cache
     #[arg(long)]
     pub no_cache: bool,
+    /// text: the token alone; json: the token with its endpoint, user, region and expiry
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
+    /// A connection from the config file
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -114,6 +137,8 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
+    /// A connection from the config file
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     /// Extra arguments for psql / mysql, after `--`
     #[arg(last = true, value_name = "CLIENT ARGS")]
@@ -143,8 +168,11 @@ pub enum AuthMode {
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
+    /// The client to configure
     #[arg(value_enum)]
     pub client: SetupClient,
+    /// A connection from the config file
+    #[arg(value_parser = connection_name, add = connection_names())]
     pub name: String,
     /// Merge into the client's file (its default place, or PATH) instead of printing
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
@@ -157,7 +185,7 @@ pub struct SetupArgs {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// One connection; or --all
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(required_unless_present = "all", conflicts_with = "all", value_parser = connection_name, add = connection_names())]
     pub name: Option<String>,
     /// Every connection that has a line in .pgpass
     #[arg(long)]
@@ -172,37 +200,55 @@ pub enum ConnectionsCommand {
     /// Every configured connection, one line each
     List,
     /// One connection's settings, with defaults applied
-    Show { name: String },
+    Show {
+        /// A connection from the config file
+        #[arg(value_parser = connection_name, add = connection_names())]
+        name: String,
+    },
     /// Add (or replace) a connection, keeping the rest of the file and its comments
-    Add(AddConnection),
+    Add(Box<AddConnection>),
     /// Remove a connection
-    Remove { name: String },
+    Remove {
+        /// A connection from the config file
+        #[arg(value_parser = connection_name, add = connection_names())]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct AddConnection {
-    pub name: String,
+    /// The connection's name: letters, digits, `-`, `_` and `.`
+    pub name: ConnectionName,
+    /// The database endpoint (a DNS name, an IPv4 address or [IPv6])
     #[arg(long, required = true)]
-    pub host: String,
-    #[arg(long, value_parser = parse_engine, value_name = "postgres|mysql")]
+    pub host: Host,
+    /// The database engine (default: postgres)
+    #[arg(long, value_name = "postgres|mysql")]
     pub engine: Option<Engine>,
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: Option<u16>,
+    /// The database port (default: the engine's, 5432 or 3306)
     #[arg(long)]
-    pub user: Option<String>,
+    pub port: Option<Port>,
+    /// The database user, or {session_name} for the caller's AWS role session name
     #[arg(long)]
-    pub database: Option<String>,
+    pub user: Option<DbUser>,
+    /// The database clients open (default: postgres for PostgreSQL, none for MySQL)
     #[arg(long)]
-    pub region: Option<String>,
+    pub database: Option<Database>,
+    /// The AWS region to sign for; beats the one in the endpoint's name
     #[arg(long)]
-    pub aws_profile: Option<String>,
-    #[arg(long, value_name = "PATH")]
-    pub ca_bundle: Option<String>,
+    pub region: Option<Region>,
+    /// The AWS profile whose credentials sign the token
+    #[arg(long)]
+    pub aws_profile: Option<AwsProfile>,
+    /// The CA certificates clients verify the server with (default: ~/.aws/rds/global-bundle.pem)
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub ca_bundle: Option<FilePath>,
+    /// Sign a new token when the cached one has less than this left (default 5m; under 15m)
     #[arg(long, value_name = "DURATION")]
-    pub refresh_before: Option<String>,
+    pub refresh_before: Option<RefreshBefore>,
     /// Where clients connect instead (an SSH/SSM port forward), e.g. 127.0.0.1:15432
     #[arg(long, value_name = "IP:PORT")]
-    pub tunnel: Option<String>,
+    pub tunnel: Option<Tunnel>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,13 +256,61 @@ pub enum CacheCommand {
     /// Cached tokens: connection, endpoint, signed and valid-until times (never the token)
     List,
     /// Remove one connection's cached token, or all of them
-    Clear { name: Option<String> },
+    Clear {
+        /// A connection from the config file (default: every cached token)
+        #[arg(value_parser = connection_name, add = connection_names())]
+        name: Option<String>,
+    },
 }
 
-fn parse_engine(text: &str) -> Result<Engine, String> {
-    Engine::parse(text).ok_or_else(|| {
-        format!("unknown engine \"{text}\" (postgres, mysql; aliases: aurora-postgresql, aurora-mysql, mariadb)")
+/// A connection's name on the command line, checked as the config file checks it.
+fn connection_name(text: &str) -> Result<String, crate::values::ValueError> {
+    text.parse::<ConnectionName>()
+        .map(|n| n.as_str().to_string())
+}
+
+/// The clap command, for completion and the man page.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// Completes connection names from the config file that the line being completed would read:
+/// its `--config`, else RDSIAM_HELPER_CONFIG, else the default place. Runs only when completing.
+fn connection_names() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        let explicit = config_on_the_line().or_else(|| {
+            std::env::var_os("RDSIAM_HELPER_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        let Ok(config) = crate::config::Config::load(explicit.as_deref()) else {
+            return Vec::new();
+        };
+        config
+            .connections
+            .iter()
+            .map(|(name, c)| {
+                let help = format!("{} {}@{}", c.engine.as_str(), c.user, c.host);
+                CompletionCandidate::new(name).help(Some(help.into()))
+            })
+            .collect()
     })
+}
+
+/// While completing, this process runs as `rdsiam-helper -- WORDS...`: the `--config` among
+/// the words typed so far.
+fn config_on_the_line() -> Option<PathBuf> {
+    let words: Vec<OsString> = std::env::args_os().skip_while(|a| a != "--").collect();
+    let mut found = None;
+    for (i, word) in words.iter().enumerate() {
+        let text = word.to_string_lossy();
+        if text == "--config" {
+            found = words.get(i + 1).map(PathBuf::from);
+        } else if let Some(path) = text.strip_prefix("--config=") {
+            found = Some(PathBuf::from(path));
+        }
+    }
+    found.filter(|p| !p.as_os_str().is_empty())
 }
 
 /// The parsed command line. Usage errors come out in the tool's own shape (one
@@ -230,6 +324,11 @@ pub fn parse() -> Cli {
         ) || err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         {
             err.exit();
+        }
+        if let Some(message) = invalid_value(&err) {
+            eprintln!("rdsiam-helper: error: {message}");
+            eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
+            std::process::exit(2);
         }
         let rendered = err.render().to_string();
         // clap's message runs to the first blank line (a list of missing arguments follows
@@ -249,4 +348,23 @@ pub fn parse() -> Cli {
         eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
         std::process::exit(2);
     })
+}
+
+/// A value its type refused, as `--flag: what is wrong`: the type's words, not the value
+/// echoed back (it may hold a newline or be empty).
+fn invalid_value(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let cause = std::error::Error::source(err)?;
+    // "--port <PORT>" names the flag; a positional is shown as "<NAME>".
+    let flag = match arg.split_once(' ') {
+        Some((flag, _)) if flag.starts_with('-') => flag,
+        _ => arg.trim_start_matches('<').trim_end_matches('>'),
+    };
+    Some(format!("{flag}: {cause}"))
 }

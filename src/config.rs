@@ -1,6 +1,12 @@
 //! The connections file: where it lives, what it may say, and the resolved `Connection`s.
 
 use crate::error::{Error, Result};
+use crate::report;
+pub use crate::values::SESSION_NAME_TEMPLATE;
+use crate::values::{
+    AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
+    Tunnel,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -8,14 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
 
-/// A token lives 15 minutes; a `refresh_before` at or above that could never be satisfied.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(300);
-/// Names longer than any DNS name are a typo or an attack on the cache key, not a host.
-const MAX_HOST_LEN: usize = 253;
-/// `user = "{session_name}"`: sign for the caller's role session name, which Identity Center
-/// sets to the user's user name, the same value `${aws:PrincipalTag/username}` carries.
-pub const SESSION_NAME_TEMPLATE: &str = "{session_name}";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -24,14 +23,6 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn parse(text: &str) -> Option<Engine> {
-        match text.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" | "aurora-postgresql" | "pg" => Some(Engine::Postgres),
-            "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Some(Engine::Mysql),
-            _ => None,
-        }
-    }
-
     pub fn default_port(self) -> u16 {
         match self {
             Engine::Postgres => 5432,
@@ -57,14 +48,16 @@ pub struct Connection {
     pub port: u16,
     pub user: String,
     pub database: Option<String>,
-    /// The region set by flag or config; the host name's region comes first (`signing_region`).
+    /// The region set by flag or by the connection itself; it beats the endpoint name's.
     pub region: Option<String>,
+    /// `[defaults] region`: after the endpoint name's region, before the profile's.
+    pub default_region: Option<String>,
     pub aws_profile: Option<String>,
     pub ca_bundle: Option<PathBuf>,
     pub refresh_before: Duration,
     /// Where clients connect (an SSH/SSM port forward); the token stays signed for host:port.
     pub tunnel: Option<SocketAddr>,
-    /// Whether an RDS endpoint name's region beats `region`. False only for the AWS CLI
+    /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
 }
@@ -77,12 +70,30 @@ impl Connection {
         }
     }
 
-    /// The region to sign for when it is known without AWS configuration: the endpoint's own,
-    /// else the configured one; `None` means the AWS profile's region.
+    /// The region to sign for when it is known without AWS configuration: the flag or the
+    /// connection's own, else the endpoint name's, else `[defaults]`; `None` means the AWS
+    /// profile's region.
     pub fn signing_region(&self) -> Option<String> {
-        match self.region_from_host {
-            true => region_from_host(&self.host).or_else(|| self.region.clone()),
-            false => self.region.clone(),
+        if !self.region_from_host {
+            return self.region.clone();
+        }
+        self.region
+            .clone()
+            .or_else(|| region_from_host(&self.host))
+            .or_else(|| self.default_region.clone())
+    }
+
+    /// A region given explicitly that is not the endpoint name's: the server will refuse a
+    /// token signed for it, so say so (once, where a token is issued).
+    pub fn warn_if_region_contradicts_host(&self) {
+        let (Some(chosen), Some(named)) = (&self.region, region_from_host(&self.host)) else {
+            return;
+        };
+        if *chosen != named && self.region_from_host {
+            report::warn(format_args!(
+                "signing for region {chosen}, but the endpoint {} is in {named}; RDS will refuse the token unless the region is right",
+                self.host
+            ));
         }
     }
 
@@ -120,31 +131,32 @@ impl Connection {
     }
 }
 
-/// Settings that `[defaults]` provides and each connection may override.
+/// Settings that `[defaults]` provides and each connection may override. Each value is
+/// parsed by its type as the file is read; a bad one is a TOML error with its span.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
-    aws_profile: Option<String>,
-    region: Option<Spanned<String>>,
-    ca_bundle: Option<String>,
-    refresh_before: Option<Spanned<String>>,
-    user: Option<Spanned<String>>,
-    database: Option<String>,
+    aws_profile: Option<AwsProfile>,
+    region: Option<Region>,
+    ca_bundle: Option<FilePath>,
+    refresh_before: Option<RefreshBefore>,
+    user: Option<DbUser>,
+    database: Option<Database>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConnection {
-    engine: Option<Spanned<String>>,
-    host: Option<Spanned<String>>,
-    port: Option<Spanned<i64>>,
-    user: Option<Spanned<String>>,
-    database: Option<String>,
-    aws_profile: Option<String>,
-    region: Option<Spanned<String>>,
-    ca_bundle: Option<String>,
-    refresh_before: Option<Spanned<String>>,
-    tunnel: Option<Spanned<String>>,
+    engine: Option<Engine>,
+    host: Option<Host>,
+    port: Option<Port>,
+    user: Option<DbUser>,
+    database: Option<Database>,
+    aws_profile: Option<AwsProfile>,
+    region: Option<Region>,
+    ca_bundle: Option<FilePath>,
+    refresh_before: Option<RefreshBefore>,
+    tunnel: Option<Tunnel>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,17 +165,17 @@ struct RawFile {
     #[serde(default)]
     defaults: RawSettings,
     #[serde(default)]
-    connections: BTreeMap<String, RawConnection>,
+    connections: BTreeMap<ConnectionName, Spanned<RawConnection>>,
 }
 
-/// Fields given on the command line; each overrides the connection's own.
+/// Fields given on the command line, parsed by clap; each overrides the connection's own.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub user: Option<String>,
-    pub region: Option<String>,
-    pub aws_profile: Option<String>,
+    pub host: Option<Host>,
+    pub port: Option<Port>,
+    pub user: Option<DbUser>,
+    pub region: Option<Region>,
+    pub aws_profile: Option<AwsProfile>,
     pub engine: Option<Engine>,
 }
 
@@ -184,6 +196,19 @@ struct Defaults {
     refresh_before: Option<Duration>,
     user: Option<String>,
     database: Option<String>,
+}
+
+impl From<RawSettings> for Defaults {
+    fn from(raw: RawSettings) -> Defaults {
+        Defaults {
+            aws_profile: raw.aws_profile.map(AwsProfile::into_string),
+            region: raw.region.map(Region::into_string),
+            ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(p.as_str()))),
+            refresh_before: raw.refresh_before.map(|r| r.get()),
+            user: raw.user.map(DbUser::into_string),
+            database: raw.database.map(Database::into_string),
+        }
+    }
 }
 
 /// `$RDSIAM_HELPER_CONFIG` (given to us as `explicit`), else the XDG path, else
@@ -226,7 +251,7 @@ impl Config {
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::failure(format!("config file {} does not exist", path.display()))
-                    .hint("create it with `rdsiam-helper connections add NAME --host ...`, or fix --config / RDSIAM_HELPER_CONFIG"));
+                    .hint("create it with `rdsiam-helper connections add`, or fix the path given (the option or RDSIAM_HELPER_CONFIG)"));
             }
             Err(err) => return Err(Error::io("read config file", &path, err)),
         };
@@ -245,26 +270,11 @@ impl Config {
     pub fn parse(path: PathBuf, text: &str) -> Result<Config> {
         let file = ConfigFile { path: &path, text };
         let raw: RawFile = toml::from_str(text).map_err(|err| file.toml_error(&err))?;
-        let defaults = Defaults {
-            aws_profile: raw.defaults.aws_profile,
-            region: raw
-                .defaults
-                .region
-                .map(|r| file.region(r, "region"))
-                .transpose()?,
-            ca_bundle: raw.defaults.ca_bundle.map(|p| expand_home(Path::new(&p))),
-            refresh_before: raw
-                .defaults
-                .refresh_before
-                .map(|r| file.refresh_before(r))
-                .transpose()?,
-            user: raw.defaults.user.map(|u| file.user(u)).transpose()?,
-            database: raw.defaults.database,
-        };
+        let defaults = Defaults::from(raw.defaults);
         let mut connections = BTreeMap::new();
         for (name, entry) in raw.connections {
-            let connection = file.connection(&name, entry, &defaults)?;
-            connections.insert(name, connection);
+            let connection = file.connection(name.as_str(), entry, &defaults)?;
+            connections.insert(name.as_str().to_string(), connection);
         }
         Ok(Config {
             path,
@@ -288,52 +298,47 @@ impl Config {
             connection.engine = engine;
         }
         if let Some(host) = &overrides.host {
-            connection.host =
-                validate_host(host).map_err(|e| Error::usage(format!("--host: {e}")))?;
+            connection.host = host.as_str().to_string();
         }
         if let Some(port) = overrides.port {
-            connection.port = port;
+            connection.port = port.get();
         }
         if let Some(user) = &overrides.user {
-            connection.user =
-                validate_user(user).map_err(|e| Error::usage(format!("--user: {e}")))?;
+            connection.user = user.clone().into_string();
         }
         if let Some(profile) = &overrides.aws_profile {
-            connection.aws_profile = Some(profile.clone());
+            connection.aws_profile = Some(profile.clone().into_string());
         }
         if let Some(region) = &overrides.region {
-            if !is_region_name(region) {
-                return Err(Error::usage(format!(
-                    "--region: \"{region}\" is not an AWS region (e.g. us-east-1)"
-                )));
-            }
-            connection.region = Some(region.clone());
+            connection.region = Some(region.as_str().to_string());
         }
         Ok(connection)
     }
 
     fn ad_hoc(&self, overrides: &Overrides) -> Result<Connection> {
-        let host = overrides.host.as_deref().ok_or_else(|| {
-            Error::usage("no connection named and no --host given")
-                .hint("run `rdsiam-helper token NAME` for a configured connection, or `token --host H --user U`")
+        let host = overrides.host.as_ref().ok_or_else(|| {
+            Error::usage("no connection named and no host given")
+                .hint("name a connection from the config file, or give the endpoint's host and the database user")
         })?;
         let user = overrides
             .user
             .clone()
+            .map(DbUser::into_string)
             .or_else(|| self.defaults.user.clone())
             .ok_or_else(|| {
-                Error::usage("no --user given")
-                    .hint("the database user to sign for, e.g. --user jane_doe")
+                Error::usage("no database user given")
+                    .hint("give the database user to sign for (or set `user` in [defaults])")
             })?;
         let engine = overrides.engine.unwrap_or(Engine::Postgres);
         Ok(Connection {
             name: None,
             engine,
-            host: validate_host(host).map_err(|e| Error::usage(format!("--host: {e}")))?,
-            port: overrides.port.unwrap_or(engine.default_port()),
+            host: host.as_str().to_string(),
+            port: overrides.port.map_or(engine.default_port(), Port::get),
             user,
             database: self.defaults.database.clone(),
-            region: self.defaults.region.clone(),
+            region: None,
+            default_region: self.defaults.region.clone(),
             region_from_host: true,
             aws_profile: self.defaults.aws_profile.clone(),
             ca_bundle: self.defaults.ca_bundle.clone(),
@@ -358,7 +363,7 @@ impl Config {
             return err.hint(if self.exists {
                 "the file has no [connections.NAME] tables yet; add one with `rdsiam-helper connections add`"
             } else {
-                "the file does not exist yet; add a connection with `rdsiam-helper connections add NAME --host H --user U`"
+                "the file does not exist yet; add a connection with `rdsiam-helper connections add` (see its help)"
             });
         }
         let closest = self
@@ -402,7 +407,7 @@ impl ConfigFile<'_> {
         let line = self.line_of(offset);
         let message = readable(err.message());
         let location = format!("{}:{line}", self.path.display());
-        let hint = "the file is TOML; see the example in the README (rdsiam-helper --help)";
+        let hint = "the file is TOML; see the example in the README";
         // Only on this error path: parsing again without our schema tells a file that is not
         // TOML at all from a TOML file with a wrong key or value.
         if self.text.parse::<toml::Table>().is_err() {
@@ -436,10 +441,11 @@ impl ConfigFile<'_> {
                 Error::failure(format!("{location}: {message}"))
             }
             Some((key, Some(table))) => {
-                Error::failure(format!("{location}: `{key}` in [{table}]: {message}"))
+                Error::failure(format!("{location}: `{table}.{key}`: {message}"))
             }
             Some((key, None)) if key.starts_with('[') => {
-                Error::failure(format!("{location}: {key}: {message}"))
+                let table = key.trim_start_matches('[').trim_end_matches(']');
+                Error::failure(format!("{location}: `{table}`: {message}"))
             }
             Some((key, None)) => Error::failure(format!("{location}: `{key}`: {message}")),
             None => Error::failure(format!("{location}: {message}")),
@@ -480,126 +486,63 @@ impl ConfigFile<'_> {
     fn connection(
         &self,
         name: &str,
-        raw: RawConnection,
+        raw: Spanned<RawConnection>,
         defaults: &Defaults,
     ) -> Result<Connection> {
-        let key = |field: &str| format!("connections.{name}.{field}");
-        // The table's own header; a bare `connections.NAME` search would also hit `NAME2`.
-        let table_offset = self
-            .text
-            .find(&format!("[connections.{name}]"))
-            .or_else(|| self.text.find(&format!("connections.{name}")))
-            .or_else(|| self.text.find(name))
-            .unwrap_or(0);
-        validate_connection_name(name)
-            .map_err(|e| self.at(table_offset, &format!("connections.{name:?}"), e))?;
-        let engine = match raw.engine {
-            Some(e) => Engine::parse(e.get_ref()).ok_or_else(|| {
-                self.at(
-                    e.span().start,
-                    &key("engine"),
-                    format!("unknown engine \"{}\"", e.get_ref()),
-                )
-            })?,
-            None => Engine::Postgres,
-        };
-        let host = raw.host.ok_or_else(|| {
+        let table_offset = raw.span().start;
+        let raw = raw.into_inner();
+        let missing = |field: &str, problem: &str| {
             self.at(
                 table_offset,
-                &key("host"),
+                &format!("connections.{name}.{field}"),
+                problem,
+            )
+        };
+        let engine = raw.engine.unwrap_or(Engine::Postgres);
+        let host = raw.host.ok_or_else(|| {
+            missing(
+                "host",
                 "missing; every connection needs the database endpoint",
             )
         })?;
-        let host_offset = host.span().start;
-        let host =
-            validate_host(host.get_ref()).map_err(|e| self.at(host_offset, &key("host"), e))?;
-        let port = match raw.port {
-            Some(port) => u16::try_from(*port.get_ref())
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| {
-                    self.at(
-                        port.span().start,
-                        &key("port"),
-                        format!("{} is not a port (1-65535)", port.get_ref()),
-                    )
-                })?,
-            None => engine.default_port(),
-        };
-        let user = match raw.user {
-            Some(user) => self.user(user).map_err(|e| prefixed(e, &key("user")))?,
-            None => defaults.user.clone().ok_or_else(|| {
-                self.at(
-                    table_offset,
-                    &key("user"),
+        let user = raw
+            .user
+            .map(DbUser::into_string)
+            .or_else(|| defaults.user.clone())
+            .ok_or_else(|| {
+                missing(
+                    "user",
                     "missing; set the database user (or [defaults] user)",
                 )
-            })?,
-        };
-        let region = raw
-            .region
-            .map(|r| self.region(r, &key("region")))
-            .transpose()?;
-        let refresh_before = raw
-            .refresh_before
-            .map(|r| self.refresh_before(r))
-            .transpose()?;
-        let tunnel = raw
-            .tunnel
-            .map(|t| {
-                t.get_ref().parse::<SocketAddr>().map_err(|_| {
-                    self.at(
-                        t.span().start,
-                        &key("tunnel"),
-                        format!(
-                            "\"{}\" is not an IP:PORT address (e.g. \"127.0.0.1:15432\")",
-                            t.get_ref()
-                        ),
-                    )
-                })
-            })
-            .transpose()?;
+            })?;
         Ok(Connection {
             name: Some(name.to_string()),
             engine,
-            region: region.or_else(|| defaults.region.clone()),
-            region_from_host: true,
-            host,
-            port,
+            host: host.as_str().to_string(),
+            port: raw.port.map_or(engine.default_port(), Port::get),
             user,
-            database: raw.database.or_else(|| defaults.database.clone()),
-            aws_profile: raw.aws_profile.or_else(|| defaults.aws_profile.clone()),
+            database: raw
+                .database
+                .map(Database::into_string)
+                .or_else(|| defaults.database.clone()),
+            region: raw.region.map(Region::into_string),
+            default_region: defaults.region.clone(),
+            region_from_host: true,
+            aws_profile: raw
+                .aws_profile
+                .map(AwsProfile::into_string)
+                .or_else(|| defaults.aws_profile.clone()),
             ca_bundle: raw
                 .ca_bundle
-                .map(|p| expand_home(Path::new(&p)))
+                .map(|p| expand_home(Path::new(p.as_str())))
                 .or_else(|| defaults.ca_bundle.clone()),
-            refresh_before: refresh_before
+            refresh_before: raw
+                .refresh_before
+                .map(|r| r.get())
                 .or(defaults.refresh_before)
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
-            tunnel,
+            tunnel: raw.tunnel.map(Tunnel::addr),
         })
-    }
-
-    fn user(&self, user: Spanned<String>) -> Result<String> {
-        validate_user(user.get_ref()).map_err(|e| self.at(user.span().start, "user", e))
-    }
-
-    fn region(&self, region: Spanned<String>, key: &str) -> Result<String> {
-        let text = region.get_ref();
-        if is_region_name(text) {
-            Ok(text.clone())
-        } else {
-            Err(self.at(
-                region.span().start,
-                key,
-                format!("\"{text}\" is not an AWS region (e.g. us-east-1)"),
-            ))
-        }
-    }
-
-    fn refresh_before(&self, value: Spanned<String>) -> Result<Duration> {
-        parse_refresh_before(value.get_ref())
-            .map_err(|e| self.at(value.span().start, "refresh_before", e))
     }
 }
 
@@ -626,186 +569,9 @@ fn readable(message: &str) -> String {
         .replace("expected a map", "expected a table")
 }
 
-/// Connection names go into `.pgpass` marker comments, INI section headers and command lines:
-/// letters, digits, `-`, `_` and `.` keep every one of them unambiguous.
-pub fn validate_connection_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(format!(
-            "{:?} is not a usable connection name: use letters, digits, `-`, `_` and `.`",
-            name
-        ));
-    }
-    Ok(())
-}
-
-fn prefixed(mut err: Error, key: &str) -> Error {
-    err.message = err.message.replacen("`user`", &format!("`{key}`"), 1);
-    err
-}
-
-pub fn parse_refresh_before(text: &str) -> std::result::Result<Duration, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|e| format!("\"{text}\" is not a duration like \"5m\" or \"90s\" ({e})"))?;
-    if duration >= TOKEN_LIFETIME {
-        return Err(format!(
-            "\"{text}\" is not shorter than a token's 15-minute life"
-        ));
-    }
-    Ok(duration)
-}
-
-pub fn validate_host(host: &str) -> std::result::Result<String, String> {
-    if host.is_empty() {
-        return Err("the host is empty".into());
-    }
-    if host.len() > MAX_HOST_LEN {
-        return Err(format!(
-            "the host is {} characters long; a DNS name has at most {MAX_HOST_LEN}",
-            host.len()
-        ));
-    }
-    if let Some(bad) = host
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || "/:@?#".contains(*c))
-    {
-        return Err(format!(
-            "the host contains {bad:?}; give the bare endpoint name, without scheme or port"
-        ));
-    }
-    Ok(host.to_string())
-}
-
-pub fn validate_user(user: &str) -> std::result::Result<String, String> {
-    if user.is_empty() {
-        return Err("the user is empty".into());
-    }
-    if user.chars().any(char::is_control) {
-        return Err("the user contains a control character (newline, NUL, ...)".into());
-    }
-    // A mistyped template would otherwise be signed for literally and fail only at login.
-    if user.starts_with('{') && user.ends_with('}') && user != SESSION_NAME_TEMPLATE {
-        return Err(format!(
-            "unknown template \"{user}\"; the only template is \"{SESSION_NAME_TEMPLATE}\""
-        ));
-    }
-    Ok(user.to_string())
-}
-
-fn is_region_name(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// The region in an RDS endpoint: `NAME.ID.REGION.rds.amazonaws.com` for instances, Aurora
-/// cluster (`.cluster-`, `.cluster-ro-`, `.cluster-custom-`) and RDS Proxy (`.proxy-`)
-/// endpoints alike, and the `.amazonaws.com.cn` partition.
+/// The region in an RDS endpoint's name (see `Region::of_endpoint`).
 pub fn region_from_host(host: &str) -> Option<String> {
-    let host = host.to_ascii_lowercase();
-    let host = host.trim_end_matches('.');
-    let rest = host
-        .strip_suffix(".rds.amazonaws.com")
-        .or_else(|| host.strip_suffix(".rds.amazonaws.com.cn"))?;
-    let region = rest.rsplit('.').next()?;
-    is_region_name(region).then(|| region.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_comes_from_every_rds_endpoint_kind() {
-        let cases = [
-            ("mydb.abc123.us-east-1.rds.amazonaws.com", Some("us-east-1")),
-            (
-                "prod.cluster-abc123.eu-west-1.rds.amazonaws.com",
-                Some("eu-west-1"),
-            ),
-            (
-                "prod.cluster-ro-abc123.ap-southeast-2.rds.amazonaws.com",
-                Some("ap-southeast-2"),
-            ),
-            (
-                "x.cluster-custom-abc.us-west-2.rds.amazonaws.com",
-                Some("us-west-2"),
-            ),
-            (
-                "myproxy.proxy-abc123.eu-central-1.rds.amazonaws.com",
-                Some("eu-central-1"),
-            ),
-            (
-                "PROD.Cluster-ABC.US-EAST-2.RDS.AMAZONAWS.COM",
-                Some("us-east-2"),
-            ),
-            ("db.abc.cn-north-1.rds.amazonaws.com.cn", Some("cn-north-1")),
-            (
-                "db.abc.us-gov-west-1.rds.amazonaws.com",
-                Some("us-gov-west-1"),
-            ),
-            ("localhost", None),
-            ("db.example.com", None),
-            ("rds.amazonaws.com", None),
-            ("x.notaregion.rds.amazonaws.com", None),
-        ];
-        for (host, want) in cases {
-            assert_eq!(region_from_host(host).as_deref(), want, "{host}");
-        }
-    }
-
-    #[test]
-    fn refresh_before_must_leave_room_in_fifteen_minutes() {
-        assert_eq!(parse_refresh_before("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_refresh_before("90s"), Ok(Duration::from_secs(90)));
-        assert!(
-            parse_refresh_before("15m")
-                .unwrap_err()
-                .contains("15-minute")
-        );
-        assert!(
-            parse_refresh_before("soon")
-                .unwrap_err()
-                .contains("not a duration")
-        );
-    }
-
-    #[test]
-    fn the_session_name_template_is_accepted_and_typos_are_not() {
-        assert_eq!(
-            validate_user("{session_name}").as_deref(),
-            Ok("{session_name}")
-        );
-        assert!(
-            validate_user("{session}")
-                .unwrap_err()
-                .contains("unknown template")
-        );
-        assert!(validate_user("jane.doe@example.com").is_ok());
-    }
-
-    #[test]
-    fn engine_aliases() {
-        for (text, engine) in [
-            ("aurora-postgresql", Engine::Postgres),
-            ("PostgreSQL", Engine::Postgres),
-            ("mariadb", Engine::Mysql),
-            ("aurora-mysql", Engine::Mysql),
-        ] {
-            assert_eq!(Engine::parse(text), Some(engine));
-        }
-        assert_eq!(Engine::parse("oracle"), None);
-    }
+    Region::of_endpoint(host).map(Region::into_string)
 }
 
 /// `cargo test fuzz`: the loader against generated files, well-formed or not.
@@ -874,16 +640,20 @@ mod fuzz {
         match Config::parse(PathBuf::from("c.toml"), text) {
             Ok(config) => {
                 for (name, c) in &config.connections {
-                    prop_assert!(validate_connection_name(name).is_ok());
-                    prop_assert!(validate_host(&c.host).is_ok());
-                    prop_assert!(validate_user(&c.user).is_ok());
+                    prop_assert!(name.parse::<ConnectionName>().is_ok());
+                    prop_assert!(c.host.parse::<Host>().is_ok());
+                    prop_assert!(c.user.parse::<DbUser>().is_ok());
                     prop_assert!(c.port != 0);
-                    prop_assert!(c.refresh_before < TOKEN_LIFETIME);
+                    prop_assert!(c.refresh_before < crate::values::TOKEN_LIFETIME);
                 }
             }
             Err(err) => {
                 prop_assert!(err.message.starts_with("c.toml:"), "{}", err.message);
                 prop_assert!(!err.message.contains("Raw"), "{}", err.message);
+                // No Rust debug text (`Some(..)`, `[\"..\"]`) reaches the person reading it.
+                for debug in ["Some(", "None"] {
+                    prop_assert!(!err.message.contains(debug), "{}", err.message);
+                }
             }
         }
         Ok(())

@@ -7,7 +7,7 @@
 //! symlink or another user's file, atomic replace, a bad file is a miss) and hold no secret:
 //! the name, two times, and the description of the credential source.
 
-use crate::config::{self, SESSION_NAME_TEMPLATE};
+use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::Result;
 use crate::report;
 use crate::{cache, clock};
@@ -84,7 +84,7 @@ impl Entry {
             && self.resolved_at <= now + CLOCK_SKEW.as_secs() as i64
             && now < valid_until
             && self.session_name != SESSION_NAME_TEMPLATE
-            && config::validate_user(&self.session_name).is_ok()
+            && crate::values::DbUser::named(&self.session_name).is_ok()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::cache::{self, Cache, CacheKey, CachedToken, Signed};
 use crate::clock;
-use crate::config::{self, Connection, SESSION_NAME_TEMPLATE};
+use crate::config::{Connection, SESSION_NAME_TEMPLATE};
 use crate::credentials;
 use crate::error::{Error, Result};
 use crate::identity_cache::{self, IdentityKey};
@@ -44,6 +44,7 @@ impl From<CachedToken> for Issued {
 
 /// A token with at least `refresh_before` of life left: cached when possible.
 pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
+    connection.warn_if_region_contradicts_host();
     let key = cache_key(connection);
     if !use_cache {
         return sign(connection, &key, None).map(Issued::from);
@@ -176,7 +177,7 @@ fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
         ))
         .hint("use an assumed role (e.g. an Identity Center permission set) or an IAM user, or set `user` to the database user")
     })?;
-    let name = config::validate_user(name).map_err(|e| {
+    let name = crate::values::DbUser::named(name).map_err(|e| {
         Error::failure(format!(
             "the session name in {shown} cannot be the database user for `{SESSION_NAME_TEMPLATE}`: {e}"
         ))

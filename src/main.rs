@@ -12,8 +12,13 @@ mod identity_cache;
 mod issuer;
 mod report;
 mod token;
+mod values;
 
 fn main() {
+    // Shell completion asks through this variable; an ordinary run only reads it.
+    clap_complete::CompleteEnv::with_factory(cli::command)
+        .var(cli::COMPLETE_VAR)
+        .complete();
     let cli = cli::parse();
     report::set_verbose(cli.verbose);
     let code = match commands::run(cli) {

@@ -43,7 +43,6 @@ impl fmt::Debug for Token {
     }
 }
 
-
 /// What a token is signed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint<'a> {
@@ -172,8 +171,9 @@ mod tests {
     }
 
     #[test]
-    fn token_never_shows_in_debug_or_display() {
+    fn token_never_shows_in_debug() {
+        // There is no Display to test: `format!("{token}")` does not compile.
         let token = Token::new("secret-token-value".into());
-        assert!(!format!("{token:?} {token}").contains("secret-token-value"));
+        assert!(!format!("{token:?}").contains("secret-token-value"));
     }
 }

@@ -42,7 +42,7 @@ fn binary_prints_botocore_tokens_byte_for_byte() {
 }
 
 #[test]
-fn region_comes_from_host_then_flag_then_profile() {
+fn region_comes_from_flag_then_host_then_profile() {
     let home = Home::new();
     home.static_profile("p", ACCESS_KEY_ID);
     home.aws_config("[profile p]\nregion = ap-south-1");
@@ -125,7 +125,7 @@ fn bad_config_names_file_line_and_key() {
         (
             "[connections.a]\nhost = \"h\"\nuser = \"u\"\nport = \"abc\"\n",
             "config.toml:4",
-            "`port`",
+            "`connections.a.port`",
         ),
         (
             "[connections.a]\nhost = \"h\"\nuser = \"u\"\nengine = \"oracle\"\n",
@@ -558,4 +558,252 @@ fn cache_clear_name_removes_tokens_made_under_another_environment() {
         .ok()
         .stderr_has("removed 2 cached token(s)");
     assert_eq!(tokens(), 0);
+}
+
+/// Issue 10 item 7: flag > the connection's `region` > the endpoint name's > `[defaults]` >
+/// the profile's; a region that contradicts the endpoint's name is signed but warned about.
+#[test]
+fn an_explicit_region_beats_the_endpoint_name_with_a_warning() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.aws_config("[profile p]\nregion = ap-south-1");
+    home.config(
+        "[defaults]\naws_profile = \"p\"\nregion = \"sa-east-1\"\n\n\
+         [connections.own]\nhost = \"db.cluster-x1.eu-west-3.rds.amazonaws.com\"\nuser = \"u\"\nregion = \"eu-west-3\"\n\n\
+         [connections.other]\nhost = \"db.cluster-x1.eu-west-3.rds.amazonaws.com\"\nuser = \"u\"\nregion = \"us-west-2\"\n\n\
+         [connections.named]\nhost = \"db.cluster-x1.eu-west-3.rds.amazonaws.com\"\nuser = \"u\"\n\n\
+         [connections.plain]\nhost = \"db.internal\"\nuser = \"u\"\n",
+    );
+    let region = |args: &[&str]| {
+        let mut all = vec!["token", "--no-cache", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = home.run(&all);
+        run.ok();
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        (json["region"].as_str().unwrap().to_string(), run.stderr)
+    };
+    let warning = "the endpoint db.cluster-x1.eu-west-3.rds.amazonaws.com is in eu-west-3";
+    // the flag beats everything, and the endpoint's name is contradicted: a warning
+    let (got, stderr) = region(&["named", "--region", "us-east-2"]);
+    assert_eq!(got, "us-east-2");
+    assert!(stderr.contains(warning), "{stderr}");
+    // the connection's own region beats the endpoint's name, with the same warning
+    let (got, stderr) = region(&["other"]);
+    assert_eq!(got, "us-west-2");
+    assert!(stderr.contains(warning), "{stderr}");
+    // agreeing with the name: no warning
+    let (got, stderr) = region(&["own"]);
+    assert_eq!((got.as_str(), stderr.as_str()), ("eu-west-3", ""));
+    // the endpoint's name beats [defaults]
+    assert_eq!(region(&["named"]).0, "eu-west-3");
+    // [defaults] beats the profile
+    assert_eq!(region(&["plain"]).0, "sa-east-1");
+    // and the profile's region is last
+    let ad_hoc = region(&["--host", "db.internal", "--user", "u", "--aws-profile", "p"]);
+    assert_eq!(
+        ad_hoc.0, "sa-east-1",
+        "an ad-hoc token still takes [defaults]"
+    );
+    home.config("");
+    let ad_hoc = region(&["--host", "db.internal", "--user", "u", "--aws-profile", "p"]);
+    assert_eq!(ad_hoc.0, "ap-south-1");
+}
+
+/// Issue 10 item 8: a bad value given to `connections add` writes nothing, to a new file or
+/// to an existing one.
+#[test]
+fn connections_add_with_a_bad_value_writes_nothing() {
+    let home = Home::new();
+    let bad_values: &[&[&str]] = &[
+        &["--aws-profile", ""],
+        &["--database", ""],
+        &["--ca-bundle", ""],
+        &["--user", ""],
+        &["--region", ""],
+        &["--refresh-before", ""],
+        &["--tunnel", "127.0.0.1:0"],
+        &["--tunnel", "localhost:15432"],
+        &["--tunnel", ""],
+        &["--port", "0"],
+    ];
+    for existing in [
+        None,
+        Some("# mine\n[connections.a]\nhost = \"h\"\nuser = \"u\"\n"),
+    ] {
+        let _ = std::fs::remove_file(home.config_path());
+        if let Some(text) = existing {
+            home.config(text);
+        }
+        for flag in bad_values {
+            let mut args = vec!["connections", "add", "x", "--host", "h"];
+            args.extend_from_slice(flag);
+            let run = home.run(&args);
+            run.code(2)
+                .stderr_has(&format!("rdsiam-helper: error: {}: ", flag[0]));
+            let now = std::fs::read_to_string(home.config_path()).ok();
+            assert_eq!(now.as_deref(), existing, "{flag:?} changed the config");
+        }
+    }
+}
+
+/// Issue 10 item 9: what people paste from AWS CLI commands is taken; what the AWS CLI
+/// refuses is refused in its words.
+#[test]
+fn the_drop_in_takes_aws_cli_global_options_and_refuses_odd_hosts_clearly() {
+    let home = Home::new();
+    let drop_in = |extra: &[&str], host: &str| {
+        let mut cmd = home.cmd();
+        cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("RDSIAM_HELPER_TEST_NOW", "2026-11-25T12:00:00Z")
+            .args(["rds", "generate-db-auth-token", "--hostname", host])
+            .args([
+                "--port",
+                "5432",
+                "--username",
+                "jane_doe",
+                "--region",
+                "us-east-1",
+            ])
+            .args(extra);
+        Run::from(cmd.output().unwrap())
+    };
+    let plain = drop_in(&[], HOST);
+    plain.ok();
+    let pasted = drop_in(
+        &[
+            "--endpoint-url",
+            "https://rds.us-east-1.amazonaws.com",
+            "--ca-bundle",
+            "/etc/ssl/certs/ca-certificates.crt",
+            "--no-verify-ssl",
+            "--cli-read-timeout",
+            "5",
+            "--cli-connect-timeout=5",
+            "--no-cli-pager",
+            "--color",
+            "off",
+            "--query",
+            "@",
+            "--output",
+            "text",
+            "--debug",
+        ],
+        HOST,
+    );
+    assert_eq!(pasted.ok().stdout, plain.stdout, "{}", pasted.stderr);
+
+    let vectors: Vec<Vector> =
+        serde_json::from_str(include_str!("data/botocore_vectors.json")).unwrap();
+    let ipv6 = vectors
+        .iter()
+        .find(|v| v.name == "host_ipv6_loopback")
+        .unwrap();
+    assert_eq!(drop_in(&[], &ipv6.host).ok().token(), ipv6.token);
+
+    let accented = drop_in(&[], "bücher.example.com");
+    accented
+        .code(252)
+        .stderr_has("argument --hostname: the host contains `ü`; a host name is ASCII");
+    assert!(!accented.stderr.contains("canonical request"));
+    drop_in(&[], "::1")
+        .code(252)
+        .stderr_has("argument --hostname: an IPv6 address goes in brackets, as in a URL: [::1]");
+
+    let mut nope = home.cmd();
+    nope.args(["rds", "generate-db-auth-token", "--hostname", HOST])
+        .args(["--port", "5432", "--username", "u", "--region", "us-east-1"])
+        .args(["--profile", "nope"]);
+    let nope = Run::from(nope.output().unwrap());
+    nope.code(255)
+        .stderr_has("The config profile (nope) could not be found");
+}
+
+/// Issue 10 item 14: every flag and argument in every `--help` says what it is for.
+#[test]
+fn every_flag_in_every_help_has_a_description() {
+    let home = Home::new();
+    let mut commands: Vec<Vec<String>> = vec![vec![]];
+    let mut checked = 0;
+    while let Some(path) = commands.pop() {
+        // `help PATH` rather than `PATH --help`: the drop-in takes `--help` as its own.
+        let mut args = vec!["help"];
+        args.extend(path.iter().map(String::as_str));
+        let run = home.run(&args);
+        run.ok();
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        let mut section = "";
+        for (i, line) in lines.iter().enumerate() {
+            if !line.is_empty() && !line.starts_with(' ') {
+                section = if line.ends_with(':') { line } else { "" };
+                continue;
+            }
+            let item = line.trim_start();
+            // An item is indented 2 (or 6: a long flag without a short one); its text follows
+            // on the line, or on the next lines indented 10 (`help` gives the long form).
+            if item.is_empty() || indent(line) >= 10 {
+                continue;
+            }
+            match section {
+                "Commands:" => {
+                    let name = item.split_whitespace().next().unwrap();
+                    if name != "help" {
+                        let mut sub = path.clone();
+                        sub.push(name.to_string());
+                        commands.push(sub);
+                    }
+                }
+                "Options:" | "Arguments:" => {}
+                _ => continue,
+            }
+            let same_line = item
+                .split_once("  ")
+                .is_some_and(|(_, text)| !text.trim().is_empty());
+            let next_line = lines
+                .get(i + 1)
+                .is_some_and(|next| indent(next) >= 10 && !next.trim().is_empty());
+            assert!(
+                same_line || next_line,
+                "`{}`: no description for `{item}`",
+                args.join(" ")
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "only {checked} help lines seen");
+}
+
+/// Issue 10 item 14: a man page, and no Rust debug text in config errors.
+#[test]
+fn a_man_page_is_generated_and_errors_carry_no_rust_debug_text() {
+    let home = Home::new();
+    let man = home.run(&["man"]);
+    man.ok();
+    assert!(
+        man.stdout.starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        &man.stdout[..80.min(man.stdout.len())]
+    );
+    assert!(man.stdout.contains(".TH rdsiam-helper 1"));
+    assert!(man.stdout.contains("generate\\-db\\-auth\\-token") || man.stdout.contains("rds"));
+
+    let broken = [
+        "[connections.a\n",
+        "[connections.a]\nhost = \"h\nuser = \"u\"\n",
+        "[connections.\"a b\"]\nhost = \"h\"\nuser = \"u\"\n",
+        "[connections.a]\nhost = 'h'\nuser = [1, \"u\"]\n",
+        "x = [1\n",
+        "[[connections]]\n",
+        "[connections.a]\nhost = \"h\"\nuser = \"u\"\nport = 1.5\n",
+        "[connections.a]\nhost = \"h\"\nuser = \"u\"\nrefresh_before = \"soon\"\n",
+    ];
+    for text in broken {
+        home.config(text);
+        let run = home.run(&["connections", "list"]);
+        run.code(1);
+        for debug in ["Some(", "None", "\\\"", "[\"", "Spanned", "Raw"] {
+            assert!(!run.stderr.contains(debug), "{text:?}: {}", run.stderr);
+        }
+    }
 }

@@ -5,6 +5,7 @@ use crate::commands::print;
 use crate::config::{self, Config, Connection};
 use crate::error::{Error, Result};
 use crate::files;
+use crate::values::{AwsProfile, Database, DbUser, Region};
 use std::path::Path;
 use toml_edit::{DocumentMut, Item, Table, value};
 
@@ -82,8 +83,7 @@ fn show(c: &Connection) -> Result<i32> {
 
 fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
-    config::validate_connection_name(&add.name).map_err(Error::usage)?;
-    let table = connection_table(add)?;
+    let table = connection_table(add);
     let mut replaced = false;
     files::update(&path, files::Secrecy::Plain, |existing| {
         edit_document(&path, existing, |document| {
@@ -98,7 +98,9 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
                 .ok_or_else(|| {
                     Error::failure(format!("{}: `connections` is not a table", path.display()))
                 })?;
-            replaced = connections.insert(&add.name, Item::Table(table)).is_some();
+            replaced = connections
+                .insert(add.name.as_str(), Item::Table(table))
+                .is_some();
             Ok(())
         })
         .and_then(|text| {
@@ -107,43 +109,52 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
             // line not yet written.
             match Config::parse(path.clone(), &text) {
                 Ok(_) => Ok(text),
-                Err(err) => Err(flag_error(&path, &add.name, &err)),
+                Err(err) => Err(flag_error(&path, add.name.as_str(), &err)),
             }
         })
     })?;
     eprintln!(
         "rdsiam-helper: {} connection `{}` in {}",
         if replaced { "replaced" } else { "added" },
-        add.name,
+        add.name.as_str(),
         path.display()
     );
     Ok(0)
 }
 
-fn connection_table(add: &AddConnection) -> Result<Table> {
+fn connection_table(add: &AddConnection) -> Table {
     let mut table = Table::new();
     let engine = add.engine.unwrap_or(config::Engine::Postgres);
     table["engine"] = value(engine.as_str());
-    table["host"] =
-        value(config::validate_host(&add.host).map_err(|e| Error::usage(format!("--host: {e}")))?);
+    table["host"] = value(add.host.as_str());
     if let Some(port) = add.port {
-        table["port"] = value(i64::from(port));
+        table["port"] = value(i64::from(port.get()));
     }
+    // Every value was parsed by its type on the command line; they go in as given.
     let strings = [
-        ("user", &add.user),
-        ("database", &add.database),
-        ("region", &add.region),
-        ("aws_profile", &add.aws_profile),
-        ("ca_bundle", &add.ca_bundle),
-        ("refresh_before", &add.refresh_before),
-        ("tunnel", &add.tunnel),
+        ("user", add.user.clone().map(DbUser::into_string)),
+        ("database", add.database.clone().map(Database::into_string)),
+        ("region", add.region.clone().map(Region::into_string)),
+        (
+            "aws_profile",
+            add.aws_profile.clone().map(AwsProfile::into_string),
+        ),
+        (
+            "ca_bundle",
+            add.ca_bundle.as_ref().map(|p| p.as_str().to_string()),
+        ),
+        (
+            "refresh_before",
+            add.refresh_before.as_ref().map(|r| r.as_str().to_string()),
+        ),
+        ("tunnel", add.tunnel.map(|t| t.addr().to_string())),
     ];
     for (key, text) in strings {
         if let Some(text) = text {
-            table[key] = value(text.as_str());
+            table[key] = value(text);
         }
     }
-    Ok(table)
+    table
 }
 
 fn flag_error(path: &Path, name: &str, err: &Error) -> Error {

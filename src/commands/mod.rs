@@ -33,9 +33,15 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Connections(command) => connections::run(config_path, command),
         Command::Cache(command) => cache::run(&load(config_path)?, command),
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "rdsiam-helper", &mut std::io::stdout());
+        Command::Completions { shell } => completions(shell),
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(crate::cli::command())
+                .render(&mut page)
+                .map_err(|e| {
+                    crate::error::Error::failure(format!("cannot render the man page: {e}"))
+                })?;
+            print(&String::from_utf8_lossy(&page))?;
             Ok(0)
         }
         Command::Exec(args) => exec::run(&load(config_path)?, &args),
@@ -44,6 +50,32 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Refresh(args) => refresh::run(&load(config_path)?, &args),
         Command::Rds { args } => rds::run(&args),
     }
+}
+
+/// The shell's registration script: it calls this binary back (with `cli::COMPLETE_VAR` set)
+/// for every completion, so connection names come from the config file as it is then.
+fn completions(shell: clap_complete::Shell) -> Result<i32> {
+    use clap_complete::Shell;
+    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+    let completer: &dyn EnvCompleter = match shell {
+        Shell::Bash => &Bash,
+        Shell::Zsh => &Zsh,
+        Shell::Fish => &Fish,
+        Shell::Elvish => &Elvish,
+        Shell::PowerShell => &Powershell,
+        _ => {
+            return Err(crate::error::Error::usage(format!(
+                "no completion for {shell}"
+            )));
+        }
+    };
+    let name = "rdsiam-helper";
+    let mut script = Vec::new();
+    completer
+        .write_registration(crate::cli::COMPLETE_VAR, name, name, name, &mut script)
+        .map_err(|e| crate::error::Error::failure(format!("cannot write the script: {e}")))?;
+    print(&String::from_utf8_lossy(&script))?;
+    Ok(0)
 }
 
 fn load(explicit: Option<&Path>) -> Result<Config> {

@@ -4,12 +4,38 @@
 
 use crate::config::{Config, Overrides};
 use crate::error::Result;
+use crate::values::{AwsProfile, DbUser, Host, Port, Region};
 use crate::{commands, issuer};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 /// The AWS CLI's exit code for a parameter validation error.
 const AWS_PARAM_ERROR: i32 = 252;
+/// The AWS CLI's exit code when the named profile is not in its files.
+const AWS_PROFILE_NOT_FOUND: i32 = 255;
 
+/// AWS CLI global options that take a value and do not change the token.
+const GLOBAL_WITH_VALUE: &[&str] = &[
+    "--endpoint-url",
+    "--ca-bundle",
+    "--cli-read-timeout",
+    "--cli-connect-timeout",
+    "--color",
+    "--query",
+    "--output",
+];
+/// AWS CLI global switches that do not change the token.
+const GLOBAL_SWITCHES: &[&str] = &[
+    "--no-verify-ssl",
+    "--no-cli-pager",
+    "--debug",
+    "--no-paginate",
+    "--no-sign-request",
+    "--cli-auto-prompt",
+    "--no-cli-auto-prompt",
+];
+
+#[derive(Default)]
 struct Request {
     hostname: Option<String>,
     port: Option<String>,
@@ -18,13 +44,15 @@ struct Request {
     profile: Option<String>,
 }
 
+fn param_error(message: &str) -> i32 {
+    eprintln!("\naws: [ERROR]: An error occurred (ParamValidation): {message}\n");
+    AWS_PARAM_ERROR
+}
+
 pub fn run(args: &[String]) -> Result<i32> {
     let request = match parse(args) {
         Ok(request) => request,
-        Err(message) => {
-            eprintln!("\naws: [ERROR]: An error occurred (ParamValidation): {message}\n");
-            return Ok(AWS_PARAM_ERROR);
-        }
+        Err(message) => return Ok(param_error(&message)),
     };
     let missing: Vec<&str> = [
         ("--hostname", &request.hostname),
@@ -36,39 +64,76 @@ pub fn run(args: &[String]) -> Result<i32> {
     .map(|(flag, _)| *flag)
     .collect();
     if !missing.is_empty() {
-        eprintln!(
-            "\naws: [ERROR]: An error occurred (ParamValidation): the following arguments are required: {}\n",
+        return Ok(param_error(&format!(
+            "the following arguments are required: {}",
             missing.join(", ")
-        );
-        return Ok(AWS_PARAM_ERROR);
+        )));
     }
-    let port_text = request.port.unwrap_or_default();
-    let port = match port_text.parse::<u16>() {
-        Ok(port) if port > 0 => port,
-        _ => {
-            eprintln!(
-                "\naws: [ERROR]: An error occurred (ParamValidation): argument --port: invalid int value: '{port_text}'\n"
-            );
-            return Ok(AWS_PARAM_ERROR);
-        }
-    };
-    let overrides = Overrides {
-        host: request.hostname,
-        port: Some(port),
-        user: request.username,
-        region: request.region,
-        aws_profile: None,
-        engine: None,
+    let overrides = match overrides(&request) {
+        Ok(overrides) => overrides,
+        Err(message) => return Ok(param_error(&message)),
     };
     // The AWS CLI knows nothing of our config: no [defaults], no profile of ours.
     let mut connection = Config::empty(PathBuf::new()).resolve(None, &overrides)?;
     // Its credentials: --profile, else its default chain.
-    connection.aws_profile = request.profile;
+    connection.aws_profile = request.profile.clone();
     // Its region: --region, else AWS_REGION / the profile's; it never reads the host name.
     connection.region_from_host = false;
-    let entry = issuer::issue(&connection, true)?;
+    let entry = match issuer::issue(&connection, true) {
+        Ok(entry) => entry,
+        // Only after a failure: a cached token was signed with a profile that existed.
+        Err(err) => return missing_profile(request.profile.as_deref()).ok_or(err),
+    };
     commands::print(&format!("{}\n", entry.token.expose()))?;
     Ok(0)
+}
+
+/// The request's values, each checked by its type; an error names the argument as the AWS CLI does.
+fn overrides(request: &Request) -> Result<Overrides, String> {
+    fn value<T: FromStr<Err = crate::values::ValueError>>(
+        flag: &str,
+        text: &Option<String>,
+    ) -> Result<Option<T>, String> {
+        text.as_deref()
+            .map(|t| t.parse::<T>())
+            .transpose()
+            .map_err(|e| format!("argument {flag}: {e}"))
+    }
+    let port_text = request.port.as_deref().unwrap_or_default();
+    let port = match port_text.parse::<u16>() {
+        Ok(_) => value::<Port>("--port", &request.port)?,
+        Err(_) => return Err(format!("argument --port: invalid int value: '{port_text}'")),
+    };
+    Ok(Overrides {
+        host: value::<Host>("--hostname", &request.hostname)?,
+        port,
+        user: value::<DbUser>("--username", &request.username)?,
+        region: value::<Region>("--region", &request.region)?,
+        aws_profile: value::<AwsProfile>("--profile", &request.profile)?,
+        engine: None,
+    })
+}
+
+/// The AWS CLI's answer when `--profile` names no profile in its files, read the way
+/// aws-config reads them (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, `~`).
+fn missing_profile(profile: Option<&str>) -> Option<i32> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let profile = profile?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build().ok()?;
+    let files = runtime
+        .block_on(aws_config::profile::load(
+            &Fs::real(),
+            &Env::real(),
+            &EnvConfigFiles::default(),
+            None,
+        ))
+        .ok()?;
+    if files.get_profile(profile).is_some() {
+        return None;
+    }
+    eprintln!("\nThe config profile ({profile}) could not be found");
+    Some(AWS_PROFILE_NOT_FOUND)
 }
 
 fn parse(args: &[String]) -> Result<Request, String> {
@@ -82,13 +147,7 @@ fn parse(args: &[String]) -> Result<Request, String> {
         }
         None => return Err("the following arguments are required: operation".to_string()),
     }
-    let mut request = Request {
-        hostname: None,
-        port: None,
-        username: None,
-        region: None,
-        profile: None,
-    };
+    let mut request = Request::default();
     let mut unknown = Vec::new();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -101,14 +160,13 @@ fn parse(args: &[String]) -> Result<Request, String> {
             "--username" => &mut request.username,
             "--region" => &mut request.region,
             "--profile" => &mut request.profile,
-            // Global AWS CLI options that change nothing here.
-            "--output" | "--color" | "--cli-read-timeout" | "--cli-connect-timeout" => {
-                if inline.is_none() {
-                    args.next();
+            _ if GLOBAL_WITH_VALUE.contains(&flag) => {
+                if inline.is_none() && args.next().is_none() {
+                    return Err(format!("argument {flag}: expected one argument"));
                 }
                 continue;
             }
-            "--no-cli-pager" | "--debug" | "--no-paginate" | "--no-verify-ssl" => continue,
+            _ if GLOBAL_SWITCHES.contains(&flag) && inline.is_none() => continue,
             _ => {
                 unknown.push(arg.clone());
                 continue;

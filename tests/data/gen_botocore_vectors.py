@@ -78,6 +78,9 @@ CASES = [
     ("localhost_us_west_2", "localhost", 5432, "jane_doe", "us-west-2", None, DEFAULT_TIME),
     ("signed_at_leap_day", PG_HOST, 5432, "jane_doe", "us-east-1", None, "2024-02-29T23:59:59Z"),
     ("china_cn_north_1", "db.abc.cn-north-1.rds.amazonaws.com.cn", 5432, "jane_doe", "cn-north-1", None, DEFAULT_TIME),
+    # An IPv6 literal as the AWS CLI takes it: in brackets (a bare `::1` is refused there).
+    ("host_ipv6_loopback", "[::1]", 5432, "jane_doe", "us-east-1", None, DEFAULT_TIME),
+    ("host_ipv6_with_token", "[2001:DB8::1]", 3306, "jane_doe", "eu-west-1", SESSION_TOKEN, DEFAULT_TIME),
     ("china_cn_north_1_session_token", "db.abc.cn-north-1.rds.amazonaws.com.cn", 3306, "j\u00fcrgen", "cn-north-1", SESSION_TOKEN, "2024-02-29T23:59:59Z"),
 ]
 

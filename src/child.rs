@@ -136,7 +136,7 @@ pub fn private_dir() -> Result<tempfile::TempDir> {
 use std::path::PathBuf;
 
 /// Writes a 0600 file (mode set at creation, before the secret is written).
-pub fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {
+pub fn write_private(path: &std::path::Path, contents: &crate::secret::Secret) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -145,6 +145,6 @@ pub fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io("create", path, e))?;
-    file.write_all(contents.as_bytes())
+    file.write_all(contents.expose().as_bytes())
         .map_err(|e| Error::io("write", path, e))
 }

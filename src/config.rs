@@ -16,24 +16,36 @@ use toml::Spanned;
 
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
+pub use crate::values::Engine;
+
+/// How far a client can verify the server: decided once, on the connection, and followed by
+/// every client set-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Postgres,
-    Mysql,
+pub enum Verification {
+    /// The CA and the endpoint's name (libpq `verify-full`, MySQL `VERIFY_IDENTITY`).
+    Full,
+    /// The CA only: the client dials a tunnel and has no way to check the endpoint's name.
+    CaOnly,
 }
 
-impl Engine {
-    pub fn default_port(self) -> u16 {
+impl Verification {
+    pub fn is_full(self) -> bool {
+        self == Verification::Full
+    }
+
+    /// libpq's and pgjdbc's `sslmode`.
+    pub fn sslmode(self) -> &'static str {
         match self {
-            Engine::Postgres => 5432,
-            Engine::Mysql => 3306,
+            Verification::Full => "verify-full",
+            Verification::CaOnly => "verify-ca",
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// Oracle MySQL's `--ssl-mode` and Connector/J's `sslMode`.
+    pub fn mysql_ssl_mode(self) -> &'static str {
         match self {
-            Engine::Postgres => "postgres",
-            Engine::Mysql => "mysql",
+            Verification::Full => "VERIFY_IDENTITY",
+            Verification::CaOnly => "VERIFY_CA",
         }
     }
 }
@@ -115,6 +127,15 @@ impl Connection {
     /// Whether the database user is resolved from the caller's identity at signing time.
     pub fn user_is_session_name(&self) -> bool {
         self.user == SESSION_NAME_TEMPLATE
+    }
+
+    /// For a client that dials `dial_host` and knows no other name: through a tunnel it can
+    /// check the CA only. (libpq can do better, with `hostaddr`; see `clients::libpq`.)
+    pub fn verification(&self) -> Verification {
+        match self.tunnel {
+            Some(_) => Verification::CaOnly,
+            None => Verification::Full,
+        }
     }
 
     pub fn dial_port(&self) -> u16 {

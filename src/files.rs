@@ -2,6 +2,7 @@
 //! before any content, fsync, and an atomic rename. Never a half-written file.
 
 use crate::error::{Error, Result};
+use crate::secret::{Contents, Secret};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -29,22 +30,19 @@ pub enum Written {
 /// The lock is on the file's folder, not the file: the file is replaced by a rename, so a lock
 /// on it would be on an inode that is gone, and a lock file beside it would litter the user's
 /// home. Nothing else takes `flock` on a home or project folder.
-pub fn update(
-    path: &Path,
-    secrecy: Secrecy,
-    merge: impl FnOnce(&str) -> Result<String>,
-) -> Result<Written> {
+pub fn update(path: &Path, merge: impl FnOnce(&str) -> Result<Contents>) -> Result<Written> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = parent(&path);
     require_home_for(&dir)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
     let _lock = lock_folder(&dir, &path)?;
-    let existing = read_or_empty(&path)?;
-    let merged = merge(&existing)?;
-    if merged == existing && path.exists() {
+    // The old text may hold tokens too: it is kept as a secret while it is in memory.
+    let existing = Secret::new(read_or_empty(&path)?);
+    let merged = merge(existing.expose())?;
+    if merged.expose() == existing.expose() && path.exists() {
         return Ok(Written::Unchanged);
     }
-    Ok(match replace(&path, merged.as_bytes(), secrecy)? {
+    Ok(match replace(&path, &merged)? {
         Some(backup) => Written::Updated { backup },
         None => Written::Created,
     })
@@ -104,16 +102,10 @@ fn lock_folder(dir: &Path, path: &Path) -> Result<std::fs::File> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Secrecy {
-    /// Keeps the old file's mode; a new file gets 0644.
-    Plain,
-    /// Holds a token: 0600 whatever the old mode was.
-    Secret,
-}
-
-/// Replaces `path` with `contents`. Returns the backup's path when there was an old file.
-pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<PathBuf>> {
+/// Replaces `path` with `contents`. Returns the backup's path when there was an old file. A
+/// secret is written 0600 whatever the old mode was; plain text keeps the old file's mode (a
+/// new file gets 0644).
+pub fn replace(path: &Path, contents: &Contents) -> Result<Option<PathBuf>> {
     // A dotfile manager's symlink to an existing file stays a symlink: write through to its
     // target. (A dangling link is replaced by the new file.)
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -127,11 +119,11 @@ pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<
     let old_mode = std::fs::metadata(&path)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777);
-    let mode = match (secrecy, old_mode) {
-        (Secrecy::Secret, Some(mode)) => mode & 0o700,
-        (Secrecy::Secret, None) => 0o600,
-        (Secrecy::Plain, Some(mode)) => mode,
-        (Secrecy::Plain, None) => 0o644,
+    let mode = match (contents.is_secret(), old_mode) {
+        (true, Some(mode)) => mode & 0o700,
+        (true, None) => 0o600,
+        (false, Some(mode)) => mode,
+        (false, None) => 0o644,
     };
     // The backup is written like the file itself: a `.bak` that is a symlink planted in a
     // cloned repository is replaced, never followed to overwrite what it points at.
@@ -143,7 +135,7 @@ pub fn replace(path: &Path, contents: &[u8], secrecy: Secrecy) -> Result<Option<
         }
         None => None,
     };
-    write_atomically(&dir, &path, contents, mode)?;
+    write_atomically(&dir, &path, contents.expose().as_bytes(), mode)?;
     Ok(backup)
 }
 

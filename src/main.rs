@@ -11,6 +11,7 @@ mod files;
 mod identity_cache;
 mod issuer;
 mod report;
+mod secret;
 mod token;
 mod values;
 

@@ -1,5 +1,6 @@
 //! Signing: a pure function of credentials, endpoint, user, region and time. No I/O.
 
+use crate::secret::Secret;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
@@ -25,15 +26,15 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// `Debug` prints a redaction, the memory is zeroed on drop, and the value leaves only through
 /// `expose`, at the point where it is printed or written.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(zeroize::Zeroizing<String>);
+pub struct Token(Secret);
 
 impl Token {
     pub fn new(value: String) -> Token {
-        Token(zeroize::Zeroizing::new(value))
+        Token(Secret::new(value))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 }
 

@@ -3,7 +3,6 @@
 //! same and is refused for the same reason wherever it is written. Errors say what is wrong
 //! with the value; the caller adds where it was given (a flag, or `file:line: key`).
 
-use crate::config::Engine;
 use serde::de::{self, Deserialize, Deserializer};
 use std::fmt;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -438,6 +437,29 @@ impl FromStr for FilePath {
     fn from_str(text: &str) -> Result<FilePath, ValueError> {
         plain_text(text, "path")?;
         Ok(FilePath(text.to_string()))
+    }
+}
+
+/// The database engine: what kind of token command, port and client a connection gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Engine::Postgres => 5432,
+            Engine::Mysql => 3306,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mysql => "mysql",
+        }
     }
 }
 

@@ -4,9 +4,8 @@
 //! event of the user's file and swaps only our `<data-source>`.
 
 use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
-use crate::config::{Connection, Engine};
+use crate::config::{Connection, Engine, Verification};
 use crate::error::{Error, Result};
-use crate::files::Secrecy;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 use sha2::{Digest, Sha256};
@@ -69,17 +68,13 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
     let c = inputs.connection;
     let name = c.name.clone().unwrap_or_else(|| c.display_name());
     // Through a tunnel the JDBC driver dials 127.0.0.1 and cannot match the certificate's name.
-    let verify_host = c.tunnel.is_none();
+    let verification = c.verification();
     let ca = inputs.ca_bundle.display().to_string();
     // As every other client: with no database, pgjdbc would open one named after the user.
     let db = c.database_or_default();
     let (driver_ref, jdbc_driver, url) = match c.engine {
         Engine::Postgres => {
-            let mode = if verify_host {
-                "verify-full"
-            } else {
-                "verify-ca"
-            };
+            let mode = verification.sslmode();
             let ca_param: String =
                 percent_encoding::utf8_percent_encode(&ca, percent_encoding::NON_ALPHANUMERIC)
                     .collect();
@@ -94,11 +89,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
             )
         }
         Engine::Mysql => {
-            let mode = if verify_host {
-                "VERIFY_IDENTITY"
-            } else {
-                "VERIFY_CA"
-            };
+            let mode = verification.mysql_ssl_mode();
             (
                 "mysql.8",
                 "com.mysql.cj.jdbc.Driver",
@@ -135,10 +126,9 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
             Auth::Pgpass => "pgpass",
         },
         ca_cert: ca,
-        ssl_mode: if verify_host {
-            "VERIFY_FULL"
-        } else {
-            "VERIFY_CA"
+        ssl_mode: match verification {
+            Verification::Full => "VERIFY_FULL",
+            Verification::CaOnly => "VERIFY_CA",
         },
     })
 }
@@ -192,7 +182,7 @@ pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Pl
         );
         notes.extend(pgpass_note);
         return Ok(Plan {
-            print: Some(source(stable_uuid(name))?.clipboard()),
+            print: Some(source(stable_uuid(name))?.clipboard().into()),
             notes,
             ..Plan::default()
         });
@@ -203,7 +193,7 @@ pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Pl
     let chosen: Rc<RefCell<Option<DataSource>>> = Rc::default();
     let for_local = Rc::clone(&chosen);
     let (shared_at, local_at) = (shared_path.clone(), local_path.clone());
-    let shared = Edit::new(shared_path, Secrecy::Plain, move |existing| {
+    let shared = Edit::new(shared_path, move |existing| {
         let uuid = existing_uuid(existing, name).unwrap_or_else(|| stable_uuid(name));
         let source = source(uuid)?;
         let merged = merge(
@@ -216,7 +206,7 @@ pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Pl
         *chosen.borrow_mut() = Some(source);
         Ok(merged.into())
     });
-    let local = Edit::new(local_path, Secrecy::Plain, move |existing| {
+    let local = Edit::new(local_path, move |existing| {
         let source = for_local.borrow_mut().take().ok_or_else(|| {
             Error::failure("internal error: the DataGrip data source was not prepared")
         })?;

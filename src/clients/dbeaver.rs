@@ -5,7 +5,6 @@
 use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::files::Secrecy;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +39,6 @@ pub fn entry(
     command: &str,
     ca_bundle: &Path,
 ) -> Result<Value> {
-    let verify_host = connection.tunnel.is_none();
     let database = connection.database_or_default();
     let mut configuration = json!({
         "host": connection.dial_host(),
@@ -59,7 +57,7 @@ pub fn entry(
                 "properties": {
                     "ssl.method": "CERTIFICATES",
                     "ssl.ca.cert": ca_bundle.display().to_string(),
-                    "sslMode": if verify_host { "verify-full" } else { "verify-ca" },
+                    "sslMode": connection.verification().sslmode(),
                 }
             }
         }
@@ -138,14 +136,14 @@ pub fn plan<'a>(request: &Request<'a>, auth: Auth) -> Result<Plan<'a>> {
     notes.extend(tunnel_caveat(request.connection).map(|c| format!("note: {c}")));
     let Some(path) = file else {
         return Ok(Plan {
-            print: Some(merge("", Path::new("data-sources.json"), &id, entry)?),
+            print: Some(merge("", Path::new("data-sources.json"), &id, entry)?.into()),
             notes,
             ..Plan::default()
         });
     };
     let edit_path = path.clone();
     Ok(Plan {
-        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+        edits: vec![Edit::new(path, move |existing| {
             merge(existing, &edit_path, &id, entry).map(Into::into)
         })],
         notes,

@@ -13,6 +13,7 @@ pub mod tableplus;
 
 use crate::config::{Connection, Engine, expand_home};
 use crate::error::{Error, Result};
+use crate::secret::Contents;
 use std::path::{Path, PathBuf};
 
 /// Where the AWS guide puts the RDS CA bundle, used when a connection names none.
@@ -138,7 +139,7 @@ pub struct Request<'a> {
 #[derive(Default)]
 pub struct Plan<'a> {
     /// What goes to stdout.
-    pub print: Option<String>,
+    pub print: Option<Contents>,
     /// Files to merge into, in order, each under its folder's lock.
     pub edits: Vec<Edit<'a>>,
     /// Lines for stderr once the edits are done: next steps in the client, caveats.
@@ -148,7 +149,6 @@ pub struct Plan<'a> {
 /// One read-modify-write of a user's file.
 pub struct Edit<'a> {
     pub path: PathBuf,
-    pub secrecy: crate::files::Secrecy,
     /// The new text from the old ("" when there is none); also what to say about the change.
     pub merge: MergeFn<'a>,
 }
@@ -157,14 +157,9 @@ pub struct Edit<'a> {
 pub type MergeFn<'a> = Box<dyn FnOnce(&str) -> Result<Merged> + 'a>;
 
 impl<'a> Edit<'a> {
-    pub fn new(
-        path: PathBuf,
-        secrecy: crate::files::Secrecy,
-        merge: impl FnOnce(&str) -> Result<Merged> + 'a,
-    ) -> Edit<'a> {
+    pub fn new(path: PathBuf, merge: impl FnOnce(&str) -> Result<Merged> + 'a) -> Edit<'a> {
         Edit {
             path,
-            secrecy,
             merge: Box::new(merge),
         }
     }
@@ -172,14 +167,15 @@ impl<'a> Edit<'a> {
 
 /// A merge's result: the text, and notes about where things went.
 pub struct Merged {
-    pub text: String,
+    /// A secret when the file holds a token: written 0600.
+    pub text: Contents,
     pub notes: Vec<String>,
 }
 
 impl From<String> for Merged {
     fn from(text: String) -> Merged {
         Merged {
-            text,
+            text: Contents::Plain(text),
             notes: Vec::new(),
         }
     }

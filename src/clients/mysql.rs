@@ -6,7 +6,7 @@
 use crate::clients::{Edit, Plan, Request, ca_bundle, ini};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::files::Secrecy;
+use crate::secret::Contents;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +64,9 @@ pub fn options(
     // To these clients `localhost` means the Unix socket.
     pairs.push(("protocol", "TCP".to_string()));
     pairs.push(("ssl-ca", ca_bundle(connection).display().to_string()));
-    let verify_identity = connection.tunnel.is_none();
-    let oracle_mode = if verify_identity {
-        "VERIFY_IDENTITY"
-    } else {
-        "VERIFY_CA"
-    };
+    let verification = connection.verification();
+    let verify_identity = verification.is_full();
+    let oracle_mode = verification.mysql_ssl_mode();
     match flavour {
         Some(Flavour::Oracle) => pairs.push(("ssl-mode", oracle_mode.to_string())),
         Some(Flavour::Mariadb) => {
@@ -265,20 +262,20 @@ pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
         let connect = request.command.line(&["connect", name]);
         let password = request.command.password(request.connection, name);
         return Ok(Plan {
-            print: Some(format!(
+            print: Some(Contents::Plain(format!(
                 "# For ~/.my.cnf (both the MySQL and the MariaDB client read it; each ignores the other's loose- keys):\n{text}\n\
                  # Connect (the token is passed in a private option file, never on the command line):\n\
                  {connect}\n\n\
                  # Or by hand, with the group above; MYSQL_PWD keeps the token out of `ps`\n\
                  # (Oracle's mysql also needs --enable-cleartext-plugin; the MariaDB client does not):\n\
                  MYSQL_PWD=\"$({password})\" mysql --defaults-group-suffix=_{name}\n"
-            )),
+            ))),
             ..Plan::default()
         });
     };
     let edit_path = path.clone();
     Ok(Plan {
-        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+        edits: vec![Edit::new(path, move |existing| {
             let merged =
                 ini::merge_section(existing, &edit_path, ini::Dialect::MySql, &group, &client)?;
             if has_database {

@@ -5,7 +5,6 @@
 use crate::clients::{Edit, Plan, Request, ca_bundle};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::files::Secrecy;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -115,14 +114,14 @@ pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
         .file(|| Ok(std::path::PathBuf::from("servers.json")))?
     else {
         return Ok(Plan {
-            print: Some(document(server)),
+            print: Some(document(server).into()),
             notes,
             ..Plan::default()
         });
     };
     let edit_path = path.clone();
     Ok(Plan {
-        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+        edits: vec![Edit::new(path, move |existing| {
             merge(existing, &edit_path, server).map(Into::into)
         })],
         notes,

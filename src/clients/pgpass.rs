@@ -7,7 +7,8 @@
 use crate::clients::{Destination, Edit, Plan, Request};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::files::Secrecy;
+use crate::secret::Secret;
+use crate::token::Token;
 
 use std::path::{Path, PathBuf};
 
@@ -39,8 +40,7 @@ pub fn escape(field: &str) -> String {
 /// `host=<endpoint> hostaddr=<tunnel ip>` matches on the endpoint's name; JDBC clients
 /// (DataGrip, DBeaver) know only the address they dial. With a tunnel both get a line, with the
 /// same token, so one refresh keeps both fresh.
-pub fn entry(connection: &Connection, user: &str, token: &str) -> String {
-    let name = connection.name.as_deref().unwrap_or("ad-hoc");
+pub fn entry(name: &str, connection: &Connection, user: &str, token: &Token) -> Secret {
     let mut hosts = vec![connection.host.clone()];
     if let Some(tunnel) = connection.tunnel {
         let ip = tunnel.ip().to_string();
@@ -55,20 +55,20 @@ pub fn entry(connection: &Connection, user: &str, token: &str) -> String {
             escape(&host),
             connection.dial_port(),
             escape(user),
-            escape(token)
+            escape(token.expose())
         ));
     }
-    text
+    Secret::new(text)
 }
 
 /// `setup pgpass`: the entry printed, or merged into `.pgpass` (0600) above any line of the
 /// user's that would match first.
-pub fn plan<'a>(request: &Request<'a>, token: &'a str) -> Result<Plan<'a>> {
+pub fn plan<'a>(request: &Request<'a>, token: &Token) -> Result<Plan<'a>> {
     let name = request.name;
-    let text = entry(request.connection, request.user, token);
+    let text = entry(name, request.connection, request.user, token);
     let Some(path) = request.destination.file(default_path)? else {
         return Ok(Plan {
-            print: Some(text),
+            print: Some(text.into()),
             ..Plan::default()
         });
     };
@@ -85,7 +85,7 @@ pub fn plan<'a>(request: &Request<'a>, token: &'a str) -> Result<Plan<'a>> {
     };
     let edit_path = path.clone();
     Ok(Plan {
-        edits: vec![Edit::new(path, Secrecy::Secret, move |existing| {
+        edits: vec![Edit::new(path, move |existing| {
             validate(existing, &edit_path)?;
             Ok(merge_placed(existing, &edit_path, name, &text))
         })],
@@ -383,8 +383,8 @@ fn place(text: &str, name: &str) -> (String, Option<Shadow>) {
 
 /// The `.pgpass` merge for `setup pgpass --write` and `refresh`: `name`'s lines replaced by
 /// `entry` and placed where libpq reaches them first, with a note of any move.
-pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &str) -> crate::clients::Merged {
-    let (text, moved) = place(&merge(text, name, entry), name);
+pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &Secret) -> crate::clients::Merged {
+    let (text, moved) = place(&merge(text, name, entry.expose()), name);
     let notes = moved
         .map(|shadow| {
             format!(
@@ -400,7 +400,10 @@ pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &str) -> crate::
         })
         .into_iter()
         .collect();
-    crate::clients::Merged { text, notes }
+    crate::clients::Merged {
+        text: Secret::new(text).into(),
+        notes,
+    }
 }
 
 #[cfg(test)]
@@ -501,25 +504,43 @@ mod tests {
     #[test]
     fn a_tunnel_gets_a_line_for_the_endpoint_name_and_one_for_the_address_dialled() {
         let config = parse_config("tunnel = \"127.0.0.1:15432\"\n");
-        let text = entry(config.get("prod").unwrap(), "jane", "t:X-Amz-Signature=1");
+        let text = entry(
+            "prod",
+            config.get("prod").unwrap(),
+            "jane",
+            &Token::new("t:X-Amz-Signature=1".into()),
+        );
         assert_eq!(
-            text,
+            text.expose(),
             "# rdsiam-helper: prod (refreshed by `rdsiam-helper refresh`)\n\
              new:15432:*:jane:t\\:X-Amz-Signature=1\n\
              127.0.0.1:15432:*:jane:t\\:X-Amz-Signature=1\n"
         );
         let v6 = parse_config("tunnel = \"[::1]:15432\"\n");
-        let text = entry(v6.get("prod").unwrap(), "jane", "X-Amz-Signature=1");
+        let text = entry(
+            "prod",
+            v6.get("prod").unwrap(),
+            "jane",
+            &Token::new("X-Amz-Signature=1".into()),
+        );
         assert!(
-            text.ends_with("\n\\:\\:1:15432:*:jane:X-Amz-Signature=1\n"),
-            "{text}"
+            text.expose()
+                .ends_with("\n\\:\\:1:15432:*:jane:X-Amz-Signature=1\n"),
+            "{}",
+            text.expose()
         );
         // Both lines replaced together, whichever order the old ones were in.
         let old = format!(
             "{PROD}127.0.0.1:15432:*:jane:X-Amz-Signature=0\nnew:15432:*:jane:X-Amz-Signature=0\nx:1:*:u:p\n"
         );
-        let fresh = entry(config.get("prod").unwrap(), "jane", "X-Amz-Signature=2");
-        assert_eq!(merge(&old, "prod", &fresh), format!("{fresh}x:1:*:u:p\n"));
+        let fresh = entry(
+            "prod",
+            config.get("prod").unwrap(),
+            "jane",
+            &Token::new("X-Amz-Signature=2".into()),
+        );
+        let fresh = fresh.expose();
+        assert_eq!(merge(&old, "prod", fresh), format!("{fresh}x:1:*:u:p\n"));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use crate::clients::{Edit, Plan, Request, ca_bundle, ini, libpq};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::files::Secrecy;
 use std::path::PathBuf;
 
 /// `$PGSERVICEFILE`, else `~/.pg_service.conf`, where libpq looks.
@@ -34,14 +33,14 @@ pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     )];
     let Some(path) = request.destination.file(default_path)? else {
         return Ok(Plan {
-            print: Some(text),
+            print: Some(text.clone().into()),
             notes,
             ..Plan::default()
         });
     };
     let edit_path = path.clone();
     Ok(Plan {
-        edits: vec![Edit::new(path, Secrecy::Plain, move |existing| {
+        edits: vec![Edit::new(path, move |existing| {
             ini::merge_section(existing, &edit_path, ini::Dialect::Libpq, name, &text)
                 .map(Into::into)
         })],

@@ -12,7 +12,7 @@ use std::path::Path;
 /// The SSL dropdown position TablePlus stores in `tLSMode`. Undocumented; read off exported
 /// connections (PostgreSQL: 5 verify-full, 4 verify-ca; MySQL: 4 verify-identity, 3 verify-ca).
 fn tls_mode(connection: &Connection) -> u8 {
-    match (connection.engine, connection.tunnel.is_none()) {
+    match (connection.engine, connection.verification().is_full()) {
         (Engine::Postgres, true) => 5,
         (Engine::Postgres, false) => 4,
         (Engine::Mysql, true) => 4,
@@ -57,7 +57,7 @@ pub fn instructions(
     command: &str,
     ca_bundle: &Path,
 ) -> String {
-    let (kind, ssl) = match (connection.engine, connection.tunnel.is_none()) {
+    let (kind, ssl) = match (connection.engine, connection.verification().is_full()) {
         (Engine::Postgres, true) => ("PostgreSQL", "VERIFY-FULL"),
         (Engine::Postgres, false) => ("PostgreSQL", "VERIFY-CA"),
         (Engine::Mysql, true) => ("MySQL (or MariaDB)", "VERIFY-IDENTITY"),
@@ -103,13 +103,16 @@ pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     }
     let command = request.command.password(request.connection, request.name);
     Ok(Plan {
-        print: Some(instructions(
-            request.connection,
-            request.name,
-            request.user,
-            &command,
-            &ca_bundle(request.connection),
-        )),
+        print: Some(
+            instructions(
+                request.connection,
+                request.name,
+                request.user,
+                &command,
+                &ca_bundle(request.connection),
+            )
+            .into(),
+        ),
         ..Plan::default()
     })
 }

@@ -7,6 +7,7 @@ use crate::clients::{self, libpq, mysql};
 use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
 use crate::issuer;
+use crate::secret::Secret;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -37,7 +38,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             // every option file: a [client] host or skip-ssl in ~/.my.cnf (read after ours)
             // must not send the token elsewhere or in the clear.
             let password = [("password", entry.token.expose().to_string())];
-            child::write_private(&file, &mysql::section("client", &password))?;
+            child::write_private(&file, &Secret::new(mysql::section("client", &password)))?;
             let mut options = mysql::options(connection, &entry.user, None, Some(flavour));
             options.extend(mysql::mysql_options(connection));
             let mut command = Command::new(&client);

@@ -5,6 +5,7 @@ use crate::commands::print;
 use crate::config::{self, Config, Connection};
 use crate::error::{Error, Result};
 use crate::files;
+use crate::secret::Contents;
 use crate::values::{AwsProfile, Database, DbUser, Region};
 use std::path::Path;
 use toml_edit::{DocumentMut, Item, Table, value};
@@ -85,7 +86,7 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
     let table = connection_table(add);
     let mut replaced = false;
-    files::update(&path, files::Secrecy::Plain, |existing| {
+    files::update(&path, |existing| {
         edit_document(&path, existing, |document| {
             let connections = document
                 .entry("connections")
@@ -108,7 +109,7 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
             // the file; a problem is in the flags just given, so say that rather than cite a
             // line not yet written.
             match Config::parse(path.clone(), &text) {
-                Ok(_) => Ok(text),
+                Ok(_) => Ok(Contents::Plain(text)),
                 Err(err) => Err(flag_error(&path, add.name.as_str(), &err)),
             }
         })
@@ -174,7 +175,7 @@ fn flag_error(path: &Path, name: &str, err: &Error) -> Error {
 fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {
     let config = Config::load(explicit)?;
     config.get(name)?;
-    files::update(&config.path, files::Secrecy::Plain, |existing| {
+    files::update(&config.path, |existing| {
         edit_document(&config.path, existing, |document| {
             if let Some(connections) = document
                 .get_mut("connections")
@@ -184,6 +185,7 @@ fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {
             }
             Ok(())
         })
+        .map(Contents::Plain)
     })?;
     eprintln!(
         "rdsiam-helper: removed connection `{name}` from {}",

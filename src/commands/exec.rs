@@ -6,6 +6,7 @@ use crate::clients::{self, libpq, mysql};
 use crate::config::{Config, Engine};
 use crate::error::Result;
 use crate::issuer;
+use crate::secret::Secret;
 use std::process::Command;
 
 pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
@@ -40,7 +41,7 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
             );
             child::write_private(
                 &dir.path().join("my.cnf"),
-                &mysql::option_file("", &options, connection),
+                &Secret::new(mysql::option_file("", &options, connection)),
             )?;
             // Oracle's libmysqlclient sends the token (a cleartext password) only when allowed.
             command

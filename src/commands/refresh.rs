@@ -5,7 +5,8 @@ use crate::cli::RefreshArgs;
 use crate::clients::pgpass;
 use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
-use crate::files::{self, Secrecy};
+use crate::files;
+use crate::secret::{Contents, Secret};
 use crate::{issuer, report};
 
 pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
@@ -74,16 +75,16 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         };
         match issuer::issue(connection, true) {
             Ok(issued) => {
-                let entry = pgpass::entry(connection, &issued.user, issued.token.expose());
+                let entry = pgpass::entry(&name, connection, &issued.user, &issued.token);
                 entries.push((name, entry));
             }
             Err(err) => failures.push(err),
         }
     }
     let mut notes = Vec::new();
-    let written = files::update(&path, Secrecy::Secret, |current| {
+    let written = files::update(&path, |current| {
         pgpass::validate(current, &path)?;
-        let mut merged = current.to_string();
+        let mut merged = Secret::new(current.to_string());
         for (name, entry) in &entries {
             if unmarked.contains(name) {
                 notes.push(format!(
@@ -91,11 +92,14 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
                     path.display()
                 ));
             }
-            let placed = pgpass::merge_placed(&merged, &path, name, entry);
+            let placed = pgpass::merge_placed(merged.expose(), &path, name, entry);
             notes.extend(placed.notes);
-            merged = placed.text;
+            merged = match placed.text {
+                Contents::Secret(text) => text,
+                Contents::Plain(text) => Secret::new(text),
+            };
         }
-        Ok(merged)
+        Ok(Contents::Secret(merged))
     })?;
     if written != files::Written::Unchanged {
         report::verbose(format_args!("refreshed {}", path.display()));

@@ -44,7 +44,7 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
     let plan = match client {
         SetupClient::Pgpass => {
             let issued = issued.as_ref().expect("pgpass issues a token");
-            pgpass::plan(&request, issued.token.expose())?
+            pgpass::plan(&request, &issued.token)?
         }
         SetupClient::Pgservice => pgservice::plan(&request)?,
         SetupClient::Tableplus => tableplus::plan(&request)?,
@@ -66,12 +66,12 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
 /// Prints the plan's text, merges its edits, then gives its notes.
 fn perform(plan: Plan<'_>) -> Result<()> {
     if let Some(text) = &plan.print {
-        print(text)?;
+        print(text.expose())?;
     }
     for edit in plan.edits {
         let mut notes = Vec::new();
         let merge = edit.merge;
-        let written = files::update(&edit.path, edit.secrecy, |existing| {
+        let written = files::update(&edit.path, |existing| {
             let merged = merge(existing)?;
             notes = merged.notes;
             Ok(merged.text)

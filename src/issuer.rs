@@ -1,14 +1,14 @@
 //! Getting a token for a connection: the cache first, then credentials and signing under the
 //! cache's lock. Everything the token commands, `exec`, `connect` and `refresh` share.
 
-use crate::cache::{self, Cache, CacheKey, CachedToken, Signed};
+pub use crate::cache::Issued;
+use crate::cache::{self, Cache, CacheKey, IdentityKey, Signed};
 use crate::clock;
 use crate::config::{Connection, SESSION_NAME_TEMPLATE};
 use crate::credentials;
 use crate::error::{Error, Result};
-use crate::identity_cache::{self, IdentityKey};
 use crate::report;
-use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN, Token};
+use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN};
 use std::time::SystemTime;
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
@@ -21,48 +21,29 @@ pub fn cache_key(connection: &Connection) -> CacheKey {
     }
 }
 
-/// A token and what it was signed for: what commands get, never the cache's own record.
-#[derive(Debug)]
-pub struct Issued {
-    pub token: Token,
-    /// The database user signed for (`{session_name}` resolved).
-    pub user: String,
-    pub region: String,
-    pub valid_until: SystemTime,
-}
-
-impl From<CachedToken> for Issued {
-    fn from(entry: CachedToken) -> Issued {
-        Issued {
-            valid_until: entry.valid_until(),
-            token: entry.token,
-            user: entry.signed_user,
-            region: entry.signed_region,
-        }
-    }
-}
-
 /// A token with at least `refresh_before` of life left: cached when possible.
 pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     connection.warn_if_region_contradicts_host();
     let key = cache_key(connection);
     if !use_cache {
-        return sign(connection, &key, None).map(Issued::from);
+        return sign(connection, &key, None).map(|signed| Issued::uncached(&key, signed));
     }
     let cache = Cache::open(cache::default_dir()?)?;
     if let Some(entry) = cache.fresh(&key, clock::now(), connection.refresh_before)? {
-        return Ok(entry.into());
+        return Ok(entry);
     }
-    cache
-        .refresh(&key, clock::now, connection.refresh_before, || {
-            sign(connection, &key, Some(&cache))
-        })
-        .map(Issued::from)
+    cache.refresh(
+        &key,
+        connection.name.as_deref(),
+        clock::now,
+        connection.refresh_before,
+        || sign(connection, &key, Some(&cache)),
+    )
 }
 
 /// Resolves credentials and signs a new token (the slow path: aws-config, maybe network).
 /// `cache` also keeps the `{session_name}` between tokens; `None` with --no-cache.
-fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Result<CachedToken> {
+fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Result<Signed> {
     let resolved = credentials::resolve(
         connection.aws_profile.as_deref(),
         connection.signing_region().as_deref(),
@@ -88,17 +69,13 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
         resolved.region,
         clock::rfc3339(valid_until)
     ));
-    Ok(CachedToken::new(
-        key,
-        connection.name.clone(),
-        Signed {
-            token,
-            user,
-            region: resolved.region,
-            at: now,
-            valid_until,
-        },
-    ))
+    Ok(Signed {
+        token,
+        user,
+        region: resolved.region,
+        at: now,
+        valid_until,
+    })
 }
 
 fn check_not_expired(connection: &Connection, expiry: Option<SystemTime>) -> Result<()> {
@@ -151,13 +128,13 @@ fn signing_user(
     // A folder that could not be created was reported by Cache::open; nothing to read or keep.
     let cache_dir = cache.map(Cache::dir).filter(|dir| dir.is_dir());
     if let Some(dir) = cache_dir
-        && let Some(name) = identity_cache::lookup(dir, &identity, clock::now())?
+        && let Some(name) = cache::lookup_identity(dir, &identity, clock::now())?
     {
         return Ok(name);
     }
     let name = session_name_from_sts(resolved)?;
     if let Some(dir) = cache_dir {
-        identity_cache::store(
+        cache::store_identity(
             dir,
             &identity,
             &name,

@@ -8,7 +8,6 @@ mod config;
 mod credentials;
 mod error;
 mod files;
-mod identity_cache;
 mod issuer;
 mod report;
 mod secret;

@@ -49,7 +49,7 @@ fn list(cache: &Cache) -> Result<i32> {
     let mut out =
         String::from("CONNECTION\tENDPOINT\tREGION\tCREDENTIALS\tSIGNED\tVALID UNTIL\tSTATE\n");
     for (_, entry) in entries {
-        let state = if clock::unix_seconds(entry.valid_until()) > now {
+        let state = if clock::unix_seconds(entry.valid_until) > now {
             "valid"
         } else {
             "expired"
@@ -57,13 +57,13 @@ fn list(cache: &Cache) -> Result<i32> {
         out.push_str(&format!(
             "{}\t{}@{}:{}\t{}\t{}\t{}\t{}\t{state}\n",
             entry.connection.as_deref().unwrap_or("-"),
-            entry.signed_user,
+            entry.user,
             entry.host,
             entry.port,
-            entry.signed_region,
+            entry.region,
             entry.source.split('|').next().unwrap_or_default(),
-            clock::rfc3339(clock::from_unix_seconds(entry.signed_at)),
-            clock::rfc3339(entry.valid_until()),
+            clock::rfc3339(entry.signed_at),
+            clock::rfc3339(entry.valid_until),
         ));
     }
     print(&out)?;

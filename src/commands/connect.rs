@@ -1,6 +1,7 @@
 //! `connect NAME [-- ARGS]`: psql or mysql on the connection, TLS verified, the token never in
 //! argv.
 
+use crate::cache::OptionFile;
 use crate::child;
 use crate::cli::ConnectArgs;
 use crate::clients::{self, libpq, mysql};
@@ -32,19 +33,20 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             let signals = child::Signals::guard();
             let client = mysql::find_client()?;
             let flavour = mysql::detect(&client)?;
-            let dir = child::private_dir()?;
-            let file = dir.path().join("client.cnf");
             // Only the token goes in the file. The rest goes on the command line, which beats
             // every option file: a [client] host or skip-ssl in ~/.my.cnf (read after ours)
             // must not send the token elsewhere or in the clear.
             let password = [("password", entry.token.expose().to_string())];
-            child::write_private(&file, &Secret::new(mysql::section("client", &password)))?;
+            let file = OptionFile::create(
+                "client.cnf",
+                &Secret::new(mysql::section("client", &password)),
+            )?;
             let mut options = mysql::options(connection, &entry.user, None, Some(flavour));
             options.extend(mysql::mysql_options(connection));
             let mut command = Command::new(&client);
             // --defaults-extra-file must be the first argument.
             command
-                .arg(format!("--defaults-extra-file={}", file.display()))
+                .arg(format!("--defaults-extra-file={}", file.path().display()))
                 .args(
                     options
                         .iter()
@@ -53,7 +55,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
                 .args(mysql::client_args(flavour))
                 .args(&args.extra);
             let code = signals.run(command, &client.display().to_string());
-            drop(dir);
+            drop(file);
             code
         }
     }

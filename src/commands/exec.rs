@@ -1,5 +1,6 @@
 //! `exec NAME -- COMMAND...`: any program, with the connection in its environment.
 
+use crate::cache::OptionFile;
 use crate::child;
 use crate::cli::ExecArgs;
 use crate::clients::{self, libpq, mysql};
@@ -32,26 +33,25 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
             // Any program may run: keys for the installed client's flavour (`loose-` keys both
             // read when there is none) in the my.cnf that MariaDB's programs read from
             // $MARIADB_HOME / $MYSQL_HOME.
-            let dir = child::private_dir()?;
             let options = mysql::options(
                 connection,
                 &entry.user,
                 Some(entry.token.expose()),
                 mysql::installed_flavour(),
             );
-            child::write_private(
-                &dir.path().join("my.cnf"),
+            let file = OptionFile::create(
+                "my.cnf",
                 &Secret::new(mysql::option_file("", &options, connection)),
             )?;
             // Oracle's libmysqlclient sends the token (a cleartext password) only when allowed.
             command
-                .env("MYSQL_HOME", dir.path())
-                .env("MARIADB_HOME", dir.path())
+                .env("MYSQL_HOME", file.dir())
+                .env("MARIADB_HOME", file.dir())
                 .env("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1");
             for warning in mysql::overriding_user_options() {
                 crate::report::warn(format_args!("{warning}"));
             }
-            _private = Some(dir);
+            _private = Some(file);
         }
     }
     signals.run(command, &program)

@@ -7,10 +7,11 @@
 //! symlink or another user's file, atomic replace, a bad file is a miss) and hold no secret:
 //! the name, two times, and the description of the credential source.
 
+use super::folder::{CLOCK_SKEW, read_private_json, stem, write_private_json};
+use crate::clock;
 use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::Result;
 use crate::report;
-use crate::{cache, clock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -19,15 +20,13 @@ use std::time::{Duration, SystemTime};
 const FORMAT_VERSION: u32 = 1;
 /// `Cache::clear` removes 32-hex stems with the extensions it knows; this one is ours alone, so
 /// a token lookup can never mistake a name for a token.
-pub const EXTENSION: &str = "identity";
+pub(super) const EXTENSION: &str = "identity";
 /// Long-term keys never expire, yet the user behind a profile can change (edited
 /// ~/.aws/credentials): an hour bounds how long an old name can be used.
 const WITHOUT_EXPIRY: Duration = Duration::from_secs(3600);
 /// The longest an AWS role session lasts. A credential_process can claim any expiry, and a file
 /// from elsewhere any validity; neither keeps a name longer than this.
 const LONGEST: Duration = Duration::from_secs(12 * 3600);
-/// A name resolved "in the future" means the clock moved backwards; a little skew is normal.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// Whose name it is: the token cache key's credential source. Not the region: the same
 /// credentials are the same caller in every region.
@@ -40,14 +39,8 @@ pub struct IdentityKey<'a> {
 
 impl IdentityKey<'_> {
     fn file_stem(&self) -> String {
-        let mut hash = Sha256::new();
         // The prefix keeps these stems apart from token keys made of the same strings.
-        for part in ["identity", self.source] {
-            hash.update(part.as_bytes());
-            hash.update([0]);
-        }
-        let digest = hash.finalize();
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        stem(&["identity", self.source])
     }
 
     fn fingerprint(&self) -> String {
@@ -137,7 +130,7 @@ pub fn store(
         valid_until: clock::unix_seconds(valid_until),
     };
     let path = key.path(dir);
-    match write_atomically(dir, &path, &entry) {
+    match write_private_json(dir, &path, &entry) {
         Ok(()) => report::verbose(format_args!(
             "cached `{SESSION_NAME_TEMPLATE}` in {} until {}",
             path.display(),
@@ -152,11 +145,7 @@ pub fn store(
 
 fn read(path: &Path) -> Result<Option<Entry>> {
     // Ours are a few hundred bytes.
-    cache::read_private_json(path, 4096)
-}
-
-fn write_atomically(dir: &Path, path: &Path, entry: &Entry) -> std::io::Result<()> {
-    cache::write_private_json(dir, path, entry)
+    read_private_json(path, 4096)
 }
 
 #[cfg(test)]

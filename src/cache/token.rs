@@ -1,27 +1,26 @@
-//! The token cache: one JSON file per key in a private folder. Readers take no lock (files are
-//! replaced by an atomic rename); a refresh takes the key's lock, looks again, then signs once.
-//! Pure file logic: the caller passes the clock.
+//! Tokens: one JSON file per key. Readers take no lock (files are replaced by an atomic
+//! rename); a refresh takes the key's lock, looks again, then signs once. Pure file logic: the
+//! caller passes the clock. The record on disk is this module's alone; callers get `Issued`.
 
+use super::folder::{
+    CLOCK_SKEW, Cache, LOCK_WAIT_VARIABLE, check_owner, is_symlink_error, lock_wait,
+    read_private_json, remove_if_present, stem, symlink_error, write_private_json,
+};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{TOKEN_EXPIRES_IN, Token};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The extension of token files; `.lock` beside each is its refresh lock.
+pub(super) const EXTENSION: &str = "json";
+pub(super) const LOCK_EXTENSION: &str = "lock";
+
 const FORMAT_VERSION: u32 = 1;
-/// A refresh resolves credentials (an SSO call, a credential_process) and signs: seconds at
-/// worst. A lock held far longer belongs to a hung process; waiting forever would hang the GUI
-/// client that called us.
-const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(20);
-pub const LOCK_WAIT_VARIABLE: &str = "RDSIAM_HELPER_LOCK_TIMEOUT";
-/// A token signed "in the future" means the clock moved backwards; a little skew is normal.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// Everything that changes the token or who signs it. Two AWS profiles never share a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,41 +36,77 @@ pub struct CacheKey {
 
 impl CacheKey {
     pub fn file_stem(&self) -> String {
-        let mut hash = Sha256::new();
-        for part in [
+        stem(&[
             &self.host.to_ascii_lowercase(),
             &self.port.to_string(),
             &self.user,
             &self.region,
             &self.source,
-        ] {
-            hash.update(part.as_bytes());
-            hash.update([0]);
-        }
-        let digest = hash.finalize();
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        ])
     }
 }
 
 /// One cache file. `valid_until` is `min(signed_at + 900 s, credential expiry)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CachedToken {
-    pub version: u32,
+struct Record {
+    version: u32,
+    connection: Option<String>,
+    host: String,
+    port: u16,
+    /// The key's user (a `{session_name}` template stays a template here) ...
+    user: String,
+    /// ... and the user the token was signed for.
+    signed_user: String,
+    region: String,
+    signed_region: String,
+    source: String,
+    signed_at: i64,
+    valid_until: i64,
+    #[serde(with = "token_serde")]
+    token: Token,
+}
+
+/// A token and what it was signed for: what the cache gives out.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: Token,
+    /// The database user signed for (`{session_name}` resolved).
+    pub user: String,
+    pub region: String,
+    pub valid_until: SystemTime,
+}
+
+impl From<Record> for Issued {
+    fn from(record: Record) -> Issued {
+        Issued {
+            valid_until: record.valid_until(),
+            token: record.token,
+            user: record.signed_user,
+            region: record.signed_region,
+        }
+    }
+}
+
+impl Issued {
+    /// A token signed with --no-cache: never stored, served as signed.
+    pub fn uncached(key: &CacheKey, signed: Signed) -> Issued {
+        Record::new(key, None, signed).into()
+    }
+}
+
+/// What `cache list` shows of an entry: everything but the token.
+#[derive(Debug)]
+pub struct Listed {
     pub connection: Option<String>,
     pub host: String,
     pub port: u16,
-    /// The key's user (a `{session_name}` template stays a template here) ...
     pub user: String,
-    /// ... and the user the token was signed for.
-    pub signed_user: String,
     pub region: String,
-    pub signed_region: String,
+    /// The credential source, e.g. `profile:prod`.
     pub source: String,
-    pub signed_at: i64,
-    pub valid_until: i64,
-    #[serde(with = "token_serde")]
-    pub token: Token,
+    pub signed_at: SystemTime,
+    pub valid_until: SystemTime,
 }
 
 mod token_serde {
@@ -87,9 +122,9 @@ mod token_serde {
     }
 }
 
-impl CachedToken {
-    pub fn new(key: &CacheKey, connection: Option<String>, signed: Signed) -> CachedToken {
-        CachedToken {
+impl Record {
+    fn new(key: &CacheKey, connection: Option<String>, signed: Signed) -> Record {
+        Record {
             version: FORMAT_VERSION,
             connection,
             host: key.host.to_ascii_lowercase(),
@@ -107,7 +142,7 @@ impl CachedToken {
 
     /// Served only while it keeps at least `refresh_before` of life, and never when the clock
     /// has moved back past its signing time.
-    pub fn is_fresh(&self, now: SystemTime, refresh_before: Duration) -> bool {
+    fn is_fresh(&self, now: SystemTime, refresh_before: Duration) -> bool {
         let now_s = clock::unix_seconds(now);
         self.signed_at <= now_s + CLOCK_SKEW.as_secs() as i64
             && now_s
@@ -125,8 +160,21 @@ impl CachedToken {
         )
     }
 
-    pub fn valid_until(&self) -> SystemTime {
+    fn valid_until(&self) -> SystemTime {
         clock::from_unix_seconds(self.valid_until_secs())
+    }
+
+    fn listed(self) -> Listed {
+        Listed {
+            valid_until: self.valid_until(),
+            signed_at: clock::from_unix_seconds(self.signed_at),
+            connection: self.connection,
+            host: self.host,
+            port: self.port,
+            user: self.signed_user,
+            region: self.signed_region,
+            source: self.source,
+        }
     }
 
     fn matches(&self, key: &CacheKey) -> bool {
@@ -149,95 +197,14 @@ pub struct Signed {
     pub valid_until: SystemTime,
 }
 
-#[derive(Debug)]
-pub struct Cache {
-    dir: PathBuf,
-    /// False when the folder cannot be created (a read-only parent): tokens are then signed
-    /// fresh each time, with a warning. A folder that exists but cannot be written is found
-    /// out at the lock file or the write, with the same outcome.
-    writable: bool,
-}
-
-/// `$RDSIAM_HELPER_CACHE_DIR`, else the platform cache folder + `rdsiam-helper`.
-pub fn default_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("RDSIAM_HELPER_CACHE_DIR").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    dirs::cache_dir()
-        .map(|d| d.join("rdsiam-helper"))
-        .ok_or_else(|| {
-            Error::failure("cannot find a cache folder (no HOME?)")
-                .hint("set HOME, or RDSIAM_HELPER_CACHE_DIR")
-        })
-}
-
-/// Whether `dir` is the folder RDSIAM_HELPER_CACHE_DIR names.
-fn named_by_user(dir: &Path) -> bool {
-    std::env::var_os("RDSIAM_HELPER_CACHE_DIR").is_some_and(|named| Path::new(&named) == dir)
-}
-
 impl Cache {
-    /// Opens (creating it 0700 if needed) the cache folder. A folder that others could write to
-    /// is refused: someone could plant a token file there.
-    pub fn open(dir: PathBuf) -> Result<Cache> {
-        crate::files::require_home_for(&dir)?;
-        if let Err(err) = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-        {
-            report::warn(format_args!(
-                "cannot create the cache folder {}: {err}; signing without a cache",
-                dir.display()
-            ));
-            return Ok(Cache {
-                dir,
-                writable: false,
-            });
-        }
-        let meta =
-            std::fs::metadata(&dir).map_err(|e| Error::io("read the cache folder", &dir, e))?;
-        check_owner(&meta, &dir, "cache folder")?;
-        if !meta.is_dir() {
-            return Err(Error::failure(format!(
-                "the cache folder {} is not a folder",
-                dir.display()
-            )));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(Error::failure(format!(
-                "the cache folder {} is writable by other users (mode {:o}); refusing to use it",
-                dir.display(),
-                meta.mode() & 0o777
-            ))
-            .hint(format!(
-                "run `chmod 700 {}`, or set RDSIAM_HELPER_CACHE_DIR to a private folder",
-                dir.display()
-            )));
-        }
-        if meta.mode() & 0o077 != 0 && !named_by_user(&dir) {
-            // Our own folder, merely readable by others: tighten it rather than refuse. A
-            // folder the user named is theirs: used as it is (every file in it is 0600).
-            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-        }
-        // No write probe here: a hit needs none, and on a miss a folder that is read-only or
-        // full shows itself at the lock file or the write, which then warn and sign anyway.
-        Ok(Cache {
-            dir,
-            writable: true,
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn path_for(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(format!("{}.json", key.file_stem()))
+        self.dir().join(format!("{}.{EXTENSION}", key.file_stem()))
     }
 
     fn lock_path(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(format!("{}.lock", key.file_stem()))
+        self.dir()
+            .join(format!("{}.{LOCK_EXTENSION}", key.file_stem()))
     }
 
     /// The cached token for `key` if it is still fresh. Unreadable or foreign content is a
@@ -247,13 +214,13 @@ impl Cache {
         key: &CacheKey,
         now: SystemTime,
         refresh_before: Duration,
-    ) -> Result<Option<CachedToken>> {
+    ) -> Result<Option<Issued>> {
         let path = self.path_for(key);
         let entry = read_entry(&path)?;
         match entry {
             Some(entry) if entry.matches(key) && entry.is_fresh(now, refresh_before) => {
                 report::verbose(format_args!("cache hit: {}", path.display()));
-                Ok(Some(entry))
+                Ok(Some(entry.into()))
             }
             Some(entry) if entry.matches(key) => {
                 report::verbose(format_args!(
@@ -278,20 +245,23 @@ impl Cache {
     }
 
     /// Signs a new token under the key's lock unless another process did so while we waited.
+    /// `connection` labels the entry for `cache list` and `cache clear NAME`.
     pub fn refresh(
         &self,
         key: &CacheKey,
+        connection: Option<&str>,
         now: impl Fn() -> SystemTime,
         refresh_before: Duration,
-        sign: impl FnOnce() -> Result<CachedToken>,
-    ) -> Result<CachedToken> {
-        if !self.writable {
-            return sign();
+        sign: impl FnOnce() -> Result<Signed>,
+    ) -> Result<Issued> {
+        let record = |signed| Record::new(key, connection.map(str::to_string), signed);
+        if !self.is_writable() {
+            return sign().map(|signed| record(signed).into());
         }
         let lock_path = self.lock_path(key);
         let _lock = match self.lock(&lock_path)? {
             Some(lock) => lock,
-            None => return sign(),
+            None => return sign().map(|signed| record(signed).into()),
         };
         if let Some(entry) = self.fresh(key, now(), refresh_before)? {
             report::verbose(format_args!(
@@ -300,9 +270,9 @@ impl Cache {
             ));
             return Ok(entry);
         }
-        let entry = sign()?;
+        let entry = record(sign()?);
         self.store(key, &entry);
-        Ok(entry)
+        Ok(entry.into())
     }
 
     /// The key's exclusive lock, waited on for a bounded time. `None` when no lock file can be
@@ -364,9 +334,9 @@ impl Cache {
 
     /// Writes the entry atomically (0600 temp file, fsync, rename). A failure here (full disk)
     /// costs only the next call's speed, so it is a warning.
-    fn store(&self, key: &CacheKey, entry: &CachedToken) {
+    fn store(&self, key: &CacheKey, entry: &Record) {
         let path = self.path_for(key);
-        if let Err(err) = write_atomically(&self.dir, &path, entry) {
+        if let Err(err) = write_private_json(self.dir(), &path, entry) {
             report::warn(format_args!(
                 "cannot write the cache file {}: {err}; the token was not cached",
                 path.display()
@@ -377,20 +347,11 @@ impl Cache {
     }
 
     /// Every entry in the folder, for `cache list`; unreadable files are skipped.
-    pub fn entries(&self) -> Result<Vec<(PathBuf, CachedToken)>> {
+    pub fn entries(&self) -> Result<Vec<(PathBuf, Listed)>> {
         let mut entries = Vec::new();
-        let read = match std::fs::read_dir(&self.dir) {
-            Ok(read) => read,
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(entries),
-            Err(err) => return Err(Error::io("list the cache folder", &self.dir, err)),
-        };
-        for item in read.flatten() {
-            let path = item.path();
-            if !is_cache_file(&path, "json") {
-                continue;
-            }
+        for path in self.files(EXTENSION)? {
             if let Ok(Some(entry)) = read_entry(&path) {
-                entries.push((path, entry));
+                entries.push((path, entry.listed()));
             }
         }
         entries.sort_by(|a, b| (&a.1.connection, &a.1.host).cmp(&(&b.1.connection, &b.1.host)));
@@ -403,168 +364,17 @@ impl Cache {
         remove_if_present(&self.lock_path(key))?;
         Ok(existed)
     }
-
-    /// Removes every entry signed for connection `name`, whatever environment made it (a GUI
-    /// client's empty environment gives another key than the shell's).
-    pub fn remove_connection(&self, name: &str) -> Result<usize> {
-        let mut removed = 0;
-        for (path, entry) in self.entries()? {
-            if entry.connection.as_deref() == Some(name) {
-                removed += usize::from(remove_if_present(&path)?);
-                remove_if_present(&path.with_extension("lock"))?;
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Removes every file this tool keeps in the folder, nothing else; returns the token count.
-    pub fn clear(&self) -> Result<usize> {
-        let mut removed = 0;
-        let read = match std::fs::read_dir(&self.dir) {
-            Ok(read) => read,
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(0),
-            Err(err) => return Err(Error::io("list the cache folder", &self.dir, err)),
-        };
-        for item in read.flatten() {
-            let path = item.path();
-            if is_cache_file(&path, "json") {
-                removed += usize::from(remove_if_present(&path)?);
-            } else if is_cache_file(&path, "lock")
-                || is_cache_file(&path, crate::identity_cache::EXTENSION)
-                || is_leftover(&path, ".tmp-")
-            {
-                remove_if_present(&path)?;
-            } else if is_leftover(&path, "rdsiam-helper-client-") || is_leftover(&path, "client-") {
-                // An option file with a token, left by an `exec`/`connect` that was killed.
-                std::fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
-            }
-        }
-        Ok(removed)
-    }
-}
-
-/// A temp file of an interrupted write, or a client's private folder (`child::private_dir`).
-fn is_leftover(path: &Path, prefix: &str) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with(prefix))
-}
-
-fn is_cache_file(path: &Path, extension: &str) -> bool {
-    path.extension().is_some_and(|e| e == extension)
-        && path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .is_some_and(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn remove_if_present(path: &Path) -> Result<bool> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(err) if err.kind() == ErrorKind::NotFound => Ok(false),
-        Err(err) => Err(Error::io("remove", path, err)),
-    }
-}
-
-fn lock_wait() -> Duration {
-    std::env::var(LOCK_WAIT_VARIABLE)
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_LOCK_WAIT)
 }
 
 /// Reads one cache file without following a symlink. `Ok(None)`: absent or not a cache entry.
-fn read_entry(path: &Path) -> Result<Option<CachedToken>> {
+fn read_entry(path: &Path) -> Result<Option<Record>> {
     read_private_json(path, 64 * 1024)
-}
-
-fn write_atomically(dir: &Path, path: &Path, entry: &CachedToken) -> std::io::Result<()> {
-    write_private_json(dir, path, entry)
-}
-
-/// One JSON file of the cache folder, read without following a symlink and only if it is
-/// ours. `Ok(None)`: absent, or not something we wrote (it will be replaced); a symlink or
-/// another user's file is an error.
-pub(crate) fn read_private_json<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    max_len: u64,
-) -> Result<Option<T>> {
-    let mut file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(err) if is_symlink_error(&err) => return Err(symlink_error(path)),
-        Err(err) => return Err(Error::io("read the cache file", path, err)),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io("read the cache file", path, e))?;
-    check_owner(&meta, path, "cache file")?;
-    // A FIFO or device in place of the file would block or stream forever. Ours are 0600: a
-    // file others could read or write was not written by us, so it is not trusted.
-    if !meta.is_file() || meta.len() > max_len || meta.mode() & 0o077 != 0 {
-        return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    if file.read_to_end(&mut bytes).is_err() {
-        return Ok(None);
-    }
-    Ok(serde_json::from_slice(&bytes).ok())
-}
-
-/// Replaces `path` atomically: a 0600 temp file in `dir`, fsync, rename.
-pub(crate) fn write_private_json<T: Serialize>(
-    dir: &Path,
-    path: &Path,
-    value: &T,
-) -> std::io::Result<()> {
-    // tempfile creates the file 0600 before any content is written.
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    serde_json::to_writer(&mut temp, value)?;
-    temp.write_all(b"\n")?;
-    temp.as_file().sync_all()?;
-    // rename replaces a symlink or a foreign file at `path` itself, never what it points to.
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-fn is_symlink_error(err: &std::io::Error) -> bool {
-    err.raw_os_error() == Some(libc::ELOOP)
-}
-
-fn symlink_error(path: &Path) -> Error {
-    Error::failure(format!(
-        "the cache file {} is a symbolic link; refusing to read through it",
-        path.display()
-    ))
-    .hint(format!(
-        "remove it (`rm {}`) and run the command again",
-        path.display()
-    ))
-}
-
-fn check_owner(meta: &std::fs::Metadata, path: &Path, what: &str) -> Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(Error::failure(format!(
-            "the {what} {} belongs to user id {}, not to you (uid {me}); refusing to use it",
-            path.display(),
-            meta.uid()
-        ))
-        .hint("point RDSIAM_HELPER_CACHE_DIR at a folder of your own"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn key() -> CacheKey {
         CacheKey {
@@ -576,8 +386,8 @@ mod tests {
         }
     }
 
-    fn entry(key: &CacheKey, signed_at: i64, valid_until: i64) -> CachedToken {
-        CachedToken::new(
+    fn entry(key: &CacheKey, signed_at: i64, valid_until: i64) -> Record {
+        Record::new(
             key,
             None,
             Signed {

@@ -82,8 +82,8 @@ impl Signals {
         }
         let status = child.wait();
         CHILD.store(0, Ordering::SeqCst);
-        let status =
-            status.map_err(|e| Error::failure(format!("waiting for `{program}` failed: {e}")))?;
+        let status = status
+            .map_err(|e| Error::failure(format!("waiting for `{program}` failed")).caused_by(e))?;
         Ok(status
             .code()
             .or_else(|| status.signal().map(|s| 128 + s))

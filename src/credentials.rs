@@ -90,7 +90,7 @@ pub fn resolve(profile: Option<&str>, region: Option<&str>) -> Result<Resolved> 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::failure(format!("cannot start the AWS client runtime: {e}")))?;
+        .map_err(|e| Error::failure("cannot start the AWS client runtime").caused_by(e))?;
     let (sdk_config, credentials, region) = runtime.block_on(resolve_async(profile, region))?;
     Ok(Resolved {
         credentials,

@@ -1,7 +1,7 @@
 //! Errors written for the person at the keyboard: what failed, the name or path involved, and
-//! the next step. They carry names and paths, never a token or a secret.
-
-use std::fmt;
+//! the next step. They carry names and paths, never a token or a secret. They stay data until
+//! `main.rs` renders them: `Display` is the message alone, the cause is kept as `source()`, and
+//! the `rdsiam-helper: error:` line with its hints is written in one place.
 
 /// What the caller (and the shell) branches on: the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,46 +17,47 @@ pub enum Kind {
     NotRunnable { code: i32 },
 }
 
-#[derive(Debug)]
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub hints: Vec<String>,
+    #[source]
+    cause: Option<Cause>,
+    /// Failures that came before this one in a command that goes on after each (`refresh`).
+    pub earlier: Vec<Error>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn failure(message: impl Into<String>) -> Self {
+    fn new(kind: Kind, message: impl Into<String>) -> Self {
         Self {
-            kind: Kind::Failure,
+            kind,
             message: message.into(),
             hints: Vec::new(),
+            cause: None,
+            earlier: Vec::new(),
         }
+    }
+
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self::new(Kind::Failure, message)
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::Usage,
-            message: message.into(),
-            hints: Vec::new(),
-        }
+        Self::new(Kind::Usage, message)
     }
 
     pub fn credentials(message: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::Credentials,
-            message: message.into(),
-            hints: Vec::new(),
-        }
+        Self::new(Kind::Credentials, message)
     }
 
     pub fn not_runnable(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::NotRunnable { code },
-            message: message.into(),
-            hints: Vec::new(),
-        }
+        Self::new(Kind::NotRunnable { code }, message)
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -64,9 +65,20 @@ impl Error {
         self
     }
 
-    /// An I/O failure on a path, phrased as "could not <doing> <path>: <cause>".
+    /// Keeps `cause` as this error's source; it is shown after the message.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
+    /// An I/O failure on a path: "could not <doing> <path>", caused by `err`.
     pub fn io(doing: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        Self::failure(format!("could not {doing} {}: {err}", path.display()))
+        Self::failure(format!("could not {doing} {}", path.display())).caused_by(err)
+    }
+
+    pub fn with_earlier(mut self, earlier: Vec<Error>) -> Self {
+        self.earlier = earlier;
+        self
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -78,15 +90,3 @@ impl Error {
         }
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rdsiam-helper: error: {}", self.message)?;
-        for hint in &self.hints {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Error {}

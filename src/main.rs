@@ -24,9 +24,29 @@ fn main() {
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{err}");
+            eprint!("{}", render(&err));
             err.exit_code()
         }
     };
     std::process::exit(code);
+}
+
+/// The one place errors become text: `rdsiam-helper: error: MESSAGE: CAUSE: ...` and a line
+/// per hint, each failure that came before it first.
+fn render(err: &error::Error) -> String {
+    let mut out = String::new();
+    for earlier in &err.earlier {
+        out.push_str(&render(earlier));
+    }
+    out.push_str(&format!("rdsiam-helper: error: {err}"));
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        out.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    out.push('\n');
+    for hint in &err.hints {
+        out.push_str(&format!("  hint: {hint}\n"));
+    }
+    out
 }

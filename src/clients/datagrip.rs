@@ -510,7 +510,7 @@ fn new_component(component: &str, element: &str) -> String {
 
 fn write_event(out: &mut XmlWriter, event: Event<'_>) -> Result<()> {
     out.write_event(event)
-        .map_err(|e| Error::failure(format!("cannot write XML: {e}")))
+        .map_err(|e| Error::failure("cannot write XML").caused_by(e))
 }
 
 /// Our element is already well-formed XML made by the writer above; it goes in verbatim.
@@ -518,7 +518,7 @@ fn write_raw(out: &mut XmlWriter, xml: &str) -> Result<()> {
     use std::io::Write;
     out.get_mut()
         .write_all(xml.as_bytes())
-        .map_err(|e| Error::failure(format!("cannot write XML: {e}")))
+        .map_err(|e| Error::failure("cannot write XML").caused_by(e))
 }
 
 fn indent(text: &str, prefix: &str) -> String {

@@ -56,7 +56,7 @@ impl HelperCommand {
     pub fn new(config_path: &Path) -> Result<HelperCommand> {
         let exe = std::env::current_exe()
             .and_then(|p| p.canonicalize())
-            .map_err(|e| Error::failure(format!("cannot find this program's own path: {e}")))?;
+            .map_err(|e| Error::failure("cannot find this program's own path").caused_by(e))?;
         let config = std::path::absolute(config_path)
             .map_err(|e| Error::io("find the absolute path of", config_path, e))?;
         let home_default = dirs::home_dir().map(|h| h.join(".config/rdsiam-helper/config.toml"));

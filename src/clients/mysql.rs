@@ -20,7 +20,9 @@ pub fn detect(client: &Path) -> Result<Flavour> {
     let output = std::process::Command::new(client)
         .arg("--version")
         .output()
-        .map_err(|e| Error::failure(format!("cannot run {} --version: {e}", client.display())))?;
+        .map_err(|e| {
+            Error::failure(format!("cannot run {} --version", client.display())).caused_by(e)
+        })?;
     let text = String::from_utf8_lossy(&output.stdout);
     Ok(if text.contains("MariaDB") {
         Flavour::Mariadb

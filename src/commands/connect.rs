@@ -27,7 +27,7 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
                 .env("PGPASSWORD", entry.token.expose());
             // Replace this process: psql owns the terminal and its exit code is ours.
             let err = command.exec();
-            Err(Error::failure(format!("cannot run psql: {err}")).hint("install the PostgreSQL client (e.g. `apt install postgresql-client`, `brew install libpq`)"))
+            Err(Error::failure("cannot run psql").caused_by(err).hint("install the PostgreSQL client (e.g. `apt install postgresql-client`, `brew install libpq`)"))
         }
         Engine::Mysql => {
             let signals = child::Signals::guard();

@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             clap_mangen::Man::new(crate::cli::command())
                 .render(&mut page)
                 .map_err(|e| {
-                    crate::error::Error::failure(format!("cannot render the man page: {e}"))
+                    crate::error::Error::failure("cannot render the man page").caused_by(e)
                 })?;
             print(&String::from_utf8_lossy(&page))?;
             Ok(0)
@@ -73,7 +73,7 @@ fn completions(shell: clap_complete::Shell) -> Result<i32> {
     let mut script = Vec::new();
     completer
         .write_registration(crate::cli::COMPLETE_VAR, name, name, name, &mut script)
-        .map_err(|e| crate::error::Error::failure(format!("cannot write the script: {e}")))?;
+        .map_err(|e| crate::error::Error::failure("cannot write the script").caused_by(e))?;
     print(&String::from_utf8_lossy(&script))?;
     Ok(0)
 }

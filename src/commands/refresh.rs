@@ -108,12 +108,8 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         eprintln!("rdsiam-helper: {note}");
     }
     // Every connection was tried; report each failure, exit with the last one's code.
-    let last = failures.pop();
-    for err in failures {
-        eprintln!("{err}");
-    }
-    match last {
-        Some(err) => Err(err),
+    match failures.pop() {
+        Some(last) => Err(last.with_earlier(failures)),
         None => Ok(0),
     }
 }

@@ -330,27 +330,10 @@ fn refresh_rewrites_only_its_lines_and_psql_connects_after_the_old_token_expired
     let before = std::fs::read_to_string(&pgpass).unwrap();
 
     // Sixteen minutes on: the old token is dead. The server now takes only a fresh one.
-    let later = (chrono::Utc::now().timestamp() + 16 * 60).to_string();
-    let refresh = Run::from(
-        setup
-            .home
-            .cmd()
-            .env("RDSIAM_HELPER_TEST_NOW", &later)
-            .args(["refresh", "--all"])
-            .output()
-            .unwrap(),
-    );
+    let later = minutes_from_now(16);
+    let refresh = setup.home.run_at(later, &["refresh", "--all"]);
     refresh.ok();
-    let fresh = Run::from(
-        setup
-            .home
-            .cmd()
-            .env("RDSIAM_HELPER_TEST_NOW", &later)
-            .args(["pg", "prod"])
-            .output()
-            .unwrap(),
-    )
-    .token();
+    let fresh = setup.home.run_at(later, &["pg", "prod"]).token();
     assert_ne!(fresh, old);
     pg.create_role("jane", &fresh);
 
@@ -761,7 +744,7 @@ fn the_aws_cli_drop_in_prints_the_same_token_and_mimics_its_errors() {
     let env = |cmd: &mut Command| {
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-            .env("RDSIAM_HELPER_TEST_NOW", "2026-11-25T12:00:00Z");
+            .env(NOW_VARIABLE, "2026-11-25T12:00:00Z");
     };
     let mut core = home.cmd();
     env(&mut core);

@@ -29,7 +29,7 @@ fn binary_prints_botocore_tokens_byte_for_byte() {
         let mut cmd = home.cmd();
         cmd.env("AWS_ACCESS_KEY_ID", &v.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &v.secret_access_key)
-            .env("RDSIAM_HELPER_TEST_NOW", &v.signed_at)
+            .env(NOW_VARIABLE, &v.signed_at)
             .args(["token", "--no-cache", "--host", &v.host, "--user", &v.user])
             .args(["--port", &v.port.to_string(), "--region", &v.region]);
         if let Some(session_token) = &v.session_token {
@@ -282,8 +282,7 @@ fn token_is_never_served_past_credential_expiry_minus_refresh_before() {
     let start = chrono::Utc::now().timestamp();
     let at = |offset: i64| {
         let run = Run::from(
-            home.cmd()
-                .env("RDSIAM_HELPER_TEST_NOW", (start + offset).to_string())
+            home.cmd_at(start + offset)
                 .args(["token", "prod", "--format", "json"])
                 .output()
                 .unwrap(),
@@ -655,7 +654,7 @@ fn the_drop_in_takes_aws_cli_global_options_and_refuses_odd_hosts_clearly() {
         let mut cmd = home.cmd();
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-            .env("RDSIAM_HELPER_TEST_NOW", "2026-11-25T12:00:00Z")
+            .env(NOW_VARIABLE, "2026-11-25T12:00:00Z")
             .args(["rds", "generate-db-auth-token", "--hostname", host])
             .args([
                 "--port",

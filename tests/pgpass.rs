@@ -11,18 +11,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Past the 15-minute life of a token signed now: every step of a test signs anew.
-fn minutes_later(minutes: i64) -> String {
-    (chrono::Utc::now().timestamp() + minutes * 60).to_string()
-}
-
-fn run_at(home: &Home, now: &str, args: &[&str]) -> Run {
-    Run::from(
-        home.cmd()
-            .env("RDSIAM_HELPER_TEST_NOW", now)
-            .args(args)
-            .output()
-            .unwrap(),
-    )
+fn minutes_later(minutes: i64) -> i64 {
+    minutes_from_now(minutes)
 }
 
 /// A HOME with a `prod` connection to `host:port` (and `extra` config lines).
@@ -82,8 +72,8 @@ fn a_deleted_marker_leaves_one_token_line_and_it_is_the_fresh_one() {
         let stripped = without_marker(&read(&home));
         std::fs::write(pgpass(&home), &stripped).unwrap();
         let now = minutes_later(minutes);
-        run_at(&home, &now, args).ok();
-        let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+        home.run_at(now, args).ok();
+        let fresh = home.run_at(now, &["pg", "prod"]).ok().token();
         assert_ne!(fresh, old, "{step}");
         let text = read(&home);
         let lines = token_lines(&text, HOST, 5432);
@@ -112,8 +102,8 @@ fn a_blank_line_under_the_marker_does_not_grow_the_file() {
     let mut sizes = Vec::new();
     for minutes in [16, 32] {
         let now = minutes_later(minutes);
-        run_at(&home, &now, &["refresh", "--all"]).ok();
-        let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+        home.run_at(now, &["refresh", "--all"]).ok();
+        let fresh = home.run_at(now, &["pg", "prod"]).ok().token();
         let text = read(&home);
         let lines = token_lines(&text, HOST, 5432);
         assert_eq!(lines.len(), 1, "{text}");
@@ -152,7 +142,7 @@ fn our_lines_go_above_a_users_line_that_would_match_first_and_stay_there() {
     assert_eq!(token_lines(&text, HOST, 5432).len(), 1);
 
     // Once above, refresh rewrites the token where it is, and says nothing more.
-    let refresh = run_at(&home, &minutes_later(16), &["refresh", "--all"]);
+    let refresh = home.run_at(minutes_later(16), &["refresh", "--all"]);
     assert!(
         !refresh.ok().stderr.contains("put the lines"),
         "{}",
@@ -169,7 +159,7 @@ fn our_lines_go_above_a_users_line_that_would_match_first_and_stay_there() {
     // A catch-all moved above ours later by hand is found by refresh too.
     let reordered = format!("*:*:*:*:x\n{after}");
     std::fs::write(pgpass(&home), &reordered).unwrap();
-    run_at(&home, &minutes_later(32), &["refresh", "--all"])
+    home.run_at(minutes_later(32), &["refresh", "--all"])
         .ok()
         .stderr_has("put the lines for `prod` above line 3");
     assert!(read(&home).starts_with("# rdsiam-helper: prod "));
@@ -192,8 +182,8 @@ fn with_a_tunnel_the_endpoint_name_and_the_tunnel_address_both_get_the_token() {
     );
 
     let now = minutes_later(16);
-    run_at(&home, &now, &["refresh", "--all"]).ok();
-    let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+    home.run_at(now, &["refresh", "--all"]).ok();
+    let fresh = home.run_at(now, &["pg", "prod"]).ok().token();
     assert_ne!(fresh, old);
     let text = read(&home);
     let endpoint = token_lines(&text, HOST, 15432);
@@ -226,8 +216,8 @@ fn psql_gets_in_through_pgpass_after_the_marker_was_deleted_and_refresh_ran() {
 
     // Sixteen minutes on, the old token is dead: the server takes only the fresh one.
     let now = minutes_later(16);
-    run_at(&home, &now, &["refresh", "--all"]).ok();
-    let fresh = run_at(&home, &now, &["pg", "prod"]).ok().token();
+    home.run_at(now, &["refresh", "--all"]).ok();
+    let fresh = home.run_at(now, &["pg", "prod"]).ok().token();
     assert_ne!(fresh, old);
     pg.set_password("jane", &fresh);
 

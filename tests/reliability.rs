@@ -24,15 +24,12 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// The binary at an injected time.
 fn cmd_at(home: &Home, at: i64) -> Command {
-    let mut cmd = home.cmd();
-    cmd.env("RDSIAM_HELPER_TEST_NOW", at.to_string());
-    cmd
+    home.cmd_at(at)
 }
 
 fn run_at(home: &Home, at: i64, args: &[&str]) -> Run {
-    Run::from(cmd_at(home, at).args(args).output().unwrap())
+    home.run_at(at, args)
 }
 
 /// When a token was signed: its `X-Amz-Date`, in Unix seconds.

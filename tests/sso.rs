@@ -184,8 +184,7 @@ impl Aws {
     /// `run` with the binary's clock moved to `now` (Unix seconds).
     fn run_at(&self, home: &Home, now: i64, args: &[&str]) -> Run {
         let mut cmd = self.cmd(home);
-        cmd.env("RDSIAM_HELPER_TEST_NOW", now.to_string())
-            .args(args);
+        cmd.env(NOW_VARIABLE, now.to_string()).args(args);
         let run = Run::from(cmd.output().unwrap());
         assert_eq!(self.other.hits(), 0, "an unexpected AWS service was called");
         run

@@ -10,6 +10,13 @@ use std::process::{Command, Output, Stdio};
 pub const ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 pub const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 pub const HOST: &str = "prod.cluster-abc123.us-east-1.rds.amazonaws.com";
+/// The binary's injected clock (debug builds only).
+pub const NOW_VARIABLE: &str = "RDSIAM_HELPER_TEST_NOW";
+
+/// Unix seconds `minutes` from now.
+pub fn minutes_from_now(minutes: i64) -> i64 {
+    chrono::Utc::now().timestamp() + minutes * 60
+}
 
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rdsiam-helper"))
@@ -89,6 +96,23 @@ impl Home {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// `cmd` with the binary's clock at `now` (Unix seconds or RFC 3339): a debug-build hook.
+    pub fn cmd_at(&self, now: impl std::fmt::Display) -> Command {
+        let mut cmd = self.cmd();
+        cmd.env(NOW_VARIABLE, now.to_string());
+        cmd
+    }
+
+    /// `run` with the binary's clock at `now`.
+    #[track_caller]
+    pub fn run_at(&self, now: impl std::fmt::Display, args: &[&str]) -> Run {
+        let run = Run::from(self.cmd_at(now).args(args).output().unwrap());
+        let forbidden = self.forbidden.lock().unwrap();
+        let extra: Vec<&str> = forbidden.iter().map(String::as_str).collect();
+        assert_no_secret("stderr", &run.stderr, &extra);
+        run
     }
 
     #[track_caller]
@@ -284,7 +308,9 @@ echo run >> "{count}"
 if [ -e "{hang}" ]; then echo $$ > "{pid}.tmp"; mv "{pid}.tmp" "{pid}"; exec sleep 60; fi
 sleep {delay}
 now=${{RDSIAM_HELPER_TEST_NOW:-$(date +%s)}}
-exp=$(date -u -d "@$((now + {lifetime}))" +%Y-%m-%dT%H:%M:%SZ)
+at=$((now + {lifetime}))
+# GNU date takes -d @SECONDS, BSD (macOS) date -r SECONDS.
+exp=$(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$at" +%Y-%m-%dT%H:%M:%SZ)
 printf '{{"Version":1,"AccessKeyId":"ASIAEXAMPLE{profile}","SecretAccessKey":"{SECRET_ACCESS_KEY}","SessionToken":"session-{profile}","Expiration":"%s"}}' "$exp"
 "#,
             count = count.display(),

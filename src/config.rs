@@ -371,6 +371,11 @@ impl Config {
         })
     }
 
+    /// Whether `[defaults]` names a user, for a connection that names none.
+    pub fn has_default_user(&self) -> bool {
+        self.defaults.user.is_some()
+    }
+
     pub fn get(&self, name: &str) -> Result<&Connection> {
         self.connections.get(name).ok_or_else(|| self.unknown(name))
     }

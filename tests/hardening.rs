@@ -536,3 +536,18 @@ fn psql_uses_our_line_above_a_catch_all_in_pgpass() {
             .ends_with("*:*:*:*:not-the-token\n")
     );
 }
+
+#[test]
+fn connections_add_without_a_user_is_refused_unless_defaults_name_one() {
+    let home = Home::new();
+    let original = "# team file\n[defaults]\nregion = \"us-east-1\"\n";
+    let path = home.config(original);
+    home.run(&["connections", "add", "prod", "--host", HOST])
+        .code(2)
+        .stderr_has("no --user given");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    home.config(&format!("{original}user = \"jane\"\n"));
+    home.run(&["connections", "add", "prod", "--host", HOST])
+        .ok();
+    home.run(&["connections", "show", "prod"]).ok();
+}

@@ -87,6 +87,18 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let table = connection_table(add);
     let mut replaced = false;
     files::update(&path, |existing| {
+        let current = match existing.is_empty() {
+            true => Config::empty(path.clone()),
+            false => Config::parse(path.clone(), existing.trim_start_matches('\u{feff}'))?,
+        };
+        if add.user.is_none() && !current.has_default_user() {
+            return Err(Error::usage(format!(
+                "connection `{}` not added: no --user given, and {} sets no [defaults] user",
+                add.name.as_str(),
+                path.display()
+            ))
+            .hint("give the database user with --user (or {session_name})"));
+        }
         edit_document(&path, existing, |document| {
             let connections = document
                 .entry("connections")
@@ -105,13 +117,10 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
             Ok(())
         })
         .and_then(|text| {
-            // Check the result the way every other command will read it before it replaces
-            // the file; a problem is in the flags just given, so say that rather than cite a
-            // line not yet written.
-            match Config::parse(path.clone(), &text) {
-                Ok(_) => Ok(Contents::Plain(text)),
-                Err(err) => Err(flag_error(&path, add.name.as_str(), &err)),
-            }
+            // Every value was checked where it was given; reading the result the way every
+            // other command will is the last guard before the file is replaced.
+            Config::parse(path.clone(), &text)?;
+            Ok(Contents::Plain(text))
         })
     })?;
     eprintln!(
@@ -156,20 +165,6 @@ fn connection_table(add: &AddConnection) -> Table {
         }
     }
     table
-}
-
-fn flag_error(path: &Path, name: &str, err: &Error) -> Error {
-    let problem = err
-        .message
-        .strip_prefix(&format!("{}:", path.display()))
-        .map(|rest| {
-            rest.trim_start_matches(|c: char| c.is_ascii_digit())
-                .trim_start_matches(": ")
-        })
-        .unwrap_or(&err.message)
-        .to_string();
-    Error::usage(format!("connection `{name}` not added: {problem}"))
-        .hint("fix the flag named above; the config file was left unchanged")
 }
 
 fn remove(explicit: Option<&Path>, name: &str) -> Result<i32> {

@@ -485,14 +485,16 @@ impl ConfigFile<'_> {
     ) -> Result<Connection> {
         let key = |field: &str| format!("connections.{name}.{field}");
         // The table's own header; a bare `connections.NAME` search would also hit `NAME2`.
-        let table_offset = self
-            .text
-            .find(&format!("[connections.{name}]"))
-            .or_else(|| self.text.find(&format!("connections.{name}")))
-            .or_else(|| self.text.find(name))
-            .unwrap_or(0);
+        // Searched only for an error: a search per connection made large files quadratic.
+        let table_offset = || {
+            self.text
+                .find(&format!("[connections.{name}]"))
+                .or_else(|| self.text.find(&format!("connections.{name}")))
+                .or_else(|| self.text.find(name))
+                .unwrap_or(0)
+        };
         validate_connection_name(name)
-            .map_err(|e| self.at(table_offset, &format!("connections.{name:?}"), e))?;
+            .map_err(|e| self.at(table_offset(), &format!("connections.{name:?}"), e))?;
         let engine = match raw.engine {
             Some(e) => Engine::parse(e.get_ref()).ok_or_else(|| {
                 self.at(
@@ -505,7 +507,7 @@ impl ConfigFile<'_> {
         };
         let host = raw.host.ok_or_else(|| {
             self.at(
-                table_offset,
+                table_offset(),
                 &key("host"),
                 "missing; every connection needs the database endpoint",
             )
@@ -530,7 +532,7 @@ impl ConfigFile<'_> {
             Some(user) => self.user(user).map_err(|e| prefixed(e, &key("user")))?,
             None => defaults.user.clone().ok_or_else(|| {
                 self.at(
-                    table_offset,
+                    table_offset(),
                     &key("user"),
                     "missing; set the database user (or [defaults] user)",
                 )

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::report;
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
@@ -193,6 +194,13 @@ async fn resolve_async(
         // An explicitly named profile beats AWS_ACCESS_KEY_ID, as with `aws --profile`. Its
         // provider reads the profile files itself; a full SdkConfig would parse them again.
         Some(profile) => (profile_provider(profile, &region), None),
+        // Environment credentials are what the default chain would take first: read them
+        // directly, so a token from them builds no HTTP client (or its trust store) it never
+        // uses. Only without them does the full chain load.
+        None if env_has_credentials() => (
+            SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            None,
+        ),
         None => {
             let config = sdk_config(None, &region).await;
             let provider = config
@@ -224,6 +232,13 @@ async fn resolve_async(
         }
     ));
     Ok((sdk_config, credentials, region))
+}
+
+/// Whether the default chain's first provider, the environment, has credentials to give: an
+/// access key id and a secret key, as aws-config reads them (blank counts as unset).
+fn env_has_credentials() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
 }
 
 async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::report;
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
@@ -193,6 +194,13 @@ async fn resolve_async(
         // An explicitly named profile beats AWS_ACCESS_KEY_ID, as with `aws --profile`. Its
         // provider reads the profile files itself; a full SdkConfig would parse them again.
         Some(profile) => (profile_provider(profile, &region), None),
+        // Environment credentials are what the default chain would take first: read them
+        // directly, so a token from them builds no HTTP client (or its trust store) it never
+        // uses. Only without them does the full chain load.
+        None if env_has_credentials() => (
+            SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            None,
+        ),
         None => {
             let config = sdk_config(None, &region).await;
             let provider = config
@@ -224,6 +232,13 @@ async fn resolve_async(
         }
     ));
     Ok((sdk_config, credentials, region))
+}
+
+/// Whether the default chain's first provider, the environment, has credentials to give: an
+/// access key id and a secret key, as aws-config reads them (blank counts as unset).
+fn env_has_credentials() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
 }
 
 async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
@@ -310,6 +325,17 @@ fn credentials_error(profile: Option<&str>, kind: ProfileKind, err: &Credentials
         CredentialsError::InvalidConfiguration(_) => "the AWS configuration is invalid",
         _ => "AWS credentials could not be loaded",
     };
+    if is_process_failure(err) {
+        let file = config_file_name();
+        return match profile {
+            Some(profile) => process_error(err, &format!("AWS profile `{profile}`")).hint(format!(
+                "check `credential_process` in [profile {profile}] of {file} (or in its source_profile); run that command yourself to see it fail"
+            )),
+            None => process_error(err, "the default AWS credential chain").hint(format!(
+                "check `credential_process` in the AWS_PROFILE profile of {file}; run that command yourself to see it fail"
+            )),
+        };
+    }
     let cause = sanitized_text(err);
     let Some(profile) = profile else {
         return Error::credentials(format!("{summary} for the default AWS credential chain{cause}"))
@@ -328,11 +354,103 @@ fn credentials_error(profile: Option<&str>, kind: ProfileKind, err: &Credentials
         ProfileKind::Missing => Error::credentials(format!("the AWS profile `{profile}` does not exist{cause}"))
             .hint(format!("create it with `aws configure sso --profile {profile}` or `aws configure --profile {profile}`"))
             .hint("or fix `aws_profile` in the rdsiam-helper config (or AWS_CONFIG_FILE)"),
-        ProfileKind::Present | ProfileKind::Unknown => {
-            Error::credentials(format!("{summary} for AWS profile `{profile}`{cause}"))
-                .hint(format!("check `aws sts get-caller-identity --profile {profile}`; for SSO profiles run `aws sso login --profile {profile}`"))
+        ProfileKind::Present | ProfileKind::Unknown => match sso_login_reason(err) {
+            // A profile that takes its credentials from an SSO profile (source_profile).
+            Some(reason) => sso_login_error(profile, None, reason),
+            None => Error::credentials(format!("{summary} for AWS profile `{profile}`{cause}"))
+                .hint(format!("check the profile's settings with `aws sts get-caller-identity --profile {profile}`")),
+        },
+    }
+}
+
+fn is_process_failure(err: &CredentialsError) -> bool {
+    std::iter::successors(Some(err as &dyn std::error::Error), |e| e.source())
+        .any(|e| process_failure(&e.to_string()).is_some())
+}
+
+/// The config file the AWS CLI reads, as a user would type it.
+fn config_file_name() -> String {
+    match std::env::var("AWS_CONFIG_FILE") {
+        Ok(path) if !path.is_empty() => path,
+        _ => "~/.aws/config".to_string(),
+    }
+}
+
+/// A failed credential_process, in its own words: aws-config carries the process's stderr in
+/// its error (never its stdout, which is where credentials go), and the AWS CLI shows it too.
+fn process_error(err: &CredentialsError, source: &str) -> Error {
+    let chain = std::iter::successors(Some(err as &dyn std::error::Error), |e| e.source());
+    let texts: Vec<String> = chain.map(|e| e.to_string()).collect();
+    let summary = texts
+        .iter()
+        .find_map(|text| process_failure(text))
+        .unwrap_or_else(|| "the credential_process failed".to_string());
+    let said = texts.iter().find_map(|text| process_stderr(text));
+    let mut message = format!("{summary}, for {source}");
+    match said {
+        Some(lines) if !lines.is_empty() => {
+            message.push_str("; it said on stderr:");
+            for line in lines {
+                message.push_str("\n  | ");
+                message.push_str(&line);
+            }
+        }
+        Some(_) => message.push_str(" (it wrote nothing on stderr)"),
+        // It exited with success: aws-config keeps no stderr then, and its stdout is secret.
+        None => {}
+    }
+    Error::credentials(message)
+}
+
+/// The stderr that aws-config quotes after "Stderr: " when a process exits with a failure,
+/// made safe for a terminal: no control characters (escape sequences), bounded in size.
+fn process_stderr(text: &str) -> Option<Vec<String>> {
+    const MAX_LINES: usize = 20;
+    const MAX_LINE: usize = 300;
+    let (_, stderr) = text.split_once("external process exited with code ")?;
+    let (_, stderr) = stderr.split_once(". Stderr: ")?;
+    let mut lines: Vec<String> = stderr
+        .lines()
+        .map(|line| {
+            let clean = terminal_safe(line);
+            let clean = clean.trim_end();
+            match clean.char_indices().nth(MAX_LINE) {
+                Some((cut, _)) => format!("{}...", &clean[..cut]),
+                None => clean.to_string(),
+            }
+        })
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    if lines.len() > MAX_LINES {
+        let more = lines.len() - MAX_LINES;
+        lines.truncate(MAX_LINES);
+        lines.push(format!("({more} more lines)"));
+    }
+    Some(lines)
+}
+
+/// A line with no control characters: colour codes (`ESC [ ... m`) dropped whole, tabs made
+/// spaces, anything else that could move the cursor or retitle a terminal removed.
+fn terminal_safe(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                // Parameters and intermediates, up to the final byte (@ to ~).
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
         }
     }
+    out
 }
 
 fn sso_login_error(profile: &str, session: Option<&str>, reason: &str) -> Error {
@@ -368,10 +486,8 @@ fn sso_login_reason(err: &CredentialsError) -> Option<&'static str> {
 }
 
 /// The service's error code and message if a service answered, else the innermost cause when
-/// it is one of the SDK's own short descriptions. Nothing an external program printed is ever
-/// shown: aws-config copies a failed credential_process's stderr into its error text, and such
-/// a program may print anything there (a key, a token, an MFA secret), so the process provider
-/// is summarised by its exit status alone.
+/// it is one of the SDK's own short descriptions. A credential_process is summarised by its
+/// exit status here; only `process_error` shows its stderr, line by line and cleaned.
 fn sanitized_text(err: &(dyn std::error::Error + 'static)) -> String {
     let chain: Vec<&dyn std::error::Error> =
         std::iter::successors(Some(err), |e| e.source()).collect();

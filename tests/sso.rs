@@ -754,33 +754,45 @@ fn session_name_that_cannot_be_a_user_or_a_refusing_sts_is_a_clear_error() {
     }
 }
 
-/// A credential_process may print anything on stderr or stdout when it fails (a key, a token,
-/// an MFA secret): the message says how it failed and shows none of it.
+/// A failing credential_process says why in its own words, on stderr, as the AWS CLI shows
+/// them; its stdout, where credentials go, is never shown. The hint names the profile to check,
+/// and sends no one to `aws sso login` for a profile that is not SSO.
 #[test]
-fn a_failing_credential_process_is_reported_without_its_output() {
-    const ERR: &str = "SECRETSTDERR";
+fn a_failing_credential_process_shows_its_stderr_and_never_its_stdout() {
     const OUT: &str = "SECRETSTDOUT";
     let cases = [
         (
-            format!("printf '{OUT}'; printf '{ERR}' >&2; exit 3"),
+            format!("printf '{OUT}'; printf 'token for corp-idp expired' >&2; exit 3"),
             "the credential_process exited with exit status: 3",
+            &["  | token for corp-idp expired"][..],
         ),
         (
-            format!("printf '{OUT}\\n'; printf 'line one\\n{ERR}\\n' >&2; exit 1"),
+            // Colour codes are dropped, not passed on to the terminal.
+            format!(
+                "printf '{OUT}\\n'; printf 'line one\\n\\033[31mrun corp-login\\033[0m\\n' >&2; exit 1"
+            ),
             "the credential_process exited with exit status: 1",
+            &["  | line one\n  | run corp-login\n"][..],
         ),
         (
-            format!("printf '{ERR}' >&2; printf 'not JSON {OUT}'"),
+            format!("printf '{OUT}'; exit 2"),
+            "exit status: 2, for AWS profile `proc` (it wrote nothing on stderr)",
+            &[][..],
+        ),
+        (
+            format!("printf 'unshown' >&2; printf 'not JSON {OUT}'"),
             "the credential_process printed no valid credentials",
+            &[][..],
         ),
         (
             format!(
                 "printf '{{\"Version\":2,\"AccessKeyId\":\"{OUT}\",\"SecretAccessKey\":\"{OUT}\"}}'"
             ),
             "the credential_process printed no valid credentials",
+            &[][..],
         ),
     ];
-    for (body, message) in cases {
+    for (body, message, said) in cases {
         let home = Home::new();
         let script = home.write("bin/creds.sh", &format!("#!/bin/sh\n{body}\n"));
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -793,12 +805,15 @@ fn a_failing_credential_process_is_reported_without_its_output() {
         let aws = Aws::accepting(now() + 3600);
         for args in [&["pg", "prod"][..], &["pg", "prod", "-v"]] {
             let run = aws.run(&home, args);
-            run.code(3).stderr_has(message).stderr_has("--profile proc");
+            run.code(3).stderr_has(message).stderr_has("[profile proc]");
+            for text in said {
+                run.stderr_has(text);
+            }
             assert!(run.stdout.is_empty(), "{body}: {}", run.stdout);
-            for marker in [ERR, OUT, "Stderr", "line one"] {
+            for marker in [OUT, "Stderr", "\u{1b}", "sso login", "unshown"] {
                 assert!(
                     !run.stderr.contains(marker),
-                    "{body}: stderr shows the process's output ({marker}):\n{}",
+                    "{body}: stderr shows {marker:?}:\n{}",
                     run.stderr
                 );
             }

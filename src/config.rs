@@ -51,7 +51,8 @@ impl Verification {
 }
 
 /// One database endpoint with everything needed to sign for it and to configure a client.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable so that a large config's connections can be kept resolved (`cache::connection`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Connection {
     /// `None` for an ad-hoc connection built from flags alone.
     pub name: Option<String>,

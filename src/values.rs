@@ -463,6 +463,12 @@ impl Engine {
     }
 }
 
+impl serde::Serialize for Engine {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl FromStr for Engine {
     type Err = ValueError;
 

@@ -551,3 +551,63 @@ fn connections_add_without_a_user_is_refused_unless_defaults_name_one() {
         .ok();
     home.run(&["connections", "show", "prod"]).ok();
 }
+
+#[test]
+fn a_large_configs_connection_is_kept_resolved_until_the_file_changes() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    let mut text = String::from("[defaults]\naws_profile = \"p\"\nregion = \"us-east-1\"\n");
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "[connections.c{i}]\nhost = \"c{i}.abc.us-east-1.rds.amazonaws.com\"\nuser = \"jane\"\n"
+        ));
+    }
+    let path = home.config(&text);
+    let first = home.run(&["-v", "pg", "c500"]);
+    assert!(
+        first.ok().stdout.starts_with("c500.abc."),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        !first.stderr.contains("resolved earlier"),
+        "{}",
+        first.stderr
+    );
+    let second = home.run(&["-v", "pg", "c500"]);
+    second
+        .ok()
+        .stderr_has("resolved earlier from the unchanged");
+    assert_eq!(second.stdout, first.stdout);
+
+    // Any edit is seen at once: the file's identity changed.
+    std::fs::write(&path, text.replace("c500.abc.", "moved.abc.")).unwrap();
+    let edited = home.run(&["-v", "pg", "c500"]);
+    assert!(
+        edited.ok().stdout.starts_with("moved.abc."),
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        !edited.stderr.contains("resolved earlier"),
+        "{}",
+        edited.stderr
+    );
+    // A connection removed from the file is gone, not served from what was kept.
+    std::fs::write(
+        &path,
+        text.replace("[connections.c500]", "[connections.gone]"),
+    )
+    .unwrap();
+    home.run(&["pg", "c500"])
+        .code(1)
+        .stderr_has("no connection named `c500`");
+
+    home.run(&["cache", "clear"]).ok();
+    let kept = std::fs::read_dir(home.cache_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "connection"))
+        .count();
+    assert_eq!(kept, 0, "cache clear removes kept connections");
+}

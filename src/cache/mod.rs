@@ -3,11 +3,13 @@
 //! other modules ask this one and never reach into the folder.
 
 mod client;
+mod connection;
 mod folder;
 mod identity;
 mod token;
 
 pub use client::OptionFile;
+pub use connection::stamp_if_large;
 pub use folder::{Cache, default_dir};
 pub use identity::{IdentityKey, lookup as lookup_identity, store as store_identity};
 pub use token::{CacheKey, Issued, Signed};
@@ -35,7 +37,11 @@ impl Cache {
         for path in self.files(token::EXTENSION)? {
             removed += usize::from(folder::remove_if_present(&path)?);
         }
-        for kind in [token::LOCK_EXTENSION, identity::EXTENSION] {
+        for kind in [
+            token::LOCK_EXTENSION,
+            identity::EXTENSION,
+            connection::EXTENSION,
+        ] {
             for path in self.files(kind)? {
                 folder::remove_if_present(&path)?;
             }

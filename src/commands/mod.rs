@@ -26,10 +26,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Token(args) => token::token(&load(config_path)?, &args),
         Command::Pg(args) => {
-            token::for_engine(&load(config_path)?, &args, crate::config::Engine::Postgres)
+            let connection = named(config_path, &args.name)?;
+            token::for_engine(&connection, &args, crate::config::Engine::Postgres)
         }
         Command::Mysql(args) => {
-            token::for_engine(&load(config_path)?, &args, crate::config::Engine::Mysql)
+            let connection = named(config_path, &args.name)?;
+            token::for_engine(&connection, &args, crate::config::Engine::Mysql)
         }
         Command::Connections(command) => connections::run(config_path, command),
         Command::Cache(command) => cache::run(&load(config_path)?, command),
@@ -76,6 +78,23 @@ fn completions(shell: clap_complete::Shell) -> Result<i32> {
         .map_err(|e| crate::error::Error::failure("cannot write the script").caused_by(e))?;
     print(&String::from_utf8_lossy(&script))?;
     Ok(0)
+}
+
+/// One named connection, for the token commands a GUI runs on every connect: from a large,
+/// unchanged config, as resolved before (parsing hundreds of connections would cost a cache hit
+/// most of its time), else by reading the file.
+fn named(explicit: Option<&Path>, name: &str) -> Result<crate::config::Connection> {
+    let path = crate::config::default_path(explicit)?;
+    let Some(meta) = crate::cache::stamp_if_large(&path) else {
+        return Ok(load(explicit)?.get(name)?.clone());
+    };
+    let cache = crate::cache::Cache::open(crate::cache::default_dir()?)?;
+    if let Some(connection) = cache.resolved_connection(&path, &meta, name) {
+        return Ok(connection);
+    }
+    let connection = load(explicit)?.get(name)?.clone();
+    cache.keep_connection(&path, &meta, &connection);
+    Ok(connection)
 }
 
 fn load(explicit: Option<&Path>) -> Result<Config> {

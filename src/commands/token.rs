@@ -22,8 +22,7 @@ pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
 
 /// `pg NAME` / `mysql NAME`: the same token, refused for a connection of the other engine so
 /// a GUI set up for one never silently gets a token meant for another.
-pub fn for_engine(config: &Config, args: &EngineTokenArgs, engine: Engine) -> Result<i32> {
-    let connection = config.get(&args.name)?;
+pub fn for_engine(connection: &Connection, args: &EngineTokenArgs, engine: Engine) -> Result<i32> {
     if connection.engine != engine {
         let other = match connection.engine {
             Engine::Postgres => "pg",

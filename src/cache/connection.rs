@@ -1,0 +1,121 @@
+//! Resolved connections of a large config file. Parsing TOML costs time in the size of the
+//! whole file, so with hundreds of connections a cache hit would spend most of its time on
+//! connections it does not use. The connection a command resolved is kept here, stamped with
+//! the config file's identity (device, inode, size, modification and change times), and used
+//! only while the file is unchanged; any edit makes the next call parse the file again.
+
+use super::folder::{Cache, read_private_json, stem, write_private_json};
+use crate::config::Connection;
+use crate::report;
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub(super) const EXTENSION: &str = "connection";
+const FORMAT_VERSION: u32 = 1;
+/// Below this size the file is parsed every time: it costs less than another file read.
+pub const WORTH_KEEPING: u64 = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    version: u32,
+    /// The program's version: another build may resolve the same file differently.
+    program: String,
+    config: PathBuf,
+    stamp: Stamp,
+    connection: Connection,
+}
+
+/// The file's identity, if the file is large enough to be worth keeping connections of.
+pub fn stamp_if_large(config: &Path) -> Option<std::fs::Metadata> {
+    std::fs::metadata(config)
+        .ok()
+        .filter(|meta| meta.is_file() && meta.len() >= WORTH_KEEPING)
+}
+
+impl Cache {
+    fn connection_path(&self, config: &Path, name: &str) -> PathBuf {
+        // HOME is part of what resolution reads (`~` in ca_bundle).
+        let home = std::env::var("HOME").unwrap_or_default();
+        let config = config.display().to_string();
+        let stem = stem(&["connection", &config, name, &home]);
+        self.dir().join(format!("{stem}.{EXTENSION}"))
+    }
+
+    /// `name` as resolved from `config` when the file has not changed since (`meta` is its
+    /// metadata now).
+    pub fn resolved_connection(
+        &self,
+        config: &Path,
+        meta: &std::fs::Metadata,
+        name: &str,
+    ) -> Option<Connection> {
+        let path = self.connection_path(config, name);
+        let entry: Entry = read_private_json(&path, 64 * 1024).ok().flatten()?;
+        let usable = entry.version == FORMAT_VERSION
+            && entry.program == env!("CARGO_PKG_VERSION")
+            && entry.config == config
+            && entry.stamp == Stamp::of(meta)
+            && entry.connection.name.as_deref() == Some(name);
+        if usable {
+            report::verbose(format_args!(
+                "connection `{name}`: resolved earlier from the unchanged {} ({})",
+                config.display(),
+                path.display()
+            ));
+        }
+        usable.then_some(entry.connection)
+    }
+
+    /// Keeps `connection`, resolved from `config` as it was when `meta` was read. Failing to
+    /// write costs only the next call a parse.
+    pub fn keep_connection(
+        &self,
+        config: &Path,
+        meta: &std::fs::Metadata,
+        connection: &Connection,
+    ) {
+        let Some(name) = connection.name.as_deref() else {
+            return;
+        };
+        if !self.is_writable() {
+            return;
+        }
+        let entry = Entry {
+            version: FORMAT_VERSION,
+            program: env!("CARGO_PKG_VERSION").to_string(),
+            config: config.to_path_buf(),
+            stamp: Stamp::of(meta),
+            connection: connection.clone(),
+        };
+        let path = self.connection_path(config, name);
+        if let Err(err) = write_private_json(self.dir(), &path, &entry) {
+            report::verbose(format_args!(
+                "cannot keep the resolved connection in {}: {err}",
+                path.display()
+            ));
+        }
+    }
+}

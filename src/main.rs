@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod identity_cache;
 mod issuer;
+mod login;
 mod report;
 mod token;
 mod values;

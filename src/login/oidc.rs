@@ -34,12 +34,15 @@ pub struct Oidc {
 }
 
 impl Oidc {
-    pub async fn connect(region: &str) -> Result<Oidc> {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+    /// A client for `region`, with the profile's settings (endpoint_url, services, proxy CA).
+    pub async fn connect(region: &str, profile: Option<&str>) -> Result<Oidc> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .no_credentials()
-            .load()
-            .await;
+            .no_credentials();
+        if let Some(profile) = profile {
+            loader = loader.profile_name(profile);
+        }
+        let sdk = loader.load().await;
         // The endpoint the client itself will use, found as the generated client finds it.
         let key = ServiceConfigKey::builder()
             .service_id("SSO OIDC")

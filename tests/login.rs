@@ -61,6 +61,9 @@ fn sha1_hex(text: &str) -> String {
 enum Person {
     Approves,
     Denies,
+    /// Approves, but a forged redirect (another page, another sign-in) reaches the listener
+    /// first.
+    ApprovesAfterAForgery,
 }
 
 /// The fake's memory: registrations, codes handed out, the device grant's progress.
@@ -90,6 +93,26 @@ fn query(url: &str) -> HashMap<String, String> {
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect()
+}
+
+/// A redirect to the listener with a code and a state it did not send; returns the answer.
+fn forge(redirect_uri: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = redirect_uri.strip_prefix("http://").unwrap();
+    let (address, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    // A listener that took the forgery would hang the fake here; the test then fails.
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /{path}?code=forged-code&state=forged HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = [0u8; 12];
+    let _ = stream.read_exact(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 fn redirect(location: String) -> Reply {
@@ -165,6 +188,9 @@ fn handle(state: &mut OidcState, person: Person, request: &fake_aws::Request) ->
                 return redirect(format!(
                     "{redirect_uri}?error=access_denied&error_description=The+user+declined&state={state_param}"
                 ));
+            }
+            if person == Person::ApprovesAfterAForgery {
+                assert!(forge(&redirect_uri).starts_with("HTTP/1.1 400"));
             }
             let code = format!("code-{}", state.codes.len() + 1);
             state.codes.insert(
@@ -451,7 +477,7 @@ fn login_with_the_browser_writes_a_token_cache_that_botocore_uses() {
     let home = Home::new();
     setup(&home, None);
     let aws = Aws::new(&home, Person::Approves, NEW_ACCESS_TOKEN);
-    let run = aws.run(&home, &["login", "prod"]);
+    let run = aws.run(&home, &["--verbose", "login", "prod"]);
     run.ok()
         .stderr_has("signed in to AWS IAM Identity Center for AWS profile `dev`");
     assert_eq!(run.stdout, "", "login prints nothing on stdout");
@@ -683,6 +709,55 @@ fn a_refresh_token_renews_the_session_quietly() {
     assert_eq!(aws.browser_opened(), 1, "no browser for a renewal");
     assert_eq!(aws.oidc.grants(), ["authorization_code", "refresh_token"]);
     assert_eq!(read_json(&path)["accessToken"], RENEWED_ACCESS_TOKEN);
+}
+
+#[test]
+fn a_redirect_without_our_state_is_ignored() {
+    if !browser_program() {
+        return;
+    }
+    let home = Home::new();
+    setup(&home, None);
+    let aws = Aws::new(&home, Person::ApprovesAfterAForgery, NEW_ACCESS_TOKEN);
+    aws.run_with(
+        &home,
+        &["login", "prod"],
+        &[("RDSIAM_HELPER_LOGIN_TIMEOUT", "15")],
+    )
+    .ok();
+    assert_eq!(aws.oidc.grants(), ["authorization_code"]);
+    assert_token_file(&cache_file(&home, "corp"), NEW_ACCESS_TOKEN);
+}
+
+#[test]
+fn a_legacy_profile_signs_in_to_the_start_url_cache_file() {
+    if !browser_program() || !botocore_installed() {
+        return;
+    }
+    let home = Home::new();
+    home.aws_config(&format!(
+        "[profile dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n\
+         sso_account_id = {ACCOUNT_ID}\nsso_role_name = {ROLE_NAME}\nregion = us-east-1\n"
+    ));
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\naws_profile = \"dev\"\n"
+    ));
+    let aws = Aws::new(&home, Person::Approves, NEW_ACCESS_TOKEN);
+    aws.run(&home, &["-v", "login", "prod"]).ok();
+    let registration = &aws.oidc.registrations()[0];
+    assert_eq!(
+        registration["grantTypes"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert!(registration.get("scopes").is_none(), "{registration}");
+    assert_token_file(&cache_file(&home, START_URL), NEW_ACCESS_TOKEN);
+    assert_eq!(botocore_caller_arn(&home, &aws), ARN);
+    assert!(
+        aws.run(&home, &["pg", "prod"])
+            .ok()
+            .token()
+            .starts_with(HOST)
+    );
 }
 
 #[test]

@@ -160,7 +160,7 @@ fn sign_in(
         return Ok(());
     }
     let token = runtime.block_on(async {
-        let oidc = oidc::Oidc::connect(&target.region, target.profile.as_deref()).await?;
+        let oidc = oidc::Oidc::connect(&target.region, target.profile.as_deref(), until).await?;
         let registration = oidc.registration(target, grant).await?;
         let token = match grant {
             Grant::AuthorizationCode => {

@@ -8,6 +8,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::report;
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ssooidc::Client;
 use aws_sdk_ssooidc::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
@@ -35,9 +36,15 @@ pub struct Oidc {
 
 impl Oidc {
     /// A client for `region`, with the profile's settings (endpoint_url, services, proxy CA).
-    pub async fn connect(region: &str, profile: Option<&str>) -> Result<Oidc> {
+    /// No call may outlive the sign-in's deadline (a GUI is waiting), nor take over 30 s.
+    pub async fn connect(region: &str, profile: Option<&str>, until: Instant) -> Result<Oidc> {
+        let left = until.saturating_duration_since(Instant::now());
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(left.clamp(Duration::from_secs(1), Duration::from_secs(30)))
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
+            .timeout_config(timeouts)
             .no_credentials();
         if let Some(profile) = profile {
             loader = loader.profile_name(profile);
@@ -272,6 +279,10 @@ fn create_token_failed(target: &Target, err: &SdkError<CreateTokenError>) -> Err
 fn call_failed<E: ProvideErrorMetadata>(operation: &str, err: &SdkError<E>) -> Error {
     match service_text(err) {
         Some(text) => Error::credentials(format!("SSO OIDC {operation} failed ({text})")),
+        None if matches!(err, SdkError::TimeoutError(_)) => {
+            Error::failure(format!("SSO OIDC {operation} timed out"))
+                .hint("check the network, a proxy, sso_region, or AWS_ENDPOINT_URL_SSO_OIDC")
+        }
         None => Error::failure(format!("cannot reach SSO OIDC for {operation}"))
             .hint("check the network, a proxy, sso_region, or AWS_ENDPOINT_URL_SSO_OIDC"),
     }

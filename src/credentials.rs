@@ -349,13 +349,13 @@ fn sso_login_error(profile: &str, session: Option<&str>, reason: &str) -> Error 
     let mut error = Error::credentials(format!(
         "the AWS SSO (Identity Center) session for profile `{profile}` {reason}"
     ))
-    .hint(format!("run `aws sso login --profile {profile}`"));
+    .hint(format!(
+        "run `aws sso login --profile {profile}` or `rdsiam-helper login --aws-profile {profile}`"
+    ));
     if let Some(session) = session {
         error = error.hint(format!("or `aws sso login --sso-session {session}`"));
     }
-    error.hint(format!(
-        "or `rdsiam-helper login --aws-profile {profile}` (with sso_login = \"browser\" in the config, pg/mysql/token sign in themselves)"
-    ))
+    error
 }
 
 /// Why a new `aws sso login` is the fix, if it is. aws-config's SSO error types are private,

@@ -639,6 +639,35 @@ fn a_gui_password_command_signs_in_and_prints_a_token() {
 }
 
 #[test]
+fn a_refused_refresh_token_leads_to_a_sign_in() {
+    if !browser_program() {
+        return;
+    }
+    let home = Home::new();
+    setup(&home, Some("browser"));
+    let json = serde_json::json!({
+        "startUrl": START_URL,
+        "region": "us-east-1",
+        "accessToken": EXPIRED_ACCESS_TOKEN,
+        "expiresAt": rfc3339(now() - 60),
+        "clientId": "client-old",
+        "clientSecret": CLIENT_SECRET,
+        "registrationExpiresAt": rfc3339(now() + 86400),
+        "refreshToken": "aorAAAAAGrevokedRefreshToken",
+    });
+    home.write(
+        &format!(".aws/sso/cache/{}.json", sha1_hex("corp")),
+        &json.to_string(),
+    );
+    let aws = Aws::new(&home, Person::Approves, NEW_ACCESS_TOKEN);
+    let run = aws.run(&home, &["token", "prod"]);
+    assert!(run.ok().token().starts_with(HOST));
+    assert_eq!(aws.oidc.grants(), ["refresh_token", "authorization_code"]);
+    assert_eq!(aws.browser_opened(), 1);
+    assert_token_file(&cache_file(&home, "corp"), NEW_ACCESS_TOKEN);
+}
+
+#[test]
 fn ten_concurrent_password_commands_open_the_browser_once() {
     if !browser_program() {
         return;

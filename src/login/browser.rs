@@ -165,3 +165,31 @@ pub fn one_line(text: &str) -> String {
     let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::from_browser_variable;
+
+    fn argv(browser: &str) -> Vec<String> {
+        let command = from_browser_variable(browser, "http://x/a?b=1&c=2").unwrap();
+        std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn browser_variable_is_read_as_python_webbrowser_reads_it() {
+        assert_eq!(argv("firefox"), ["firefox", "http://x/a?b=1&c=2"]);
+        assert_eq!(
+            argv("'/opt/my browser/run' --new-window"),
+            ["/opt/my browser/run", "--new-window", "http://x/a?b=1&c=2"]
+        );
+        assert_eq!(
+            argv("chromium --app=%s"),
+            ["chromium", "--app=http://x/a?b=1&c=2"]
+        );
+        assert_eq!(argv(":w3m:lynx"), ["w3m", "http://x/a?b=1&c=2"]);
+        assert!(from_browser_variable(" : ", "u").is_none());
+    }
+}

@@ -141,15 +141,12 @@ fn sign_in(
     until: Instant,
     fresh_since: Option<SystemTime>,
 ) -> Result<()> {
+    let asked_at = SystemTime::now();
     let Some((_lock, waited)) = sso_cache::lock(target.id(), until)? else {
         return Err(timed_out(target).hint("another sign-in held the lock all that time"));
     };
-    let since = match (fresh_since, waited) {
-        (Some(since), _) => Some(since),
-        // `login` itself: only a sign-in that finished while we waited.
-        (None, true) => Some(SystemTime::now() - (until - Instant::now()).min(COMMAND_TIMEOUT)),
-        (None, false) => None,
-    };
+    // `login` itself counts only a sign-in that finished while it waited for the lock.
+    let since = fresh_since.or(waited.then_some(asked_at));
     if let Some(since) = since
         && sso_cache::has_fresh_token(target.id(), Duration::from_secs(60), since)
     {

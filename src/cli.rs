@@ -61,6 +61,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Sign in to AWS IAM Identity Center (SSO) for a connection's profile, as `aws sso login` does
+    Login(LoginArgs),
     /// Print the man page (roff) on stdout
     #[command(hide = true)]
     Man,
@@ -180,6 +182,25 @@ pub struct SetupArgs {
     /// How DataGrip (default aws-toolkit) or DBeaver (default pgpass) gets the password
     #[arg(long, value_enum)]
     pub auth: Option<AuthMode>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// A connection from the config file: sign in for its AWS profile
+    #[arg(value_parser = connection_name, add = connection_names(), conflicts_with_all = ["aws_profile", "sso_session"])]
+    pub name: Option<String>,
+    /// The AWS profile to sign in for (an sso_session or legacy sso_start_url profile)
+    #[arg(long, value_name = "PROFILE", conflicts_with = "sso_session")]
+    pub aws_profile: Option<AwsProfile>,
+    /// The [sso-session NAME] in the AWS config to sign in to
+    #[arg(long, value_name = "NAME")]
+    pub sso_session: Option<AwsProfile>,
+    /// Sign in with a code shown here and confirmed in any browser (the device authorization grant)
+    #[arg(long)]
+    pub use_device_code: bool,
+    /// Print the sign-in URL on stderr instead of opening a browser
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use crate::report;
 pub use crate::values::SESSION_NAME_TEMPLATE;
 use crate::values::{
     AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
-    Tunnel,
+    SsoLogin, Tunnel,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -73,6 +73,9 @@ pub struct Connection {
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
+    /// Whether a token command may open a browser to sign in again when the Identity Center
+    /// session has expired.
+    pub sso_login: SsoLogin,
 }
 
 impl Connection {
@@ -164,6 +167,7 @@ struct RawSettings {
     refresh_before: Option<RefreshBefore>,
     user: Option<DbUser>,
     database: Option<Database>,
+    sso_login: Option<SsoLogin>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +183,7 @@ struct RawConnection {
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     tunnel: Option<Tunnel>,
+    sso_login: Option<SsoLogin>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +223,7 @@ struct Defaults {
     refresh_before: Option<Duration>,
     user: Option<String>,
     database: Option<String>,
+    sso_login: Option<SsoLogin>,
 }
 
 impl From<RawSettings> for Defaults {
@@ -229,6 +235,7 @@ impl From<RawSettings> for Defaults {
             refresh_before: raw.refresh_before.map(|r| r.get()),
             user: raw.user.map(DbUser::into_string),
             database: raw.database.map(Database::into_string),
+            sso_login: raw.sso_login,
         }
     }
 }
@@ -369,6 +376,7 @@ impl Config {
                 .refresh_before
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
+            sso_login: self.defaults.sso_login.unwrap_or_default(),
         })
     }
 
@@ -569,6 +577,7 @@ impl ConfigFile<'_> {
                 .or(defaults.refresh_before)
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: raw.tunnel.map(Tunnel::addr),
+            sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),
         })
     }
 }

@@ -9,6 +9,7 @@ mod credentials;
 mod error;
 mod files;
 mod issuer;
+mod login;
 mod report;
 mod secret;
 mod token;

@@ -79,7 +79,8 @@ deserialize_from_str!(
     DbUser,
     Database,
     FilePath,
-    Engine
+    Engine,
+    SsoLogin
 );
 
 /// A database endpoint's name or address, as it is signed: a DNS name, an IPv4 address, or an
@@ -478,6 +479,40 @@ impl FromStr for Engine {
             "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Ok(Engine::Mysql),
             _ => refuse(format!(
                 "unknown engine `{}` (postgres, mysql; aliases: aurora-postgresql, aurora-mysql, mariadb)",
+                shown(text)
+            )),
+        }
+    }
+}
+
+/// `sso_login`: whether `pg`, `mysql` and `token` may sign in to Identity Center themselves
+/// (opening the browser) when the session has expired, as a GUI's password command has no
+/// terminal to run `aws sso login` in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SsoLogin {
+    Browser,
+    #[default]
+    Never,
+}
+
+impl serde::Serialize for SsoLogin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            SsoLogin::Browser => "browser",
+            SsoLogin::Never => "never",
+        })
+    }
+}
+
+impl FromStr for SsoLogin {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<SsoLogin, ValueError> {
+        match text {
+            "browser" => Ok(SsoLogin::Browser),
+            "never" => Ok(SsoLogin::Never),
+            _ => refuse(format!(
+                "unknown sso_login `{}` (browser: sign in through the browser when the session has expired; never: the default)",
                 shown(text)
             )),
         }

@@ -4,7 +4,7 @@ use crate::cli::{EngineTokenArgs, OutputFormat, TokenArgs, TokenOutput};
 use crate::config::{Config, Connection, Engine, Overrides};
 use crate::error::{Error, Result};
 use crate::issuer;
-use crate::{clock, commands};
+use crate::{clock, commands, login};
 
 pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
     let overrides = Overrides {
@@ -16,7 +16,7 @@ pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
         engine: args.engine,
     };
     let connection = config.resolve(args.name.as_deref(), &overrides)?;
-    let entry = issuer::issue(&connection, !args.output.no_cache)?;
+    let entry = login::issue_signing_in(&connection, !args.output.no_cache)?;
     emit(&entry, &connection, args.output)
 }
 
@@ -36,7 +36,7 @@ pub fn for_engine(connection: &Connection, args: &EngineTokenArgs, engine: Engin
         ))
         .hint(format!("use `rdsiam-helper {other} {}`", args.name)));
     }
-    let entry = issuer::issue(connection, !args.output.no_cache)?;
+    let entry = login::issue_signing_in(connection, !args.output.no_cache)?;
     emit(&entry, connection, args.output)
 }
 

@@ -17,7 +17,6 @@ use aws_types::SdkConfig;
 use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The region stand-in in a cache key when the AWS profile supplies the region. Reading the
 /// profile to find it would cost the hot path its speed.
@@ -454,17 +453,8 @@ fn terminal_safe(line: &str) -> String {
     out
 }
 
-/// Set when credentials failed because the Identity Center session needs a new sign-in (not
-/// for a wrong role or a network failure): `login::issue_signing_in` branches on it.
-static SSO_SIGN_IN_NEEDED: AtomicBool = AtomicBool::new(false);
-
-pub fn sso_sign_in_needed() -> bool {
-    SSO_SIGN_IN_NEEDED.load(Ordering::Relaxed)
-}
-
 fn sso_login_error(profile: &str, session: Option<&str>, reason: &str) -> Error {
-    SSO_SIGN_IN_NEEDED.store(true, Ordering::Relaxed);
-    let mut error = Error::credentials(format!(
+    let mut error = Error::sso_sign_in(format!(
         "the AWS SSO (Identity Center) session for profile `{profile}` {reason}"
     ))
     .hint(format!(

@@ -12,6 +12,9 @@ pub enum Kind {
     Usage,
     /// Exit 3: AWS credentials are missing or expired; the hint names the fix.
     Credentials,
+    /// Exit 3 too: the Identity Center session needs a new sign-in (not a wrong role or a
+    /// network failure). `login` branches on it.
+    SsoSignIn,
     /// `exec`'s program could not be started: 127 when it does not exist, 126 when it cannot
     /// be executed, as shells report it.
     NotRunnable { code: i32 },
@@ -56,6 +59,10 @@ impl Error {
         Self::new(Kind::Credentials, message)
     }
 
+    pub fn sso_sign_in(message: impl Into<String>) -> Self {
+        Self::new(Kind::SsoSignIn, message)
+    }
+
     pub fn not_runnable(code: i32, message: impl Into<String>) -> Self {
         Self::new(Kind::NotRunnable { code }, message)
     }
@@ -85,7 +92,7 @@ impl Error {
         match self.kind {
             Kind::Failure => 1,
             Kind::Usage => 2,
-            Kind::Credentials => 3,
+            Kind::Credentials | Kind::SsoSignIn => 3,
             Kind::NotRunnable { code } => code,
         }
     }

@@ -10,7 +10,7 @@ use crate::config::Connection;
 use crate::error::{Error, Kind, Result};
 use crate::issuer::{self, Issued};
 use crate::values::SsoLogin;
-use crate::{clock, credentials, report};
+use crate::{clock, report};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Seconds a sign-in may take; tests and slow approvers set it.
@@ -100,14 +100,10 @@ pub fn login(request: &Request) -> Result<()> {
 /// once, and the token is asked for once more. `refresh`, timers and `proxy` never come here.
 pub fn issue_signing_in(connection: &Connection, use_cache: bool) -> Result<Issued> {
     let err = match issuer::issue(connection, use_cache) {
-        Err(err) if err.kind == Kind::Credentials => err,
+        Err(err) if err.kind == Kind::SsoSignIn => err,
         other => return other,
     };
-    let (SsoLogin::Browser, Some(profile), true) = (
-        connection.sso_login,
-        &connection.aws_profile,
-        credentials::sso_sign_in_needed(),
-    ) else {
+    let (SsoLogin::Browser, Some(profile)) = (connection.sso_login, &connection.aws_profile) else {
         return Err(err);
     };
     // Only a file written from now on is another process's sign-in for the same failure.

@@ -102,7 +102,27 @@ pub fn resolve(profile: Option<&str>, region: Option<&str>) -> Result<Resolved> 
     })
 }
 
+/// Where a profile's credentials come from, as far as the fix for them differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Sso,
+    Process,
+    Other,
+}
+
 impl Resolved {
+    /// What kind of source the profile is (read only on the rare path that needs the fix).
+    pub fn source(&self) -> Source {
+        let Some(profile) = self.profile.as_deref() else {
+            return Source::Other;
+        };
+        match self.runtime.block_on(profile_kind(profile)) {
+            ProfileKind::Sso { .. } => Source::Sso,
+            ProfileKind::Process => Source::Process,
+            _ => Source::Other,
+        }
+    }
+
     /// The caller's ARN from STS GetCallerIdentity, signed with the credentials already
     /// resolved (no second SSO or credential_process round trip). The client is built from the
     /// loaded SdkConfig so AWS_ENDPOINT_URL_STS and the profile's endpoint settings apply.
@@ -267,13 +287,27 @@ async fn profile_region(profile: Option<&str>) -> Result<String> {
         chain = chain.profile_name(profile);
     }
     match chain.build().region().await {
-        Some(region) => Ok(region.to_string()),
-        None => Err(Error::failure(format!("no AWS region is known for {}", describe(profile)))
-            .hint("give --region (or `region` in the config); an RDS endpoint name (NAME.ID.REGION.rds.amazonaws.com) carries one too")
-            .hint(match profile {
-                Some(p) => format!("or run `aws configure set region REGION --profile {p}`"),
-                None => "or set AWS_REGION".to_string(),
-            })),
+        // The profile's (or AWS_REGION's) value enters here: parsed like every other region.
+        Some(region) => region
+            .as_ref()
+            .parse::<crate::values::Region>()
+            .map(|_| region.to_string())
+            .map_err(|e| {
+                Error::failure(format!(
+                    "the region `{}` that {} (or AWS_REGION) gives is not usable: {e}",
+                    region.as_ref().escape_debug(),
+                    describe(profile)
+                ))
+                .hint("fix `region` in ~/.aws/config or AWS_REGION, or give --region")
+            }),
+        None => Err(
+            Error::failure(format!("no AWS region is known for {}", describe(profile)))
+                .hint("give --region (or `region` in the config, or AWS_REGION)")
+                .hint(match profile {
+                    Some(p) => format!("or run `aws configure set region REGION --profile {p}`"),
+                    None => "or set AWS_REGION".to_string(),
+                }),
+        ),
     }
 }
 
@@ -287,6 +321,7 @@ fn describe(profile: Option<&str>) -> String {
 /// What kind of profile this is, for the hint that fixes it.
 enum ProfileKind {
     Sso { session: Option<String> },
+    Process,
     Present,
     Missing,
     Unknown,
@@ -312,6 +347,8 @@ async fn profile_kind(profile: &str) -> ProfileKind {
         }
     } else if section.get("sso_start_url").is_some() {
         ProfileKind::Sso { session: None }
+    } else if section.get("credential_process").is_some() {
+        ProfileKind::Process
     } else {
         ProfileKind::Present
     }
@@ -354,7 +391,7 @@ fn credentials_error(profile: Option<&str>, kind: ProfileKind, err: &Credentials
         ProfileKind::Missing => Error::credentials(format!("the AWS profile `{profile}` does not exist{cause}"))
             .hint(format!("create it with `aws configure sso --profile {profile}` or `aws configure --profile {profile}`"))
             .hint("or fix `aws_profile` in the rdsiam-helper config (or AWS_CONFIG_FILE)"),
-        ProfileKind::Present | ProfileKind::Unknown => match sso_login_reason(err) {
+        ProfileKind::Present | ProfileKind::Process | ProfileKind::Unknown => match sso_login_reason(err) {
             // A profile that takes its credentials from an SSO profile (source_profile).
             Some(reason) => sso_login_error(profile, None, reason),
             None => Error::credentials(format!("{summary} for AWS profile `{profile}`{cause}"))
@@ -538,11 +575,21 @@ fn process_failure(text: &str) -> Option<String> {
         let plain = status
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || " :()".contains(c));
-        return Some(if plain && !status.is_empty() && status.len() <= 40 {
-            format!("the credential_process exited with {status}")
-        } else {
-            "the credential_process failed".to_string()
-        });
+        if !plain || status.is_empty() || status.len() > 40 {
+            return Some("the credential_process failed".to_string());
+        }
+        return Some(
+            match (
+                status.strip_prefix("exit status: "),
+                status.strip_prefix("signal: "),
+            ) {
+                (Some(code), _) => format!("the credential_process exited with code {code}"),
+                (_, Some(signal)) => {
+                    format!("the credential_process was killed by signal {signal}")
+                }
+                _ => format!("the credential_process failed ({status})"),
+            },
+        );
     }
     if text.contains("could not parse response") || text.contains("could not decode output") {
         return Some("the credential_process printed no valid credentials".to_string());

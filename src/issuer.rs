@@ -50,7 +50,7 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
     )?;
     let now = clock::now();
     let expiry = resolved.credentials.expiry();
-    check_not_expired(connection, expiry)?;
+    check_not_expired(connection, expiry, || resolved.source())?;
     // The token entry records the name too, so a token hit needs neither STS nor this cache.
     let user = signing_user(connection, key, cache, &resolved)?;
     let endpoint = Endpoint {
@@ -78,7 +78,13 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
     })
 }
 
-fn check_not_expired(connection: &Connection, expiry: Option<SystemTime>) -> Result<()> {
+/// Expired credentials still sign a token that the server refuses: refused here, with the fix
+/// for the kind of source that handed them out.
+fn check_not_expired(
+    connection: &Connection,
+    expiry: Option<SystemTime>,
+    source: impl FnOnce() -> credentials::Source,
+) -> Result<()> {
     let Some(expiry) = expiry.filter(|e| *e <= SystemTime::now()) else {
         return Ok(());
     };
@@ -87,9 +93,16 @@ fn check_not_expired(connection: &Connection, expiry: Option<SystemTime>) -> Res
         connection.display_name(),
         clock::rfc3339(expiry)
     ))
-    .hint(match &connection.aws_profile {
-        Some(profile) => format!("renew them: `aws sso login --profile {profile}` for SSO, or fix the profile's credential source"),
-        None => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
+    .hint(match (&connection.aws_profile, source()) {
+        (Some(profile), credentials::Source::Sso) => format!(
+            "sign in again: `aws sso login --profile {profile}` (or `rdsiam-helper login {}`)",
+            connection.display_name()
+        ),
+        (Some(profile), credentials::Source::Process) => format!(
+            "the credential_process of AWS profile `{profile}` handed out expired credentials: check what it prints (`Expiration`)"
+        ),
+        (Some(profile), _) => format!("renew the credentials of AWS profile `{profile}` (~/.aws/credentials or its source)"),
+        (None, _) => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
     }))
 }
 

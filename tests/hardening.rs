@@ -611,3 +611,135 @@ fn a_large_configs_connection_is_kept_resolved_until_the_file_changes() {
         .count();
     assert_eq!(kept, 0, "cache clear removes kept connections");
 }
+
+#[test]
+fn a_password_command_names_the_link_the_user_ran_not_the_versioned_file() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&connection("prod", "postgres", HOST, 5432, ""));
+    // Homebrew's layout: a stable link to a versioned folder that an upgrade removes.
+    let cellar = home.path().join("Cellar/1.0/bin");
+    std::fs::create_dir_all(&cellar).unwrap();
+    std::fs::copy(binary(), cellar.join("rdsiam-helper")).unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(cellar.join("rdsiam-helper"), bin.join("rdsiam-helper")).unwrap();
+    for invoked in [
+        bin.join("rdsiam-helper").display().to_string(),
+        "rdsiam-helper".to_string(),
+    ] {
+        let out = Command::new("env")
+            .args(["-i", &format!("HOME={}", home.path().display())])
+            .arg(format!("PATH={}", bin.display()))
+            .args([&invoked, "setup", "tableplus", "prod"])
+            .output()
+            .unwrap();
+        let out = Run::from(out);
+        let command = line_after(&out.ok().stdout, "enter:\n").to_string();
+        assert!(
+            command.starts_with(&bin.join("rdsiam-helper").display().to_string()),
+            "{command}"
+        );
+        assert!(!command.contains("Cellar"), "{command}");
+    }
+}
+
+#[test]
+fn the_timer_command_names_the_pgpass_file_pgpassfile_chose() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&connection("prod", "postgres", HOST, 5432, ""));
+    let file = home.path().join("my files/pgpass");
+    let run = Run::from(
+        home.cmd()
+            .env("PGPASSFILE", &file)
+            .args(["setup", "pgpass", "prod", "--write"])
+            .output()
+            .unwrap(),
+    );
+    let timer = run
+        .ok()
+        .stderr
+        .split("running `")
+        .nth(1)
+        .unwrap()
+        .split('`')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        timer.contains("--pgpass") && timer.contains("my files/pgpass"),
+        "{timer}"
+    );
+    // Run as a timer runs it: no PGPASSFILE, only HOME.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("X-Amz-Date=", "X-Amz-Date=0"),
+    )
+    .unwrap();
+    run_as_gui(&home, &timer).ok();
+    assert!(
+        !std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("X-Amz-Date=0"),
+        "the timer refreshed the file"
+    );
+}
+
+#[test]
+fn a_region_from_the_environment_or_profile_is_checked_like_any_other() {
+    let home = Home::new();
+    let run = Run::from(
+        home.cmd()
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("AWS_REGION", "us east/1")
+            .args(["token", "--host", "db.example.com", "--user", "u"])
+            .output()
+            .unwrap(),
+    );
+    run.code(1)
+        .stderr_has("is not usable")
+        .stderr_has("AWS_REGION");
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn expired_credentials_from_a_process_get_a_hint_for_a_process() {
+    let home = Home::new();
+    let script = home.write(
+        "bin/expired.sh",
+        &format!("#!/bin/sh\nprintf '{{\"Version\":1,\"AccessKeyId\":\"ASIAEXP\",\"SecretAccessKey\":\"{SECRET_ACCESS_KEY}\",\"SessionToken\":\"session-expired\",\"Expiration\":\"2000-01-01T00:00:00Z\"}}'\n"),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    home.forbid("session-expired");
+    home.aws_config(&format!(
+        "[profile old]\ncredential_process = {}",
+        script.display()
+    ));
+    home.config(
+        &connection("prod", "postgres", HOST, 5432, "")
+            .replace("aws_profile = \"p\"", "aws_profile = \"old\""),
+    );
+    let run = home.run(&["pg", "prod"]);
+    run.code(3)
+        .stderr_has("credential_process of AWS profile `old`");
+    assert!(!run.stderr.contains("sso login"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_users_unterminated_last_pgpass_line_keeps_its_bytes() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&connection("prod", "postgres", HOST, 5432, ""));
+    let users = "*:*:*:*:secret\nlast:1:*:x:y";
+    home.write(".pgpass", users);
+    home.run(&["setup", "pgpass", "prod", "--write"])
+        .ok()
+        .stderr_has("above line");
+    let text = std::fs::read_to_string(home.path().join(".pgpass")).unwrap();
+    assert!(text.ends_with("*:*:*:*:secret\nlast:1:*:x:y"), "{text:?}");
+}

@@ -763,7 +763,7 @@ fn a_failing_credential_process_shows_its_stderr_and_never_its_stdout() {
     let cases = [
         (
             format!("printf '{OUT}'; printf 'token for corp-idp expired' >&2; exit 3"),
-            "the credential_process exited with exit status: 3",
+            "the credential_process exited with code 3",
             &["  | token for corp-idp expired"][..],
         ),
         (
@@ -771,12 +771,12 @@ fn a_failing_credential_process_shows_its_stderr_and_never_its_stdout() {
             format!(
                 "printf '{OUT}\\n'; printf 'line one\\n\\033[31mrun corp-login\\033[0m\\n' >&2; exit 1"
             ),
-            "the credential_process exited with exit status: 1",
+            "the credential_process exited with code 1",
             &["  | line one\n  | run corp-login\n"][..],
         ),
         (
             format!("printf '{OUT}'; exit 2"),
-            "exit status: 2, for AWS profile `proc` (it wrote nothing on stderr)",
+            "exited with code 2, for AWS profile `proc` (it wrote nothing on stderr)",
             &[][..],
         ),
         (

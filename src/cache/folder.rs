@@ -92,7 +92,7 @@ impl Cache {
             return Err(Error::failure(format!(
                 "the cache folder {} is writable by other users (mode {:o}); refusing to use it",
                 dir.display(),
-                meta.mode() & 0o777
+                meta.mode() & 0o7777
             ))
             .hint(format!(
                 "run `chmod 700 {}`, or set RDSIAM_HELPER_CACHE_DIR to a private folder",

@@ -263,12 +263,15 @@ impl Cache {
             Some(lock) => lock,
             None => return sign().map(|signed| record(signed).into()),
         };
-        if let Some(entry) = self.fresh(key, now(), refresh_before)? {
+        // Looked at again under the lock: another process may have refreshed it meanwhile.
+        if let Some(entry) = read_entry(&self.path_for(key))?
+            .filter(|entry| entry.matches(key) && entry.is_fresh(now(), refresh_before))
+        {
             report::verbose(format_args!(
                 "another process refreshed {} while we waited",
                 self.path_for(key).display()
             ));
-            return Ok(entry);
+            return Ok(entry.into());
         }
         let entry = record(sign()?);
         self.store(key, &entry);

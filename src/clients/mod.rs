@@ -54,9 +54,7 @@ pub struct HelperCommand {
 
 impl HelperCommand {
     pub fn new(config_path: &Path) -> Result<HelperCommand> {
-        let exe = std::env::current_exe()
-            .and_then(|p| p.canonicalize())
-            .map_err(|e| Error::failure("cannot find this program's own path").caused_by(e))?;
+        let exe = invoked_path()?;
         let config = std::path::absolute(config_path)
             .map_err(|e| Error::io("find the absolute path of", config_path, e))?;
         let home_default = dirs::home_dir().map(|h| h.join(".config/rdsiam-helper/config.toml"));
@@ -91,6 +89,32 @@ pub fn shell_quote(text: &str) -> String {
     shlex::try_quote(text)
         .map(|q| q.into_owned())
         .unwrap_or_else(|_| text.to_string())
+}
+
+/// This program as the user reaches it: the path they ran, or found on PATH, when it leads to
+/// this very binary. Not the resolved file: Homebrew, nix and asdf link a stable name to a
+/// versioned folder that the next upgrade removes, with every GUI's password command in it.
+fn invoked_path() -> Result<PathBuf> {
+    let real = std::env::current_exe()
+        .and_then(|p| p.canonicalize())
+        .map_err(|e| Error::failure("cannot find this program's own path").caused_by(e))?;
+    let Some(arg0) = std::env::args_os().next().map(PathBuf::from) else {
+        return Ok(real);
+    };
+    let candidates: Vec<PathBuf> = if arg0.components().count() > 1 {
+        std::path::absolute(&arg0).into_iter().collect()
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(&arg0))
+            .collect()
+    };
+    Ok(candidates
+        .into_iter()
+        .find(|candidate| {
+            candidate.is_absolute() && candidate.canonicalize().ok().as_ref() == Some(&real)
+        })
+        .unwrap_or(real))
 }
 
 /// What a client loses when it dials a tunnel and cannot verify the endpoint's name.

@@ -4,7 +4,7 @@
 //! first matching line, so a dead token left above a fresh one would keep being sent. A line
 //! without a token is the user's own password and is never changed.
 
-use crate::clients::{Destination, Edit, Plan, Request};
+use crate::clients::{Edit, Plan, Request};
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -72,16 +72,18 @@ pub fn plan<'a>(request: &Request<'a>, token: &Token) -> Result<Plan<'a>> {
             ..Plan::default()
         });
     };
-    // The timer must refresh the file that was written, found the way this run found it.
-    let given = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
-    let refresh = match request.destination {
-        Destination::Write(Some(_)) => {
-            let given = given.display().to_string();
+    // The timer must refresh the file that was written, and a timer has neither this shell's
+    // PGPASSFILE nor its working folder: any file but ~/.pgpass is named, absolute.
+    let written = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let usual = dirs::home_dir().map(|home| home.join(".pgpass"));
+    let refresh = match usual.as_ref() == Some(&written) {
+        true => request.command.line(&["refresh", "--all"]),
+        false => {
+            let written = written.display().to_string();
             request
                 .command
-                .line(&["refresh", "--all", "--pgpass", &given])
+                .line(&["refresh", "--all", "--pgpass", &written])
         }
-        _ => request.command.line(&["refresh", "--all"]),
     };
     let edit_path = path.clone();
     Ok(Plan {
@@ -384,7 +386,13 @@ fn place(text: &str, name: &str) -> (String, Option<Shadow>) {
 /// The `.pgpass` merge for `setup pgpass --write` and `refresh`: `name`'s lines replaced by
 /// `entry` and placed where libpq reaches them first, with a note of any move.
 pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &Secret) -> crate::clients::Merged {
-    let (text, moved) = place(&merge(text, name, entry.expose()), name);
+    let (mut placed, moved) = place(&merge(text, name, entry.expose()), name);
+    // Appending first put a newline after the user's unterminated last line; once our lines
+    // moved above, that line is last again and keeps its bytes.
+    if moved.is_some() && !text.is_empty() && !text.ends_with('\n') && placed.ends_with('\n') {
+        placed.pop();
+    }
+    let text = placed;
     let notes = moved
         .map(|shadow| {
             format!(

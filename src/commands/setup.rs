@@ -76,7 +76,8 @@ fn perform(plan: Plan<'_>) -> Result<()> {
             notes = merged.notes;
             Ok(merged.text)
         })?;
-        let path = edit.path.display();
+        let path = std::path::absolute(&edit.path).unwrap_or_else(|_| edit.path.clone());
+        let path = path.display();
         match written {
             Written::Unchanged => eprintln!("rdsiam-helper: {path} is already up to date"),
             Written::Created => eprintln!("rdsiam-helper: wrote {path}"),

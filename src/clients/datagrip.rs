@@ -56,6 +56,8 @@ pub fn stable_uuid(name: &str) -> String {
 }
 
 pub struct Inputs<'a> {
+    /// The data source's name: the connection's.
+    pub name: &'a str,
     pub connection: &'a Connection,
     pub user: &'a str,
     pub region: &'a str,
@@ -66,7 +68,7 @@ pub struct Inputs<'a> {
 
 pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
     let c = inputs.connection;
-    let name = c.name.clone().unwrap_or_else(|| c.display_name());
+    let name = inputs.name.to_string();
     // Through a tunnel the JDBC driver dials 127.0.0.1 and cannot match the certificate's name.
     let verification = c.verification();
     let ca = inputs.ca_bundle.display().to_string();
@@ -158,6 +160,7 @@ pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Pl
     let ca = ca_bundle(connection);
     let source = move |uuid: String| {
         data_source(&Inputs {
+            name,
             connection,
             user,
             region,

@@ -57,6 +57,8 @@ pub struct Connection {
     pub refresh_before: Duration,
     /// Where clients connect (an SSH/SSM port forward); the token stays signed for host:port.
     pub tunnel: Option<SocketAddr>,
+    /// Where `rdsiam-helper proxy` listens for this connection on 127.0.0.1.
+    pub local_port: Option<u16>,
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
@@ -157,6 +159,7 @@ struct RawConnection {
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     tunnel: Option<Tunnel>,
+    local_port: Option<Port>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -347,6 +350,7 @@ impl Config {
                 .refresh_before
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
+            local_port: None,
         })
     }
 
@@ -542,6 +546,7 @@ impl ConfigFile<'_> {
                 .or(defaults.refresh_before)
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: raw.tunnel.map(Tunnel::addr),
+            local_port: raw.local_port.map(Port::get),
         })
     }
 }
@@ -611,6 +616,7 @@ mod fuzz {
                 "ca_bundle",
                 "refresh_before",
                 "tunnel",
+                "local_port",
             ])
             .prop_map(str::to_string),
             "[a-z_]{1,8}",

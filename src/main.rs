@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod identity_cache;
 mod issuer;
+mod proxy;
 mod report;
 mod token;
 mod values;

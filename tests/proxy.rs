@@ -1,0 +1,803 @@
+//! `rdsiam-helper proxy` end to end: real clients (psql, pgbench, tokio-postgres, mariadb,
+//! mysqladmin) connect to the proxy with no password; the proxy reaches the private TLS servers
+//! of tests/common/servers.rs, whose only way in is the token as a password over TLS.
+
+mod common;
+
+use common::servers::{Mariadb, Postgres, TestCa};
+use common::{ACCESS_KEY_ID, Home, assert_no_secret};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A home with a connection `db` to the server on `server_port`, verified with `ca`, served by
+/// the proxy on a local port of its own; the server's user `jane` has the token as password.
+struct Setup {
+    home: Home,
+    local_port: u16,
+    token: String,
+}
+
+fn setup(engine: &str, server_port: u16, ca: &Path) -> Setup {
+    let home = Home::new();
+    home.static_profile("db", ACCESS_KEY_ID);
+    let local_port = free_port();
+    home.config(&format!(
+        "[connections.db]\nengine = \"{engine}\"\nhost = \"localhost\"\nport = {server_port}\n\
+         user = \"jane\"\nregion = \"us-east-1\"\naws_profile = \"db\"\nca_bundle = \"{}\"\n\
+         local_port = {local_port}\n",
+        ca.display()
+    ));
+    let verb = if engine == "postgres" { "pg" } else { "mysql" };
+    let token = home.run(&[verb, "db"]).ok().token();
+    Setup {
+        home,
+        local_port,
+        token,
+    }
+}
+
+fn pg_setup(pg: &Postgres, ca: &Path) -> Setup {
+    let setup = setup("postgres", pg.port(), ca);
+    pg.create_role("jane", &setup.token);
+    pg.admin_psql("GRANT ALL ON SCHEMA public TO jane");
+    setup
+}
+
+fn maria_setup(db: &Mariadb, ca: &Path) -> Setup {
+    let setup = setup("mysql", db.port(), ca);
+    db.create_user("jane", &setup.token);
+    db.admin_sql("CREATE DATABASE IF NOT EXISTS app");
+    db.admin_sql("GRANT ALL ON app.* TO 'jane'@'%'");
+    setup
+}
+
+/// The proxy as a child process, its stderr (the log) in a file.
+struct Proxy {
+    child: Child,
+    log: PathBuf,
+    token: String,
+}
+
+impl Proxy {
+    fn start(setup: &Setup, extra: &[&str]) -> Proxy {
+        let log = setup.home.path().join(format!("proxy-{}.log", free_port()));
+        let child = setup
+            .home
+            .cmd()
+            .args(["proxy", "db"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut proxy = Proxy {
+            child,
+            log,
+            token: setup.token.clone(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !proxy.log().contains("listening on") {
+            if let Some(status) = proxy.child.try_wait().unwrap() {
+                panic!("the proxy exited with {status}:\n{}", proxy.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the proxy did not start:\n{}",
+                proxy.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        proxy
+    }
+
+    /// The log so far, checked for secrets every time it is read.
+    fn log(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert_no_secret("the proxy's log", &text, &[&self.token]);
+        text
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory effects; the pid is our own child's.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+    }
+
+    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    /// Waits for the log to hold `needle` (log lines are written when a session ends).
+    #[track_caller]
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the proxy's log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit: {}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// psql with nothing of the caller's environment but PATH: no PGPASSWORD, no .pgpass.
+fn psql_command(pg: &Postgres, port: u16, user: &str, sql: &str) -> Command {
+    let mut cmd = Command::new(pg.psql());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .args(["-X", "-A", "-t", "-w", "-d"])
+        .arg(format!(
+            "host=127.0.0.1 port={port} user={user} dbname=postgres sslmode=disable connect_timeout=10"
+        ))
+        .args(["-c", sql])
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn psql(pg: &Postgres, port: u16, user: &str, sql: &str) -> Output {
+    psql_command(pg, port, user, sql).output().unwrap()
+}
+
+#[track_caller]
+fn psql_ok(pg: &Postgres, port: u16, sql: &str) -> String {
+    let output = psql(pg, port, "jane", sql);
+    assert!(
+        output.status.success(),
+        "{}\nserver log:\n{}",
+        text(&output),
+        pg.log()
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn rust_client(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    Ok(rust_session(port).await?.0)
+}
+
+/// A tokio-postgres client and its connection task, which ends once the client is dropped
+/// and the runtime has run it to the end (a test awaits it to know the socket is closed).
+async fn rust_session(
+    port: u16,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable"),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, task))
+}
+
+#[test]
+fn postgres_clients_connect_through_the_proxy_with_no_password() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let port = setup.local_port;
+
+    // The server takes only TLS logins, so the row proves verified TLS and the token.
+    let row = psql_ok(
+        &pg,
+        port,
+        "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()",
+    );
+    assert_eq!(row, "jane|t");
+
+    let rt = runtime();
+    let answer: String = rt.block_on(async {
+        let client = rust_client(port).await.unwrap();
+        client
+            .query_one("select current_user::text", &[])
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(answer, "jane");
+
+    let pgbench = common::require_program("pgbench", "apt-get install postgresql-client");
+    if let Some(pgbench) = pgbench {
+        let conninfo =
+            format!("host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable");
+        for args in [vec!["-i", "-q"], vec!["-S", "-t", "50", "-c", "2"]] {
+            let output = Command::new(&pgbench)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .args(&args)
+                .args(["-d", &conninfo])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "pgbench {args:?}: {}",
+                text(&output)
+            );
+        }
+    }
+
+    let log = proxy.wait_for_log("client->server");
+    assert!(log.contains("user=jane"), "{log}");
+    assert!(log.contains("localhost:"), "{log}");
+}
+
+#[test]
+fn postgres_scram_server_gets_the_token_by_scram() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    // Only SCRAM from now on: the password method, which sends the token as it is, is gone.
+    pg.admin_psql(
+        "DO $$ BEGIN EXECUTE format('COPY (SELECT %L) TO %L', \
+         'hostssl all all 127.0.0.1/32 scram-sha-256', current_setting('hba_file')); END $$",
+    );
+    pg.admin_psql(&format!(
+        "SET password_encryption = 'scram-sha-256'; ALTER ROLE jane PASSWORD '{}'",
+        setup.token.replace('\'', "''")
+    ));
+    pg.admin_psql("SELECT pg_reload_conf()");
+    let proxy = Proxy::start(&setup, &[]);
+    let row = psql_ok(&pg, setup.local_port, "select current_user");
+    assert_eq!(row, "jane");
+    let method = pg.admin_psql(
+        "select auth_method from pg_hba_file_rules where auth_method is not null limit 1",
+    );
+    assert_eq!(method, "scram-sha-256");
+    drop(proxy);
+}
+
+#[test]
+fn postgres_wrong_ca_fails_closed_and_the_proxy_keeps_serving() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.other_ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    for _ in 0..2 {
+        let output = psql(&pg, setup.local_port, "jane", "select 1");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{}", text(&output));
+        assert!(
+            stderr.contains("rdsiam-helper proxy: TLS with localhost:")
+                && stderr.contains("failed"),
+            "{}",
+            text(&output)
+        );
+    }
+    let log = proxy.wait_for_log("TLS with");
+    assert!(log.contains("verify-full"), "{log}");
+    // No login reached the server: the token never left over an unverified connection.
+    assert!(!pg.log().contains("authorized: user=jane"), "{}", pg.log());
+}
+
+#[test]
+fn postgres_wrong_user_gets_an_error_response() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = psql(&pg, setup.local_port, "bob", "select 1");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("this proxy signs in as user \"jane\"")
+            && stderr.contains("not as \"bob\""),
+        "{}",
+        text(&output)
+    );
+    proxy.wait_for_log("user=bob");
+    // And the next client, the right one, gets in.
+    assert_eq!(
+        psql_ok(&pg, setup.local_port, "select current_user"),
+        "jane"
+    );
+}
+
+#[test]
+fn postgres_upstream_killed_mid_query_gives_an_error_and_the_next_connection_works() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let child = psql_command(&pg, setup.local_port, "jane", "select pg_sleep(30)")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    wait_until(|| {
+        pg.admin_psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)'")
+            == "1"
+    });
+    pg.admin_psql(
+        "select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(30)'",
+    );
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("terminating connection"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    drop(proxy);
+}
+
+#[test]
+fn postgres_two_hundred_connections_leave_no_open_descriptors() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let rt = runtime();
+    // One connection first: the runtime's and TLS's own descriptors are then in place.
+    rt.block_on(one_query(setup.local_port));
+    proxy.wait_for_log(": closed");
+    let before = proxy.open_fds();
+    rt.block_on(async {
+        for _ in 0..200 {
+            one_query(setup.local_port).await;
+        }
+    });
+    let mut after = proxy.open_fds();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while after > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = proxy.open_fds();
+    }
+    assert_eq!(after, before, "descriptors leaked:\n{}", proxy.log());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.log().matches(": closed").count() < 201 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = proxy.log();
+    assert_eq!(log.matches("client->server").count(), 201, "{log}");
+    assert_eq!(log.matches(": closed").count(), 201, "{log}");
+}
+
+/// A connection, a query, and the connection closed by the client.
+async fn one_query(port: u16) {
+    let (client, task) = rust_session(port).await.unwrap();
+    client.simple_query("select 1").await.unwrap();
+    drop(client);
+    task.await.unwrap();
+}
+
+#[test]
+fn postgres_pg_sleep_is_cancelled_from_psql() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let child = psql_command(&pg, setup.local_port, "jane", "select pg_sleep(30)")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    wait_until(|| {
+        pg.admin_psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)'")
+            == "1"
+    });
+    // psql sends a CancelRequest on SIGINT, with the key the proxy handed it.
+    // SAFETY: kill has no memory effects; the pid is our own child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15), "not cancelled");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("canceling statement due to user request"),
+        "{}\nproxy log:\n{}",
+        text(&output),
+        proxy.log()
+    );
+    proxy.wait_for_log("cancel ");
+}
+
+#[test]
+fn postgres_sigterm_drains_an_open_transaction_then_exits_zero() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    pg.admin_psql("CREATE TABLE public.drained (n int); GRANT ALL ON public.drained TO jane");
+    let mut proxy = Proxy::start(&setup, &["--max-sigterm-delay", "20s"]);
+    let rt = runtime();
+    let port = setup.local_port;
+    let (client, task) = rt.block_on(async {
+        let (client, task) = rust_session(port).await.unwrap();
+        client
+            .batch_execute("begin; insert into drained values (1)")
+            .await
+            .unwrap();
+        (client, task)
+    });
+    proxy.signal(libc::SIGTERM);
+    proxy.wait_for_log("no longer accepting");
+    // New clients are turned away while the open one finishes its transaction.
+    assert!(rt.block_on(rust_client(port)).is_err());
+    assert!(
+        proxy.wait(Duration::from_millis(500)).is_none(),
+        "exited before the drain"
+    );
+    rt.block_on(client.batch_execute("commit")).unwrap();
+    drop(client);
+    rt.block_on(task).unwrap();
+    let status = proxy
+        .wait(Duration::from_secs(10))
+        .expect("the proxy exits once drained");
+    assert_eq!(status.code(), Some(0), "{}", proxy.log());
+    assert_eq!(pg.admin_psql("select count(*) from drained"), "1");
+    assert!(proxy.log().contains("every connection closed"));
+}
+
+#[test]
+fn sigterm_delay_bounds_the_drain() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let mut proxy = Proxy::start(&setup, &["--max-sigterm-delay", "1s"]);
+    let rt = runtime();
+    let _client = rt.block_on(rust_client(setup.local_port)).unwrap();
+    let started = Instant::now();
+    proxy.signal(libc::SIGTERM);
+    let status = proxy
+        .wait(Duration::from_secs(10))
+        .expect("exits after the delay");
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(
+        proxy.log().contains("--max-sigterm-delay passed"),
+        "{}",
+        proxy.log()
+    );
+}
+
+#[test]
+fn health_check_readiness_and_quitquitquit() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let health = free_port();
+    let address = format!("127.0.0.1:{health}");
+    let mut proxy = Proxy::start(
+        &setup,
+        &[
+            "--health-check",
+            &address,
+            "--quitquitquit",
+            "--structured-logs",
+        ],
+    );
+    for path in ["/startup", "/liveness", "/readiness"] {
+        assert_eq!(http(health, "GET", path).0, 200, "{path}");
+    }
+    assert_eq!(http(health, "GET", "/nothing").0, 404);
+    assert_eq!(http(health, "POST", "/quitquitquit").0, 200);
+    let status = proxy.wait(Duration::from_secs(10)).expect("quits");
+    assert_eq!(status.code(), Some(0));
+    for line in proxy.log().lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value["time"].is_string(), "{line}");
+    }
+}
+
+#[test]
+fn quit_on_idle_exits_when_no_client_comes() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let mut proxy = Proxy::start(&setup, &["--quit-on-idle", "2s"]);
+    assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    let status = proxy
+        .wait(Duration::from_secs(10))
+        .expect("quits when idle");
+    assert_eq!(status.code(), Some(0));
+    assert!(proxy.log().contains("--quit-on-idle"));
+}
+
+#[test]
+fn max_connections_refuses_with_the_engines_error_and_serves_the_rest() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &["--max-connections", "1"]);
+    let rt = runtime();
+    let (first, task) = rt.block_on(rust_session(setup.local_port)).unwrap();
+    let output = psql(&pg, setup.local_port, "jane", "select 1");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("too many connections"),
+        "{}",
+        text(&output)
+    );
+    drop(first);
+    rt.block_on(task).unwrap();
+    proxy.wait_for_log(": closed");
+    assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    drop(proxy);
+}
+
+#[test]
+fn unix_socket_for_psql_in_a_private_folder() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let dir = setup.home.path().join("sock");
+    let dir_text = dir.display().to_string();
+    let proxy = Proxy::start(&setup, &["--unix-socket", &dir_text]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let output = Command::new(pg.psql())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-X", "-A", "-t", "-w", "-h", &dir_text, "-p"])
+        .arg(setup.local_port.to_string())
+        .args(["-U", "jane", "-d", "postgres", "-c", "select current_user"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "jane",
+        "{}",
+        text(&output)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn listening_beyond_loopback_needs_the_flag_and_a_port_is_required() {
+    let home = Home::new();
+    home.config("[connections.db]\nhost = \"localhost\"\nuser = \"jane\"\n");
+    home.run(&["proxy", "db", "--listen", "0.0.0.0:15432"])
+        .code(2)
+        .stderr_has("not a loopback address")
+        .stderr_has("--allow-non-loopback");
+    home.run(&["proxy", "db"])
+        .code(2)
+        .stderr_has("`db` has no local_port")
+        .stderr_has("local_port = 15432");
+    home.run(&["proxy", "db", "db", "--listen", "127.0.0.1:1"])
+        .code(2)
+        .stderr_has("--listen gives one address");
+}
+
+fn wait_until(mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A bare HTTP/1.0 request: the status code and the body.
+fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// The mariadb client (or mysqladmin) with no password and no TLS toward the proxy.
+fn maria_client(program: &Path, port: u16, user: &str, extra: &[&str]) -> Output {
+    Command::new(program)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .arg("--no-defaults")
+        .args([
+            "--protocol=TCP",
+            "--host=127.0.0.1",
+            "--skip-ssl",
+            "--connect-timeout=10",
+        ])
+        .arg(format!("--port={port}"))
+        .arg(format!("--user={user}"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn mariadb_and_mysqladmin_connect_through_the_proxy_with_no_password() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &[
+            "--batch",
+            "--skip-column-names",
+            "--database=app",
+            "-e",
+            "select current_user(), database(), (select variable_value <> '' from information_schema.session_status where variable_name = 'Ssl_cipher')",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        proxy.log()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "jane@%\tapp\t1"
+    );
+
+    let admin = common::require_program("mysqladmin", "apt-get install mariadb-client");
+    if let Some(admin) = admin {
+        let output = maria_client(&admin, setup.local_port, "jane", &["ping"]);
+        assert!(output.status.success(), "{}", text(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("is alive"));
+    }
+    proxy.wait_for_log("client->server");
+}
+
+#[test]
+fn mariadb_failures_wrong_ca_wrong_user_killed_upstream() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    // A wrong user: MySQL's own access-denied error, and the proxy goes on.
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = maria_client(db.client(), setup.local_port, "bob", &["-e", "select 1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("ERROR 1045") && stderr.contains("signs in as user 'jane'"),
+        "{}",
+        text(&output)
+    );
+
+    // Killed mid-query: the client gets an error, the next one works.
+    let child = Command::new(db.client())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args([
+            "--no-defaults",
+            "--protocol=TCP",
+            "--host=127.0.0.1",
+            "--skip-ssl",
+            "--user=jane",
+        ])
+        .arg(format!("--port={}", setup.local_port))
+        .args(["-e", "select sleep(30)"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(|| {
+        db.admin_sql(
+            "select count(*) from information_schema.processlist where info = 'select sleep(30)'",
+        ) == "1"
+    });
+    let id = db
+        .admin_sql("select id from information_schema.processlist where info = 'select sleep(30)'");
+    db.admin_sql(&format!("KILL CONNECTION {id}"));
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "{}", text(&output));
+    let output = maria_client(db.client(), setup.local_port, "jane", &["-e", "select 1"]);
+    assert!(output.status.success(), "{}", text(&output));
+    drop(proxy);
+
+    // The wrong CA: refused before the token is sent.
+    let setup = maria_setup_again(&db, &ca.other_ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = maria_client(db.client(), setup.local_port, "jane", &["-e", "select 1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("TLS with localhost:"), "{}", text(&output));
+    proxy.wait_for_log("verify-full");
+}
+
+/// A second home for a server whose user exists: the password becomes this home's token.
+fn maria_setup_again(db: &Mariadb, ca: &Path) -> Setup {
+    let setup = setup("mysql", db.port(), ca);
+    db.set_password("jane", &setup.token);
+    setup
+}

@@ -801,3 +801,124 @@ fn maria_setup_again(db: &Mariadb, ca: &Path) -> Setup {
     db.set_password("jane", &setup.token);
     setup
 }
+
+#[test]
+fn setup_via_proxy_points_psql_at_the_proxy_with_no_password() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let services = setup.home.path().join("pg_service.conf");
+    let services_text = services.display().to_string();
+    setup
+        .home
+        .run(&[
+            "setup",
+            "pgservice",
+            "db",
+            "--via-proxy",
+            "--write",
+            &services_text,
+        ])
+        .ok()
+        .stderr_has("rdsiam-helper")
+        .stderr_has("proxy db");
+    let written = std::fs::read_to_string(&services).unwrap();
+    assert!(
+        written.contains(&format!("port={}", setup.local_port)),
+        "{written}"
+    );
+    assert!(written.contains("sslmode=disable"), "{written}");
+    let output = Command::new(pg.psql())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PGSERVICEFILE", &services)
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-w",
+            "-d",
+            "service=db",
+            "-c",
+            "select current_user",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "jane",
+        "{}",
+        text(&output)
+    );
+    proxy.wait_for_log("user=jane");
+}
+
+#[test]
+fn setup_via_proxy_points_the_mariadb_client_at_the_proxy() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    setup
+        .home
+        .run(&["setup", "mysql", "db", "--via-proxy", "--write"])
+        .ok();
+    let written = std::fs::read_to_string(setup.home.path().join(".my.cnf")).unwrap();
+    assert!(!written.contains("password"), "{written}");
+    let output = Command::new(db.client())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", setup.home.path())
+        .args([
+            "--defaults-group-suffix=_db",
+            "--batch",
+            "--skip-column-names",
+        ])
+        .args(["-e", "select current_user()"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "jane@%",
+        "{}\n{written}",
+        text(&output)
+    );
+    proxy.wait_for_log("user=jane");
+}
+
+#[test]
+fn setup_via_proxy_for_gui_clients_prints_loopback_without_tls_or_password() {
+    let home = Home::new();
+    home.config(
+        "[connections.db]\nhost = \"db.abc.us-east-1.rds.amazonaws.com\"\nuser = \"jane\"\n\
+         database = \"app\"\nlocal_port = 15432\n\n\
+         [connections.noport]\nhost = \"db.abc.us-east-1.rds.amazonaws.com\"\nuser = \"jane\"\n",
+    );
+    for client in ["tableplus", "datagrip", "dbeaver", "pgadmin"] {
+        let run = home.run(&["setup", client, "db", "--via-proxy"]);
+        run.ok();
+        assert!(run.stdout.contains("127.0.0.1"), "{client}: {}", run.stdout);
+        assert!(run.stdout.contains("15432"), "{client}: {}", run.stdout);
+        assert!(
+            !run.stdout.contains("verify-full"),
+            "{client}: {}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains(" pg db"), "{client}: {}", run.stdout);
+        home.run(&["setup", client, "db", "--via-proxy", "--write"])
+            .code(2)
+            .stderr_has("no file to --write");
+    }
+    home.run(&["setup", "pgpass", "db", "--via-proxy"])
+        .code(2)
+        .stderr_has(".pgpass needs no line");
+    home.run(&["setup", "pgservice", "noport", "--via-proxy"])
+        .code(2)
+        .stderr_has("has no local_port");
+}

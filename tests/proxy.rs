@@ -922,3 +922,204 @@ fn setup_via_proxy_for_gui_clients_prints_loopback_without_tls_or_password() {
         .code(2)
         .stderr_has("has no local_port");
 }
+
+/// The proxy against direct TLS in the same run, as a Markdown table on stdout: pgbench -S
+/// throughput, connection set-up (pgbench -C), a MariaDB select loop and connection set-up,
+/// and the proxy's memory at 100 idle connections. `bench/proxy.sh` runs it on a release
+/// build; the README's table comes from it.
+#[test]
+#[ignore = "a benchmark: run by bench/proxy.sh"]
+fn proxy_benchmark() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let ca = TestCa::new();
+    let mut rows = Vec::new();
+    if let Some(pg) = Postgres::start(&ca) {
+        let setup = pg_setup(&pg, &ca.ca_pem());
+        let proxy = Proxy::start(&setup, &[]);
+        let pgbench = common::require_program("pgbench", "apt-get install postgresql-client")
+            .expect("pgbench");
+        let direct = format!(
+            "host=localhost hostaddr=127.0.0.1 port={} user=jane dbname=postgres sslmode=verify-full sslrootcert={}",
+            pg.port(),
+            ca.ca_pem().display()
+        );
+        let proxied = format!(
+            "host=127.0.0.1 port={} user=jane dbname=postgres sslmode=disable",
+            setup.local_port
+        );
+        let run = |conninfo: &str, args: &[&str]| -> String {
+            let output = Command::new(&pgbench)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("PGPASSWORD", &setup.token)
+                .args(args)
+                .args(["-d", conninfo])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "pgbench {args:?}: {}",
+                text(&output)
+            );
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        };
+        run(&direct, &["-i", "-q", "-s", "1"]);
+        let t = seconds.to_string();
+        let select = ["-S", "-n", "-c", "4", "-j", "2", "-T", t.as_str()];
+        let connect = ["-S", "-n", "-C", "-c", "2", "-j", "2", "-T", t.as_str()];
+        // Alternated, twice each, so that a slow moment of the machine hits both.
+        let mut tps = [Vec::new(), Vec::new()];
+        let mut setup_ms = [Vec::new(), Vec::new()];
+        for _ in 0..2 {
+            for (i, conninfo) in [&direct, &proxied].into_iter().enumerate() {
+                tps[i].push(number_after(&run(conninfo, &select), "tps = "));
+                setup_ms[i].push(number_after(&run(conninfo, &connect), "latency average = "));
+            }
+        }
+        let best = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::max);
+        let least = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::min);
+        let (direct_tps, proxy_tps) = (best(&tps[0]), best(&tps[1]));
+        rows.push(format!(
+            "| PostgreSQL `pgbench -S -c 4 -T {seconds}` (tps) | {direct_tps:.0} | {proxy_tps:.0} | {:.1}% |",
+            100.0 * proxy_tps / direct_tps
+        ));
+        let (direct_ms, proxy_ms) = (least(&setup_ms[0]), least(&setup_ms[1]));
+        rows.push(format!(
+            "| PostgreSQL connection + 1 select (`pgbench -S -C`, ms) | {direct_ms:.2} | {proxy_ms:.2} | {:+.2} ms |",
+            proxy_ms - direct_ms
+        ));
+        drop(proxy);
+    }
+    if let Some(db) = Mariadb::start(&ca) {
+        let setup = maria_setup(&db, &ca.ca_pem());
+        db.admin_sql("SET GLOBAL max_connections = 200");
+        let proxy = Proxy::start(&setup, &[]);
+        let options = setup.home.write(
+            "direct.cnf",
+            &format!(
+                "[client]\nhost=127.0.0.1\nport={}\nuser=jane\npassword={}\nprotocol=TCP\nssl-ca={}\nssl-verify-server-cert\n",
+                db.port(),
+                setup.token,
+                ca.ca_pem().display()
+            ),
+        );
+        let proxied = setup.home.write(
+            "proxied.cnf",
+            &format!(
+                "[client]\nhost=127.0.0.1\nport={}\nuser=jane\nprotocol=TCP\nskip-ssl\n",
+                setup.local_port
+            ),
+        );
+        let client = |file: &Path| {
+            let mut cmd = Command::new(db.client());
+            cmd.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .arg(format!("--defaults-file={}", file.display()))
+                .args(["--batch", "--skip-column-names"]);
+            cmd
+        };
+        let selects = 20_000;
+        let script: String = "select 1;\n".repeat(selects);
+        let loop_rate = |file: &Path| {
+            let started = Instant::now();
+            let mut child = client(file)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(script.as_bytes())
+                .unwrap();
+            assert!(child.wait().unwrap().success());
+            selects as f64 / started.elapsed().as_secs_f64()
+        };
+        let connect_ms = |file: &Path| {
+            let runs = 100;
+            let started = Instant::now();
+            for _ in 0..runs {
+                let output = client(file).args(["-e", "select 1"]).output().unwrap();
+                assert!(output.status.success(), "{}", text(&output));
+            }
+            started.elapsed().as_secs_f64() * 1000.0 / runs as f64
+        };
+        let mut rates = [Vec::new(), Vec::new()];
+        let mut connects = [Vec::new(), Vec::new()];
+        for _ in 0..2 {
+            for (i, file) in [&options, &proxied].into_iter().enumerate() {
+                rates[i].push(loop_rate(file));
+                connects[i].push(connect_ms(file));
+            }
+        }
+        let best = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::max);
+        let least = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::min);
+        rows.push(format!(
+            "| MariaDB select loop, one connection ({selects} × `select 1`, selects/s) | {:.0} | {:.0} | {:.1}% |",
+            best(&rates[0]),
+            best(&rates[1]),
+            100.0 * best(&rates[1]) / best(&rates[0])
+        ));
+        rows.push(format!(
+            "| MariaDB `mariadb -e 'select 1'` process incl. connection (ms) | {:.2} | {:.2} | {:+.2} ms |",
+            least(&connects[0]),
+            least(&connects[1]),
+            least(&connects[1]) - least(&connects[0])
+        ));
+        // 100 idle clients: each mariadb waits on its open stdin, its session logged in.
+        let rss_idle = rss_kb(proxy.pid());
+        let mut idle: Vec<Child> = (0..100)
+            .map(|_| {
+                client(&proxied)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        wait_until(|| {
+            db.admin_sql("select count(*) from information_schema.processlist where user = 'jane'")
+                .parse::<usize>()
+                .unwrap()
+                >= 100
+        });
+        let rss_busy = rss_kb(proxy.pid());
+        for child in &mut idle {
+            drop(child.stdin.take());
+            child.wait().unwrap();
+        }
+        rows.push(format!(
+            "| Proxy resident memory, no client → 100 idle connections (MB) | | {:.1} → {:.1} | |",
+            rss_idle as f64 / 1024.0,
+            rss_busy as f64 / 1024.0
+        ));
+        drop(proxy);
+    }
+    println!("| | direct TLS | through the proxy | proxy vs direct |\n|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+fn number_after(text: &str, label: &str) -> f64 {
+    let rest = text
+        .split(label)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"));
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn rss_kb(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}

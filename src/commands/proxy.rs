@@ -60,9 +60,6 @@ pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
         quit_on_idle: args.quit_on_idle.map(Into::into),
         structured_logs: args.structured_logs,
     };
-    if let Some(address) = args.health_check {
-        check_loopback(address, "--health-check", args.allow_non_loopback)?;
-    }
     proxy::run(targets, options)
 }
 

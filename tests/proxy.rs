@@ -1123,3 +1123,77 @@ fn rss_kb(pid: i32) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap()
 }
+
+#[test]
+fn the_proxy_and_the_cli_sign_once_between_them() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let home = Home::new();
+    let count = common::counting_process(&home, "sso", 3600, "0");
+    let local_port = free_port();
+    home.config(&format!(
+        "[connections.db]\nhost = \"localhost\"\nport = {}\nuser = \"jane\"\nregion = \"us-east-1\"\n\
+         aws_profile = \"sso\"\nca_bundle = \"{}\"\nlocal_port = {local_port}\n",
+        pg.port(),
+        ca.ca_pem().display()
+    ));
+    let health = free_port();
+    let address = format!("127.0.0.1:{health}");
+    // The proxy signs first (readiness issues a token for every connection, a cache miss)...
+    let setup = Setup {
+        home,
+        local_port,
+        token: String::new(),
+    };
+    let proxy = Proxy::start(&setup, &["--health-check", &address]);
+    assert_eq!(http(health, "GET", "/readiness").0, 200);
+    assert_eq!(common::runs(&count), 1);
+    // ...and the CLI gets the same token from the shared cache.
+    let token = setup.home.run(&["pg", "db"]).ok().token();
+    assert_eq!(common::runs(&count), 1);
+    pg.create_role("jane", &token);
+    for _ in 0..3 {
+        assert_eq!(psql_ok(&pg, local_port, "select current_user"), "jane");
+    }
+    assert_eq!(common::runs(&count), 1, "{}", proxy.log());
+    let log = proxy.log();
+    assert_no_secret("the proxy's log", &log, &[&token, "session-sso"]);
+}
+
+#[test]
+fn the_proxy_refuses_to_start_without_a_ca_bundle() {
+    let home = Home::new();
+    home.config(&format!(
+        "[connections.db]\nhost = \"localhost\"\nuser = \"jane\"\nca_bundle = \"{}\"\nlocal_port = {}\n",
+        home.path().join("absent.pem").display(),
+        free_port()
+    ));
+    home.run(&["proxy", "db"]).code(1).stderr_has("CA bundle");
+}
+
+#[test]
+fn readiness_fails_while_no_token_can_be_issued() {
+    let ca = TestCa::new();
+    let home = Home::new();
+    let local_port = free_port();
+    home.config(&format!(
+        "[connections.db]\nhost = \"localhost\"\nuser = \"jane\"\nregion = \"us-east-1\"\n\
+         aws_profile = \"missing\"\nca_bundle = \"{}\"\nlocal_port = {local_port}\n",
+        ca.ca_pem().display()
+    ));
+    let health = free_port();
+    let address = format!("127.0.0.1:{health}");
+    let setup = Setup {
+        home,
+        local_port,
+        token: String::new(),
+    };
+    let proxy = Proxy::start(&setup, &["--health-check", &address]);
+    let (status, body) = http(health, "GET", "/readiness");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("db:"), "{body}");
+    assert_eq!(http(health, "GET", "/liveness").0, 200);
+    drop(proxy);
+}

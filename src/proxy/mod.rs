@@ -81,6 +81,8 @@ pub fn run(targets: Vec<Target>, options: Options) -> Result<i32> {
 }
 
 async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
+    // Before anything is announced: a SIGTERM right after "listening" must drain, not kill.
+    let signals = Signals::new()?;
     let shared = Arc::new(Shared {
         limit: options
             .max_connections
@@ -136,7 +138,7 @@ async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
     if let Some(idle) = shared.options.quit_on_idle {
         tokio::spawn(quit_when_idle(shared.clone(), idle));
     }
-    let second_signal = wait_for_stop(&shared).await;
+    let second_signal = wait_for_stop(&shared, signals).await;
     for task in accepting {
         task.abort();
     }
@@ -147,12 +149,32 @@ async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
     Ok(0)
 }
 
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handler = |kind| {
+            signal(kind)
+                .map_err(|e| Error::failure(format!("cannot handle SIGTERM and SIGINT: {e}")))
+        };
+        Ok(Signals {
+            term: handler(SignalKind::terminate())?,
+            int: handler(SignalKind::interrupt())?,
+        })
+    }
+}
+
 /// Waits for SIGTERM, SIGINT, `/quitquitquit` or idleness; returns a future that resolves on
 /// the next signal, which ends the drain at once.
-async fn wait_for_stop(shared: &Shared) -> impl std::future::Future<Output = ()> + use<> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler");
+async fn wait_for_stop(
+    shared: &Shared,
+    signals: Signals,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let Signals { mut term, mut int } = signals;
     let mut stopping = shared.stopping.subscribe();
     let why = tokio::select! {
         _ = term.recv() => "SIGTERM",

@@ -1197,3 +1197,73 @@ fn readiness_fails_while_no_token_can_be_issued() {
     assert_eq!(http(health, "GET", "/liveness").0, 200);
     drop(proxy);
 }
+
+#[test]
+fn mariadb_ctrl_c_kills_the_query_through_the_proxy() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    // Interactive (stdin open) so that Ctrl-C kills the query rather than the client; the
+    // client sends `KILL QUERY <id>` on a new connection, with the id the proxy's greeting
+    // carried: the server's own.
+    let mut child = Command::new(db.client())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .args([
+            "--no-defaults",
+            "--protocol=TCP",
+            "--host=127.0.0.1",
+            "--skip-ssl",
+            "--user=jane",
+        ])
+        .arg(format!("--port={}", setup.local_port))
+        .arg("--sigint-ignore=0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"select sleep(30);\n").unwrap();
+    let started = Instant::now();
+    wait_until(|| {
+        db.admin_sql(
+            "select count(*) from information_schema.processlist where info = 'select sleep(30)'",
+        ) == "1"
+    });
+    // SAFETY: kill has no memory effects; the pid is our own child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    wait_until(|| {
+        db.admin_sql(
+            "select count(*) from information_schema.processlist where info = 'select sleep(30)'",
+        ) == "0"
+    });
+    assert!(started.elapsed() < Duration::from_secs(15), "not killed");
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("query killed"),
+        "{}\n{}",
+        text(&output),
+        proxy.log()
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("interrupted"),
+        "{}",
+        text(&output)
+    );
+    // The KILL came through the proxy, on a connection of its own.
+    proxy.wait_for_log("client->server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.log().matches("client->server").count() < 2 {
+        assert!(Instant::now() < deadline, "{}", proxy.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!proxy.log().contains("broke"), "{}", proxy.log());
+}

@@ -17,6 +17,8 @@ pub struct Record {
     pub bytes_from_client: u64,
     pub bytes_to_client: u64,
     pub what: Option<&'static str>,
+    /// How a session without an error ended: "closed", or "closed by the server".
+    pub ending: &'static str,
     error: Option<String>,
 }
 
@@ -36,6 +38,7 @@ impl Record {
             bytes_from_client: 0,
             bytes_to_client: 0,
             what: None,
+            ending: "closed",
             error: None,
         }
     }
@@ -58,7 +61,7 @@ impl Record {
                 "duration_ms": duration_ms,
                 "bytes_from_client": self.bytes_from_client,
                 "bytes_to_client": self.bytes_to_client,
-                "outcome": if self.error.is_some() { "error" } else { "closed" },
+                "outcome": if self.error.is_some() { "error" } else { self.ending },
                 "error": self.error,
             })
             .to_string()
@@ -74,7 +77,7 @@ impl Record {
                 duration_ms % 1000,
                 self.bytes_from_client,
                 self.bytes_to_client,
-                self.error.as_deref().unwrap_or("closed"),
+                self.error.as_deref().unwrap_or(self.ending),
             )
         };
         eprintln!("{line}");

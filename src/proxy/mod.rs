@@ -437,3 +437,92 @@ async fn can_issue_all(served: &[Arc<Served>]) -> std::result::Result<(), String
 fn elapsed_ms(start: Instant) -> u128 {
     start.elapsed().as_millis()
 }
+
+/// After authentication: bytes both ways until either side closes, counted for the log line.
+/// A server that closes without TLS close_notify (MariaDB after COM_QUIT, a terminated
+/// backend) has ended the session, not broken it; so has a peer that resets.
+async fn splice<C, U>(
+    client: &mut C,
+    upstream: &mut U,
+    record: &mut log::Record,
+) -> Result<(), String>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut counted = Counted {
+        inner: client,
+        from_client: 0,
+        to_client: 0,
+    };
+    let result = tokio::io::copy_bidirectional(&mut counted, upstream).await;
+    record.bytes_from_client = counted.from_client;
+    record.bytes_to_client = counted.to_client;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            record.ending = "closed by the server";
+            Ok(())
+        }
+        // Many clients just close their socket with bytes unread (the MariaDB client's
+        // KILL QUERY connection does): a reset at the end of a session is how it ended.
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            record.ending = "closed (reset)";
+            Ok(())
+        }
+        Err(err) => Err(format!("the connection broke: {err}")),
+    }
+}
+
+/// The client's stream, counting what crosses it each way.
+struct Counted<S> {
+    inner: S,
+    from_client: u64,
+    to_client: u64,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.from_client += (buf.filled().len() - before) as u64;
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            self.to_client += n as u64;
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -162,14 +162,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(fail(client, reply_seq, PROXY_ERROR, b"HY000", reason).await);
         }
     }
-    match tokio::io::copy_bidirectional(client, &mut upstream).await {
-        Ok((from_client, to_client)) => {
-            record.bytes_from_client = from_client;
-            record.bytes_to_client = to_client;
-            Ok(())
-        }
-        Err(err) => Err(format!("the connection broke: {err}")),
-    }
+    super::splice(client, &mut upstream, record).await
 }
 
 /// The server's greeting as the client sees it: a fresh challenge and no TLS or compression.

@@ -125,14 +125,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     // AuthenticationOk: the client's login is the proxy's, already done.
     greeting.extend([b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
     let _cancel_key = relay_until_ready(&mut upstream, client, session, greeting).await?;
-    match tokio::io::copy_bidirectional(client, &mut upstream).await {
-        Ok((from_client, to_client)) => {
-            record.bytes_from_client = from_client;
-            record.bytes_to_client = to_client;
-            Ok(())
-        }
-        Err(err) => Err(format!("the connection broke: {err}")),
-    }
+    super::splice(client, &mut upstream, record).await
 }
 
 enum Startup {

@@ -1267,3 +1267,93 @@ fn mariadb_ctrl_c_kills_the_query_through_the_proxy() {
     }
     assert!(!proxy.log().contains("broke"), "{}", proxy.log());
 }
+
+/// What the proxy sends first to a fake server: an SSLRequest, or with `--sslnegotiation
+/// direct` a TLS ClientHello at once that offers ALPN `postgresql`.
+fn first_bytes_to_server(negotiation: &str) -> Vec<u8> {
+    use std::io::Read;
+    let ca = TestCa::new();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let setup = setup(
+        "postgres",
+        server.local_addr().unwrap().port(),
+        &ca.ca_pem(),
+    );
+    let proxy = Proxy::start(&setup, &["--sslnegotiation", negotiation]);
+    let port = setup.local_port;
+    let client = std::thread::spawn(move || {
+        let _ = std::process::Command::new("psql")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["-X", "-w", "-d"])
+            .arg(format!(
+                "host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable connect_timeout=5"
+            ))
+            .args(["-c", "select 1"])
+            .output();
+    });
+    let (mut stream, _) = server.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut bytes = vec![0; 4096];
+    let n = stream.read(&mut bytes).unwrap();
+    bytes.truncate(n);
+    drop(stream);
+    client.join().unwrap();
+    drop(proxy);
+    bytes
+}
+
+#[test]
+fn sslnegotiation_direct_starts_tls_at_once_with_alpn_postgresql() {
+    if common::require_program("psql", "apt-get install postgresql-client").is_none() {
+        return;
+    }
+    // The SSLRequest: length 8, code 80877103.
+    assert_eq!(
+        first_bytes_to_server("postgres")[..8],
+        [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]
+    );
+    let hello = first_bytes_to_server("direct");
+    assert_eq!(hello[0], 0x16, "a TLS handshake record");
+    assert!(
+        hello.windows(10).any(|w| w == b"postgresql"),
+        "ALPN postgresql offered"
+    );
+}
+
+#[test]
+fn through_a_tunnel_tls_still_verifies_the_endpoints_name() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let tunnel = common::tcp_forward(pg.port());
+    let config = std::fs::read_to_string(setup.home.config_path()).unwrap();
+    setup
+        .home
+        .config(&format!("{config}tunnel = \"127.0.0.1:{tunnel}\"\n"));
+    let proxy = Proxy::start(&setup, &[]);
+    assert_eq!(
+        psql_ok(&pg, setup.local_port, "select current_user"),
+        "jane"
+    );
+    proxy.wait_for_log(&format!("via 127.0.0.1:{tunnel}"));
+    // A name the certificate does not carry fails closed, tunnel or not.
+    let renamed = std::fs::read_to_string(setup.home.config_path())
+        .unwrap()
+        .replace("host = \"localhost\"", "host = \"db.example.com\"");
+    setup.home.config(&renamed);
+    drop(proxy);
+    let proxy = Proxy::start(&setup, &[]);
+    let output = psql(&pg, setup.local_port, "jane", "select 1");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("TLS with db.example.com"),
+        "{}",
+        text(&output)
+    );
+    drop(proxy);
+}

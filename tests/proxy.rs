@@ -998,7 +998,7 @@ fn proxy_benchmark() {
         db.admin_sql("SET GLOBAL max_connections = 200");
         let proxy = Proxy::start(&setup, &[]);
         let options = setup.home.write(
-            "direct.cnf",
+            "direct.options",
             &format!(
                 "[client]\nhost=127.0.0.1\nport={}\nuser=jane\npassword={}\nprotocol=TCP\nssl-ca={}\nssl-verify-server-cert\n",
                 db.port(),
@@ -1007,7 +1007,7 @@ fn proxy_benchmark() {
             ),
         );
         let proxied = setup.home.write(
-            "proxied.cnf",
+            "proxied.options",
             &format!(
                 "[client]\nhost=127.0.0.1\nport={}\nuser=jane\nprotocol=TCP\nskip-ssl\n",
                 setup.local_port

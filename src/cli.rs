@@ -66,6 +66,8 @@ pub enum Command {
     /// Print the man page (roff) on stdout
     #[command(hide = true)]
     Man,
+    /// Serve connections on local ports: clients connect with no password, the proxy signs in
+    Proxy(ProxyArgs),
     /// Drop-in for `aws rds generate-db-auth-token`, served from the cache
     #[command(disable_help_flag = true)]
     Rds {
@@ -182,6 +184,56 @@ pub struct SetupArgs {
     /// How DataGrip (default aws-toolkit) or DBeaver (default pgpass) gets the password
     #[arg(long, value_enum)]
     pub auth: Option<AuthMode>,
+    /// Point the client at `rdsiam-helper proxy` on 127.0.0.1 and the connection's local_port:
+    /// no password, no TLS on loopback
+    #[arg(long, conflicts_with = "auth")]
+    pub via_proxy: bool,
+}
+
+/// How the proxy opens TLS to a PostgreSQL server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SslNegotiation {
+    /// An SSLRequest first, then TLS (every PostgreSQL server)
+    Postgres,
+    /// TLS at once, with ALPN `postgresql` (PostgreSQL 17+, Aurora PostgreSQL express, DSQL)
+    Direct,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The connections to serve, each on a listener of its own
+    #[arg(required = true, value_parser = connection_name, add = connection_names())]
+    pub names: Vec<String>,
+    /// Where to listen, for one connection (default: 127.0.0.1 and the connection's local_port)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Also serve PostgreSQL connections on DIR/.s.PGSQL.PORT (psql -h DIR); DIR is made 0700
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub unix_socket: Option<PathBuf>,
+    /// Listen on an address other than loopback (anyone who reaches it gets in as the user)
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+    /// Refuse clients beyond this many open connections (default: no limit)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// On SIGTERM or SIGINT, stop accepting and wait this long for open connections to end
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub max_sigterm_delay: humantime::Duration,
+    /// Serve /startup, /liveness and /readiness over HTTP on this address
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub health_check: Option<std::net::SocketAddr>,
+    /// Also accept POST /quitquitquit on the health-check address: shut down as on SIGTERM
+    #[arg(long, requires = "health_check")]
+    pub quitquitquit: bool,
+    /// Shut down (exit 0) once no client has been connected for this long: for Jobs
+    #[arg(long, value_name = "DURATION")]
+    pub quit_on_idle: Option<humantime::Duration>,
+    /// One JSON object per log line instead of text
+    #[arg(long)]
+    pub structured_logs: bool,
+    /// How TLS to a PostgreSQL server starts
+    #[arg(long, value_enum, default_value_t = SslNegotiation::Postgres)]
+    pub sslnegotiation: SslNegotiation,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,8 @@ pub struct Connection {
     pub refresh_before: Duration,
     /// Where clients connect (an SSH/SSM port forward); the token stays signed for host:port.
     pub tunnel: Option<SocketAddr>,
+    /// Where `rdsiam-helper proxy` listens for this connection on 127.0.0.1.
+    pub local_port: Option<u16>,
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
@@ -184,6 +186,7 @@ struct RawConnection {
     refresh_before: Option<RefreshBefore>,
     tunnel: Option<Tunnel>,
     sso_login: Option<SsoLogin>,
+    local_port: Option<Port>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,6 +380,7 @@ impl Config {
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
             sso_login: self.defaults.sso_login.unwrap_or_default(),
+            local_port: None,
         })
     }
 
@@ -578,6 +582,7 @@ impl ConfigFile<'_> {
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: raw.tunnel.map(Tunnel::addr),
             sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),
+            local_port: raw.local_port.map(Port::get),
         })
     }
 }
@@ -647,6 +652,7 @@ mod fuzz {
                 "ca_bundle",
                 "refresh_before",
                 "tunnel",
+                "local_port",
             ])
             .prop_map(str::to_string),
             "[a-z_]{1,8}",

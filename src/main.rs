@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod issuer;
 mod login;
+mod proxy;
 mod report;
 mod secret;
 mod token;

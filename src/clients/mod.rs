@@ -10,6 +10,7 @@ pub mod pgadmin;
 pub mod pgpass;
 pub mod pgservice;
 pub mod tableplus;
+pub mod via_proxy;
 
 use crate::config::{Connection, Engine, expand_home};
 use crate::error::{Error, Result};

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod connections;
 pub mod exec;
 pub mod login;
+pub mod proxy;
 pub mod rds;
 pub mod refresh;
 pub mod setup;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Connect(args) => connect::run(&load(config_path)?, &args),
         Command::Setup(args) => setup::run(&load(config_path)?, &args),
         Command::Refresh(args) => refresh::run(&load(config_path)?, &args),
+        Command::Proxy(args) => proxy::run(&load(config_path)?, &args),
         Command::Rds { args } => rds::run(&args),
         Command::Login(args) => login::run(&load(config_path)?, &args),
     }

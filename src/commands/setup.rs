@@ -23,6 +23,9 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
     let name = args.name.as_str();
     let client = args.client;
     require_engine(connection, name, client, args.auth)?;
+    if args.via_proxy {
+        return via_proxy(connection, name, client, &destination, &command);
+    }
     let user_for = |issued: Option<&issuer::Issued>| match issued {
         Some(issued) => issued.user.clone(),
         None => connection.user.clone(),
@@ -58,6 +61,41 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
         SetupClient::Pgadmin => pgadmin::plan(&request)?,
         SetupClient::Dbeaver => dbeaver::plan(&request, dbeaver_auth(args.auth)?)?,
         SetupClient::Mysql => mysql::plan(&request)?,
+    };
+    perform(plan)?;
+    Ok(0)
+}
+
+/// `--via-proxy`: the client points at `rdsiam-helper proxy` on the local port, with no
+/// password; a token is issued only to learn the `{session_name}` user.
+fn via_proxy(
+    connection: &Connection,
+    name: &str,
+    client: SetupClient,
+    destination: &Destination,
+    command: &HelperCommand,
+) -> Result<i32> {
+    use crate::clients::via_proxy;
+    via_proxy::local_port(connection, name)?;
+    let user = match connection.user_is_session_name() {
+        true => issuer::issue(connection, true)?.user,
+        false => connection.user.clone(),
+    };
+    let request = Request {
+        connection,
+        name,
+        user: &user,
+        destination,
+        command,
+    };
+    let plan = match client {
+        SetupClient::Pgpass => via_proxy::pgpass(&request)?,
+        SetupClient::Pgservice => via_proxy::pgservice(&request)?,
+        SetupClient::Mysql => via_proxy::mysql(&request)?,
+        SetupClient::Tableplus => via_proxy::tableplus(&request)?,
+        SetupClient::Datagrip => via_proxy::jdbc_client(&request, "DataGrip")?,
+        SetupClient::Dbeaver => via_proxy::jdbc_client(&request, "DBeaver")?,
+        SetupClient::Pgadmin => via_proxy::pgadmin(&request)?,
     };
     perform(plan)?;
     Ok(0)

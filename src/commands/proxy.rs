@@ -1,0 +1,94 @@
+//! `proxy NAME...`: checks what the command line and the config say (a listening address for
+//! each connection, loopback unless allowed otherwise), then hands the listeners to the proxy.
+
+use crate::cli::{ProxyArgs, SslNegotiation};
+use crate::config::{Config, Engine};
+use crate::error::{Error, Result};
+use crate::proxy::{self, Negotiation, Options, Target};
+use crate::report;
+use std::net::{Ipv4Addr, SocketAddr};
+
+pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
+    if args.listen.is_some() && args.names.len() > 1 {
+        return Err(
+            Error::usage("--listen gives one address, for one connection").hint(
+                "for several connections, set `local_port` in each one's table of the config file",
+            ),
+        );
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    for name in &args.names {
+        let connection = config.get(name)?.clone();
+        let listen = listen_address(args, name, connection.local_port)?;
+        if let Some(other) = targets
+            .iter()
+            .find(|t| t.listen == listen || t.name == *name)
+        {
+            return Err(Error::usage(format!(
+                "`{name}` and `{}` would share the address {listen}",
+                other.name
+            ))
+            .hint("name each connection once, and give each its own local_port"));
+        }
+        let unix_socket = match connection.engine {
+            Engine::Postgres => args.unix_socket.clone(),
+            Engine::Mysql => {
+                if args.unix_socket.is_some() {
+                    report::warn(format_args!(
+                        "--unix-socket serves PostgreSQL connections; `{name}` (MySQL) is served on {listen} only"
+                    ));
+                }
+                None
+            }
+        };
+        targets.push(Target {
+            name: name.clone(),
+            connection,
+            listen,
+            unix_socket,
+            negotiation: match args.sslnegotiation {
+                SslNegotiation::Postgres => Negotiation::Postgres,
+                SslNegotiation::Direct => Negotiation::Direct,
+            },
+        });
+    }
+    let options = Options {
+        max_connections: args.max_connections,
+        max_sigterm_delay: args.max_sigterm_delay.into(),
+        health_check: args.health_check,
+        quitquitquit: args.quitquitquit,
+        quit_on_idle: args.quit_on_idle.map(Into::into),
+        structured_logs: args.structured_logs,
+    };
+    proxy::run(targets, options)
+}
+
+/// `--listen`, else 127.0.0.1 and the connection's `local_port`.
+fn listen_address(args: &ProxyArgs, name: &str, local_port: Option<u16>) -> Result<SocketAddr> {
+    let address = match (args.listen, local_port) {
+        (Some(address), _) => address,
+        (None, Some(port)) => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        (None, None) => {
+            return Err(Error::usage(format!(
+                "`{name}` has no local_port and no --listen was given"
+            ))
+            .hint(format!(
+                "set `local_port = 15432` (a free port) in [connections.{name}], or give --listen 127.0.0.1:PORT"
+            )));
+        }
+    };
+    check_loopback(address, "--listen", args.allow_non_loopback)?;
+    Ok(address)
+}
+
+/// Whoever reaches the proxy is logged in as the connection's user: loopback only, unless
+/// the person says otherwise.
+fn check_loopback(address: SocketAddr, what: &str, allowed: bool) -> Result<()> {
+    if address.ip().is_loopback() || allowed {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{what} {address} is not a loopback address: anyone who reaches it would be logged in without a password"
+    ))
+    .hint("listen on 127.0.0.1 (or ::1); add --allow-non-loopback only where the network itself is private (a pod's own network namespace)"))
+}

@@ -1,0 +1,103 @@
+//! The proxy's log on stderr: one line per client connection when it ends (client, upstream,
+//! user, duration, bytes each way, and why it failed), and a line per lifecycle event. Text by
+//! default, one JSON object a line with --structured-logs. Never a token: the reasons come from
+//! `Error` messages and server error texts, which carry names, not secrets.
+
+use super::Target;
+use serde_json::json;
+use std::time::Instant;
+
+pub struct Record {
+    pub id: u64,
+    connection: String,
+    client: String,
+    upstream: String,
+    pub user: Option<String>,
+    start: Instant,
+    pub bytes_from_client: u64,
+    pub bytes_to_client: u64,
+    pub what: Option<&'static str>,
+    /// How a session without an error ended: "closed", or "closed by the server".
+    pub ending: &'static str,
+    error: Option<String>,
+}
+
+impl Record {
+    pub fn new(target: &Target, client: String) -> Record {
+        let c = &target.connection;
+        Record {
+            id: 0,
+            connection: target.name.clone(),
+            client,
+            upstream: match c.tunnel {
+                Some(tunnel) => format!("{}:{} via {tunnel}", c.host, c.port),
+                None => format!("{}:{}", c.host, c.port),
+            },
+            user: None,
+            start: Instant::now(),
+            bytes_from_client: 0,
+            bytes_to_client: 0,
+            what: None,
+            ending: "closed",
+            error: None,
+        }
+    }
+
+    pub fn fail(&mut self, reason: impl Into<String>) {
+        self.error = Some(reason.into());
+    }
+
+    pub fn emit(&self, structured: bool) {
+        let duration_ms = super::elapsed_ms(self.start);
+        let line = if structured {
+            json!({
+                "time": crate::clock::rfc3339(std::time::SystemTime::now()),
+                "connection": self.connection,
+                "id": self.id,
+                "kind": self.what.unwrap_or("session"),
+                "client": self.client,
+                "upstream": self.upstream,
+                "user": self.user,
+                "duration_ms": duration_ms,
+                "bytes_from_client": self.bytes_from_client,
+                "bytes_to_client": self.bytes_to_client,
+                "outcome": if self.error.is_some() { "error" } else { self.ending },
+                "error": self.error,
+            })
+            .to_string()
+        } else {
+            format!(
+                "rdsiam-helper proxy: {}: {}{} -> {} user={} {}.{:03}s client->server {} B, server->client {} B: {}",
+                self.connection,
+                self.what.map(|w| format!("{w} ")).unwrap_or_default(),
+                self.client,
+                self.upstream,
+                self.user.as_deref().unwrap_or("-"),
+                duration_ms / 1000,
+                duration_ms % 1000,
+                self.bytes_from_client,
+                self.bytes_to_client,
+                self.error.as_deref().unwrap_or(self.ending),
+            )
+        };
+        eprintln!("{line}");
+    }
+}
+
+/// A lifecycle line: listening, shutting down, draining.
+pub fn event(structured: bool, connection: &str, message: &str) {
+    if structured {
+        let mut object = json!({
+            "time": crate::clock::rfc3339(std::time::SystemTime::now()),
+            "event": message,
+        });
+        if !connection.is_empty() {
+            object["connection"] = json!(connection);
+        }
+        eprintln!("{object}");
+    } else if connection.is_empty() {
+        eprintln!("rdsiam-helper proxy: {message}");
+    } else {
+        eprintln!("rdsiam-helper proxy: {connection}: {message}");
+    }
+}

@@ -1,0 +1,528 @@
+//! `rdsiam-helper proxy`: a listener per connection on loopback. A client connects with no
+//! password and no TLS; the proxy opens verified TLS to the database, answers its password
+//! request with the cached token, and from then on copies bytes both ways.
+//!
+//! The only place that runs a multi-threaded tokio runtime: every other command stays on the
+//! runtime-free hot path (`main` starts none).
+
+mod health;
+mod log;
+mod mysql;
+mod postgres;
+mod tls;
+
+use crate::config::{Connection, Engine};
+use crate::error::{Error, Result};
+use crate::issuer::{self, Issued};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{Semaphore, watch};
+
+pub use tls::Negotiation;
+
+/// What the command line decided, as plain values.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_connections: Option<u32>,
+    pub max_sigterm_delay: Duration,
+    pub health_check: Option<SocketAddr>,
+    pub quitquitquit: bool,
+    pub quit_on_idle: Option<Duration>,
+    pub structured_logs: bool,
+}
+
+/// One connection served: where clients reach it, and how the proxy reaches the database.
+pub struct Target {
+    pub name: String,
+    pub connection: Connection,
+    pub listen: SocketAddr,
+    /// PostgreSQL only: the folder for `.s.PGSQL.PORT`.
+    pub unix_socket: Option<PathBuf>,
+    pub negotiation: Negotiation,
+}
+
+/// A target with its TLS set-up, shared by every client session.
+struct Served {
+    target: Target,
+    tls: tls::Upstream,
+}
+
+/// The state every session and the health check share.
+struct Shared {
+    options: Options,
+    /// Open client connections, watched by the drain and by --quit-on-idle.
+    active: watch::Sender<usize>,
+    /// Set once shutdown began: stop accepting, readiness fails.
+    stopping: watch::Sender<bool>,
+    limit: Option<Arc<Semaphore>>,
+    /// PostgreSQL CancelRequest keys handed to clients, to the upstream backend they cancel.
+    cancels: Mutex<HashMap<(i32, i32), postgres::CancelTarget>>,
+    next_id: AtomicU64,
+}
+
+/// Binds every listener (so errors come out before anything runs), then serves until a signal,
+/// `/quitquitquit` or --quit-on-idle, and drains.
+pub fn run(targets: Vec<Target>, options: Options) -> Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the proxy's runtime: {e}")))?;
+    let code = runtime.block_on(serve(targets, options));
+    // Sessions still open after the drain are cut here.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
+    // Before anything is announced: a SIGTERM right after "listening" must drain, not kill.
+    let signals = Signals::new()?;
+    let shared = Arc::new(Shared {
+        limit: options
+            .max_connections
+            .map(|n| Arc::new(Semaphore::new(n as usize))),
+        options,
+        active: watch::channel(0).0,
+        stopping: watch::channel(false).0,
+        cancels: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(1),
+    });
+    let mut served = Vec::new();
+    for target in targets {
+        let tls = tls::Upstream::new(&target.connection, target.negotiation)?;
+        served.push(Arc::new(Served { target, tls }));
+    }
+    let mut sockets = Vec::new();
+    let mut accepting = Vec::new();
+    for served in &served {
+        let listener = bind_tcp(&served.target).await?;
+        log::event(
+            shared.options.structured_logs,
+            &served.target.name,
+            &format!("listening on {}", served.target.listen),
+        );
+        accepting.push(tokio::spawn(accept_tcp(
+            listener,
+            served.clone(),
+            shared.clone(),
+        )));
+        if let Some(dir) = &served.target.unix_socket {
+            let (listener, path) = bind_unix(dir, served.target.listen.port())?;
+            log::event(
+                shared.options.structured_logs,
+                &served.target.name,
+                &format!("listening on {}", path.display()),
+            );
+            sockets.push(path);
+            accepting.push(tokio::spawn(accept_unix(
+                listener,
+                served.clone(),
+                shared.clone(),
+            )));
+        }
+    }
+    if let Some(address) = shared.options.health_check {
+        let listener = TcpListener::bind(address).await.map_err(|e| {
+            Error::failure(format!(
+                "cannot listen on {address} for --health-check: {e}"
+            ))
+        })?;
+        tokio::spawn(health::serve(listener, shared.clone(), served.clone()));
+    }
+    if let Some(idle) = shared.options.quit_on_idle {
+        tokio::spawn(quit_when_idle(shared.clone(), idle));
+    }
+    let second_signal = wait_for_stop(&shared, signals).await;
+    for task in accepting {
+        task.abort();
+    }
+    for path in sockets {
+        let _ = std::fs::remove_file(path);
+    }
+    drain(&shared, second_signal).await;
+    Ok(0)
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let handler = |kind| {
+            signal(kind)
+                .map_err(|e| Error::failure(format!("cannot handle SIGTERM and SIGINT: {e}")))
+        };
+        Ok(Signals {
+            term: handler(SignalKind::terminate())?,
+            int: handler(SignalKind::interrupt())?,
+        })
+    }
+}
+
+/// Waits for SIGTERM, SIGINT, `/quitquitquit` or idleness; returns a future that resolves on
+/// the next signal, which ends the drain at once.
+async fn wait_for_stop(
+    shared: &Shared,
+    signals: Signals,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let Signals { mut term, mut int } = signals;
+    let mut stopping = shared.stopping.subscribe();
+    let why = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = stopping.wait_for(|s| *s) => "a shutdown request",
+    };
+    shared.stopping.send_replace(true);
+    let open = *shared.active.borrow();
+    log::event(
+        shared.options.structured_logs,
+        "",
+        &format!(
+            "{why}: no longer accepting; waiting up to {} for {open} open connection(s)",
+            humantime::format_duration(shared.options.max_sigterm_delay)
+        ),
+    );
+    async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    }
+}
+
+/// Waits until no connection is open, the delay has passed, or another signal came.
+async fn drain(shared: &Shared, second_signal: impl std::future::Future<Output = ()>) {
+    let mut active = shared.active.subscribe();
+    let delay = shared.options.max_sigterm_delay;
+    let outcome = tokio::select! {
+        _ = active.wait_for(|n| *n == 0) => "every connection closed",
+        _ = tokio::time::sleep(delay) => "--max-sigterm-delay passed; closing the rest",
+        _ = second_signal => "a second signal; closing the rest",
+    };
+    log::event(
+        shared.options.structured_logs,
+        "",
+        &format!("{outcome}; exiting"),
+    );
+}
+
+/// --quit-on-idle: once no client has been connected for the whole period, shut down.
+async fn quit_when_idle(shared: Arc<Shared>, idle: Duration) {
+    let mut active = shared.active.subscribe();
+    loop {
+        let _ = active.wait_for(|n| *n == 0).await;
+        let quiet = tokio::select! {
+            _ = tokio::time::sleep(idle) => true,
+            _ = active.wait_for(|n| *n > 0) => false,
+        };
+        if quiet && *active.borrow() == 0 {
+            log::event(
+                shared.options.structured_logs,
+                "",
+                &format!(
+                    "no client for {}: shutting down (--quit-on-idle)",
+                    humantime::format_duration(idle)
+                ),
+            );
+            shared.stopping.send_replace(true);
+            return;
+        }
+    }
+}
+
+async fn bind_tcp(target: &Target) -> Result<TcpListener> {
+    TcpListener::bind(target.listen).await.map_err(|e| {
+        Error::failure(format!(
+            "cannot listen on {} for `{}`: {e}",
+            target.listen, target.name
+        ))
+        .hint("another program (or another proxy) may hold the port: choose another with --listen or local_port")
+    })
+}
+
+/// `DIR/.s.PGSQL.PORT`, where libpq looks for `psql -h DIR -p PORT`. The folder is made private
+/// (0700): whoever can reach the socket gets in as the user.
+fn bind_unix(dir: &std::path::Path, port: u16) -> Result<(UnixListener, PathBuf)> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.mode_bits() & 0o077 != 0 => {
+            return Err(Error::failure(format!(
+                "the socket folder {} is open to other users (mode {:o})",
+                dir.display(),
+                meta.mode_bits() & 0o777
+            ))
+            .hint(format!(
+                "use a private folder: chmod 700 {0}, or name a new one (it is created 0700)",
+                dir.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(_) => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("create the socket folder", dir, e))?,
+    }
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let path = dir.join(format!(".s.PGSQL.{port}"));
+    // A socket left by a proxy that was killed would make bind fail.
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_socket()
+    }) {
+        let _ = std::fs::remove_file(&path);
+    }
+    let listener = UnixListener::bind(&path).map_err(|e| Error::io("listen on", &path, e))?;
+    Ok((listener, path))
+}
+
+trait ModeBits {
+    fn mode_bits(&self) -> u32;
+}
+
+impl ModeBits for std::fs::Metadata {
+    fn mode_bits(&self) -> u32 {
+        std::os::unix::fs::PermissionsExt::mode(&self.permissions())
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, served: Arc<Served>, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                spawn_session(stream, peer.to_string(), served.clone(), shared.clone());
+            }
+            Err(err) => accept_failed(&shared, &served, err).await,
+        }
+    }
+}
+
+async fn accept_unix(listener: UnixListener, served: Arc<Served>, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => spawn_session(stream, "unix".into(), served.clone(), shared.clone()),
+            Err(err) => accept_failed(&shared, &served, err).await,
+        }
+    }
+}
+
+/// Out of file descriptors, for example: say so, and keep serving once some are free.
+async fn accept_failed(shared: &Shared, served: &Served, err: std::io::Error) {
+    log::event(
+        shared.options.structured_logs,
+        &served.target.name,
+        &format!("accept failed: {err}"),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Counts the connection open until its session ends, whatever way it ends.
+struct Open(Arc<Shared>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.active.send_modify(|n| *n -= 1);
+    }
+}
+
+fn spawn_session<S>(stream: S, peer: String, served: Arc<Served>, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    shared.active.send_modify(|n| *n += 1);
+    let open = Open(shared.clone());
+    tokio::spawn(async move {
+        let _open = open;
+        let permit = match &shared.limit {
+            Some(limit) => match limit.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    let mut record = log::Record::new(&served.target, peer);
+                    let reason = format!(
+                        "too many connections (--max-connections {})",
+                        shared.options.max_connections.unwrap_or_default()
+                    );
+                    refuse(stream, &served, &reason).await;
+                    record.fail(reason);
+                    record.emit(shared.options.structured_logs);
+                    return;
+                }
+            },
+            None => None,
+        };
+        let mut record = log::Record::new(&served.target, peer);
+        record.id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let session = Session {
+            served: &served,
+            shared: &shared,
+        };
+        match served.target.connection.engine {
+            Engine::Postgres => postgres::serve(stream, &session, &mut record).await,
+            Engine::Mysql => mysql::serve(stream, &session, &mut record).await,
+        }
+        drop(permit);
+        record.emit(shared.options.structured_logs);
+    });
+}
+
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: S, served: &Served, reason: &str) {
+    match served.target.connection.engine {
+        Engine::Postgres => postgres::refuse(stream, "53300", reason).await,
+        Engine::Mysql => mysql::refuse(stream, 1040, b"08004", reason).await,
+    }
+}
+
+/// What a session needs of the proxy.
+struct Session<'a> {
+    served: &'a Served,
+    shared: &'a Shared,
+}
+
+impl Session<'_> {
+    fn connection(&self) -> &Connection {
+        &self.served.target.connection
+    }
+
+    /// A token through the shared cache: a hit is one small file read; a miss signs under the
+    /// cache's lock, so this proxy and the CLI on the same machine sign once between them.
+    /// `issue` starts its own current-thread runtime on a miss, hence a blocking thread.
+    async fn token(&self) -> std::result::Result<Issued, String> {
+        let connection = self.connection().clone();
+        tokio::task::spawn_blocking(move || issuer::issue(&connection, true))
+            .await
+            .map_err(|e| format!("the token could not be issued: {e}"))?
+            .map_err(|e| {
+                let mut text = e.message;
+                for hint in e.hints {
+                    text.push_str("; ");
+                    text.push_str(&hint);
+                }
+                format!("no token for this connection: {text}")
+            })
+    }
+
+    fn upstream_name(&self) -> String {
+        let c = self.connection();
+        match c.tunnel {
+            Some(tunnel) => format!("{}:{} via {tunnel}", c.host, c.port),
+            None => format!("{}:{}", c.host, c.port),
+        }
+    }
+}
+
+/// Checks that every connection can get a token now: readiness, and the proxy's start.
+async fn can_issue_all(served: &[Arc<Served>]) -> std::result::Result<(), String> {
+    for served in served {
+        let connection = served.target.connection.clone();
+        let name = served.target.name.clone();
+        tokio::task::spawn_blocking(move || issuer::issue(&connection, true))
+            .await
+            .map_err(|e| format!("{name}: {e}"))?
+            .map_err(|e| format!("{name}: {}", e.message))?;
+    }
+    Ok(())
+}
+
+/// How long a session took, for the log line.
+fn elapsed_ms(start: Instant) -> u128 {
+    start.elapsed().as_millis()
+}
+
+/// After authentication: bytes both ways until either side closes, counted for the log line.
+/// A server that closes without TLS close_notify (MariaDB after COM_QUIT, a terminated
+/// backend) has ended the session, not broken it; so has a peer that resets.
+async fn splice<C, U>(
+    client: &mut C,
+    upstream: &mut U,
+    record: &mut log::Record,
+) -> Result<(), String>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut counted = Counted {
+        inner: client,
+        from_client: 0,
+        to_client: 0,
+    };
+    let result = tokio::io::copy_bidirectional(&mut counted, upstream).await;
+    record.bytes_from_client = counted.from_client;
+    record.bytes_to_client = counted.to_client;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            record.ending = "closed by the server";
+            Ok(())
+        }
+        // Many clients just close their socket with bytes unread (the MariaDB client's
+        // KILL QUERY connection does): a reset at the end of a session is how it ended.
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            record.ending = "closed (reset)";
+            Ok(())
+        }
+        Err(err) => Err(format!("the connection broke: {err}")),
+    }
+}
+
+/// The client's stream, counting what crosses it each way.
+struct Counted<S> {
+    inner: S,
+    from_client: u64,
+    to_client: u64,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.from_client += (buf.filled().len() - before) as u64;
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            self.to_client += n as u64;
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

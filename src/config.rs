@@ -4,8 +4,8 @@ use crate::error::{Error, Result};
 use crate::report;
 pub use crate::values::SESSION_NAME_TEMPLATE;
 use crate::values::{
-    AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
-    Tunnel,
+    AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host, Port, RefreshBefore,
+    Region, TokenLifetime, Tunnel,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -16,7 +16,39 @@ use toml::Spanned;
 
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
-pub use crate::values::Engine;
+pub use crate::values::{Engine, Wire};
+
+/// A token's life when none is configured: RDS's fixed 15 minutes, DSQL's default.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = crate::values::TOKEN_LIFETIME;
+
+/// Where a client finds the certificates it verifies the server with: decided once, on the
+/// connection, beside how far it verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustAnchors {
+    /// A CA bundle file: the connection's `ca_bundle`, else the RDS global bundle.
+    Bundle(PathBuf),
+    /// The operating system's trust store: Aurora DSQL's certificates are publicly trusted.
+    System,
+}
+
+/// The OS trust store as one file, for clients that take a path (libpq before 16, JDBC):
+/// `SSL_CERT_FILE` when set (OpenSSL's own override of its default store, which libpq's
+/// `sslrootcert=system` reads too), else the first bundle the platform keeps.
+pub fn system_bundle() -> Option<PathBuf> {
+    const BUNDLES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo
+        "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL, Amazon Linux
+        "/etc/ssl/cert.pem",                  // macOS, Alpine, the BSDs
+        "/etc/ssl/ca-bundle.pem",             // openSUSE
+    ];
+    let from_env = std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    from_env
+        .into_iter()
+        .chain(BUNDLES.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
+}
 
 /// How far a client can verify the server: decided once, on the connection, and followed by
 /// every client set-up.
@@ -72,6 +104,10 @@ pub struct Connection {
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
+    /// How long a token is signed for: 15 minutes for RDS, `token_lifetime` for DSQL.
+    pub token_lifetime: Duration,
+    /// DSQL's `dsql_action`, when it is set; see `dsql_action()`.
+    pub dsql_action: Option<DsqlAction>,
 }
 
 impl Connection {
@@ -138,6 +174,24 @@ impl Connection {
         }
     }
 
+    /// Where clients find the CA certificates: `ca_bundle` when set, else the OS store for
+    /// Aurora DSQL (public certificates), else the RDS global bundle.
+    pub fn trust_anchors(&self) -> TrustAnchors {
+        match (&self.ca_bundle, self.engine) {
+            (Some(path), _) => TrustAnchors::Bundle(path.clone()),
+            (None, Engine::Dsql) => TrustAnchors::System,
+            (None, _) => {
+                TrustAnchors::Bundle(expand_home(Path::new(crate::clients::DEFAULT_CA_BUNDLE)))
+            }
+        }
+    }
+
+    /// The DSQL token's action: `dsql_action` when set, else by the user (`admin` or not).
+    pub fn dsql_action(&self) -> DsqlAction {
+        self.dsql_action
+            .unwrap_or_else(|| DsqlAction::for_user(&self.user))
+    }
+
     pub fn dial_port(&self) -> u16 {
         self.tunnel.map(|t| t.port()).unwrap_or(self.port)
     }
@@ -146,7 +200,7 @@ impl Connection {
     pub fn database_or_default(&self) -> &str {
         match (&self.database, self.engine) {
             (Some(db), _) => db,
-            (None, Engine::Postgres) => "postgres",
+            (None, Engine::Postgres | Engine::Dsql) => "postgres",
             (None, Engine::Mysql) => "",
         }
     }
@@ -163,6 +217,8 @@ struct RawSettings {
     refresh_before: Option<RefreshBefore>,
     user: Option<DbUser>,
     database: Option<Database>,
+    /// For DSQL connections only.
+    token_lifetime: Option<TokenLifetime>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +234,8 @@ struct RawConnection {
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     tunnel: Option<Tunnel>,
+    token_lifetime: Option<TokenLifetime>,
+    dsql_action: Option<DsqlAction>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,6 +275,7 @@ struct Defaults {
     refresh_before: Option<Duration>,
     user: Option<String>,
     database: Option<String>,
+    token_lifetime: Option<Duration>,
 }
 
 impl From<RawSettings> for Defaults {
@@ -228,6 +287,7 @@ impl From<RawSettings> for Defaults {
             refresh_before: raw.refresh_before.map(|r| r.get()),
             user: raw.user.map(DbUser::into_string),
             database: raw.database.map(Database::into_string),
+            token_lifetime: raw.token_lifetime.map(|t| t.get()),
         }
     }
 }
@@ -350,11 +410,20 @@ impl Config {
                 Error::usage("no database user given")
                     .hint("give the database user to sign for (or set `user` in [defaults])")
             })?;
-        let engine = overrides.engine.unwrap_or(Engine::Postgres);
+        let engine = overrides
+            .engine
+            .unwrap_or_else(|| Engine::of_host(host.as_str()));
+        let region = overrides.region.as_ref().map(Region::as_str);
+        let host = dsql_host(
+            engine,
+            host.as_str(),
+            region.or(self.defaults.region.as_deref()),
+        )
+        .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
         Ok(Connection {
             name: None,
             engine,
-            host: host.as_str().to_string(),
+            host,
             port: overrides.port.map_or(engine.default_port(), Port::get),
             user,
             database: self.defaults.database.clone(),
@@ -368,6 +437,8 @@ impl Config {
                 .refresh_before
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
+            token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
+            dsql_action: None,
         })
     }
 
@@ -524,13 +595,30 @@ impl ConfigFile<'_> {
                 problem,
             )
         };
-        let engine = raw.engine.unwrap_or(Engine::Postgres);
         let host = raw.host.ok_or_else(|| {
             missing(
                 "host",
                 "missing; every connection needs the database endpoint",
             )
         })?;
+        let engine = raw.engine.unwrap_or_else(|| Engine::of_host(host.as_str()));
+        let region = raw.region.as_ref().map(Region::as_str);
+        let host = dsql_host(engine, host.as_str(), region.or(defaults.region.as_deref()))
+            .map_err(|problem| missing("host", &problem))?;
+        if engine != Engine::Dsql {
+            let only_dsql = "only for engine = \"dsql\"; an RDS token always lives 15 minutes and its user alone says who connects";
+            if raw.token_lifetime.is_some() {
+                return Err(missing("token_lifetime", only_dsql));
+            }
+            if raw.dsql_action.is_some() {
+                return Err(missing("dsql_action", only_dsql));
+            }
+        }
+        let token_lifetime = lifetime(
+            engine,
+            raw.token_lifetime.map(|t| t.get()),
+            defaults.token_lifetime,
+        );
         let user = raw
             .user
             .map(DbUser::into_string)
@@ -541,10 +629,25 @@ impl ConfigFile<'_> {
                     "missing; set the database user (or [defaults] user)",
                 )
             })?;
+        let refresh_before = raw
+            .refresh_before
+            .map(|r| r.get())
+            .or(defaults.refresh_before)
+            .unwrap_or(DEFAULT_REFRESH_BEFORE);
+        if refresh_before >= token_lifetime {
+            return Err(missing(
+                "token_lifetime",
+                &format!(
+                    "{} is not longer than refresh_before ({}): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before",
+                    humantime::format_duration(token_lifetime),
+                    humantime::format_duration(refresh_before)
+                ),
+            ));
+        }
         Ok(Connection {
             name: Some(name.to_string()),
             engine,
-            host: host.as_str().to_string(),
+            host,
             port: raw.port.map_or(engine.default_port(), Port::get),
             user,
             database: raw
@@ -562,12 +665,10 @@ impl ConfigFile<'_> {
                 .ca_bundle
                 .map(|p| expand_home(Path::new(p.as_str())))
                 .or_else(|| defaults.ca_bundle.clone()),
-            refresh_before: raw
-                .refresh_before
-                .map(|r| r.get())
-                .or(defaults.refresh_before)
-                .unwrap_or(DEFAULT_REFRESH_BEFORE),
+            refresh_before,
             tunnel: raw.tunnel.map(Tunnel::addr),
+            token_lifetime,
+            dsql_action: raw.dsql_action,
         })
     }
 }
@@ -593,6 +694,41 @@ fn readable(message: &str) -> String {
         .replace("expected struct RawFile", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a map", "expected a table")
+}
+
+/// A DSQL token lives as configured (15 minutes by default); an RDS token 15 minutes.
+fn lifetime(engine: Engine, own: Option<Duration>, default: Option<Duration>) -> Duration {
+    match engine {
+        Engine::Dsql => own.or(default).unwrap_or(DEFAULT_TOKEN_LIFETIME),
+        Engine::Postgres | Engine::Mysql => DEFAULT_TOKEN_LIFETIME,
+    }
+}
+
+/// The endpoint to sign for. For DSQL a bare cluster id (no dot) expands with the region to
+/// `CLUSTER_ID.dsql.REGION.on.aws`, as AWS's DSQL connectors do.
+fn dsql_host(
+    engine: Engine,
+    host: &str,
+    region: Option<&str>,
+) -> std::result::Result<String, String> {
+    let bare = engine == Engine::Dsql && !host.contains(['.', '[', ':']);
+    if !bare {
+        return Ok(host.to_string());
+    }
+    if !host.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "`{host}` is neither a DSQL endpoint (CLUSTER_ID.dsql.REGION.on.aws) nor a cluster id (letters and digits)"
+        ));
+    }
+    match region {
+        Some(region) => Ok(format!(
+            "{}.dsql.{region}.on.aws",
+            host.to_ascii_lowercase()
+        )),
+        None => Err(format!(
+            "`{host}` is a bare DSQL cluster id, and no region is set to expand it with; set `region` or give the full endpoint CLUSTER_ID.dsql.REGION.on.aws"
+        )),
+    }
 }
 
 /// The region in an RDS endpoint's name (see `Region::of_endpoint`).

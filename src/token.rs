@@ -1,6 +1,7 @@
 //! Signing: a pure function of credentials, endpoint, user, region and time. No I/O.
 
 use crate::secret::Secret;
+pub use crate::values::DsqlAction;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
@@ -78,22 +79,6 @@ pub fn sign_token(
         expires_in: TOKEN_EXPIRES_IN,
     };
     presign.sign(credentials, at)
-}
-
-/// What an Aurora DSQL token lets its bearer do: connect as a custom role, or as `admin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DsqlAction {
-    DbConnect,
-    DbConnectAdmin,
-}
-
-impl DsqlAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DsqlAction::DbConnect => "DbConnect",
-            DsqlAction::DbConnectAdmin => "DbConnectAdmin",
-        }
-    }
 }
 
 /// An Aurora DSQL cluster's token: what botocore's `generate_db_connect_auth_token` /

@@ -79,7 +79,9 @@ deserialize_from_str!(
     DbUser,
     Database,
     FilePath,
-    Engine
+    Engine,
+    DsqlAction,
+    TokenLifetime
 );
 
 /// A database endpoint's name or address, as it is signed: a DNS name, an IPv4 address, or an
@@ -193,14 +195,30 @@ impl Region {
 
     /// The region in an RDS endpoint: `NAME.ID.REGION.rds.amazonaws.com` for instances, Aurora
     /// cluster (`.cluster-`, `.cluster-ro-`, `.cluster-custom-`) and RDS Proxy (`.proxy-`)
-    /// endpoints alike, and the `.amazonaws.com.cn` partition.
+    /// endpoints alike, and the `.amazonaws.com.cn` partition; and an Aurora DSQL cluster's
+    /// `CLUSTER_ID.dsql.REGION.on.aws`.
     pub fn of_endpoint(host: &str) -> Option<Region> {
+        if let Some(region) = Region::of_dsql_endpoint(host) {
+            return Some(region);
+        }
         let host = host.to_ascii_lowercase();
         let host = host.trim_end_matches('.');
         let rest = host
             .strip_suffix(".rds.amazonaws.com")
             .or_else(|| host.strip_suffix(".rds.amazonaws.com.cn"))?;
         rest.rsplit('.').next()?.parse().ok()
+    }
+
+    /// The region in an Aurora DSQL endpoint, `CLUSTER_ID.dsql.REGION.on.aws`.
+    pub fn of_dsql_endpoint(host: &str) -> Option<Region> {
+        let host = host.to_ascii_lowercase();
+        let rest = host.trim_end_matches('.').strip_suffix(".on.aws")?;
+        let (cluster, region) = rest.rsplit_once('.')?;
+        let id = cluster.strip_suffix(".dsql")?;
+        match !id.is_empty() && !id.contains('.') {
+            true => region.parse().ok(),
+            false => None,
+        }
     }
 }
 
@@ -445,13 +463,22 @@ impl FromStr for FilePath {
 pub enum Engine {
     Postgres,
     Mysql,
+    /// Aurora DSQL: PostgreSQL's protocol and clients, its own token.
+    Dsql,
+}
+
+/// The protocol a client speaks, which decides the client programs and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Postgres,
+    Mysql,
 }
 
 impl Engine {
     pub fn default_port(self) -> u16 {
-        match self {
-            Engine::Postgres => 5432,
-            Engine::Mysql => 3306,
+        match self.wire() {
+            Wire::Postgres => 5432,
+            Wire::Mysql => 3306,
         }
     }
 
@@ -459,6 +486,24 @@ impl Engine {
         match self {
             Engine::Postgres => "postgres",
             Engine::Mysql => "mysql",
+            Engine::Dsql => "dsql",
+        }
+    }
+
+    /// DSQL is PostgreSQL-compatible: psql, libpq files and pgjdbc serve it.
+    pub fn wire(self) -> Wire {
+        match self {
+            Engine::Postgres | Engine::Dsql => Wire::Postgres,
+            Engine::Mysql => Wire::Mysql,
+        }
+    }
+
+    /// The engine when none is given: DSQL for a `CLUSTER_ID.dsql.REGION.on.aws` host, else
+    /// PostgreSQL.
+    pub fn of_host(host: &str) -> Engine {
+        match Region::of_dsql_endpoint(host) {
+            Some(_) => Engine::Dsql,
+            None => Engine::Postgres,
         }
     }
 }
@@ -470,17 +515,155 @@ impl FromStr for Engine {
         match text.to_ascii_lowercase().as_str() {
             "postgres" | "postgresql" | "aurora-postgresql" | "pg" => Ok(Engine::Postgres),
             "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Ok(Engine::Mysql),
+            "dsql" | "aurora-dsql" => Ok(Engine::Dsql),
             _ => refuse(format!(
-                "unknown engine `{}` (postgres, mysql; aliases: aurora-postgresql, aurora-mysql, mariadb)",
+                "unknown engine `{}` (postgres, mysql, dsql; aliases: aurora-postgresql, aurora-mysql, mariadb, aurora-dsql)",
                 shown(text)
             )),
         }
     }
 }
 
+/// What an Aurora DSQL token lets its bearer do: connect as a custom role, or as `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DsqlAction {
+    /// `dsql:DbConnect`: any role but `admin`.
+    DbConnect,
+    /// `dsql:DbConnectAdmin`: the `admin` role.
+    DbConnectAdmin,
+}
+
+impl DsqlAction {
+    /// The `Action` the token is signed for, and the IAM action's name after `dsql:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DsqlAction::DbConnect => "DbConnect",
+            DsqlAction::DbConnectAdmin => "DbConnectAdmin",
+        }
+    }
+
+    /// As the config file writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DsqlAction::DbConnect => "connect",
+            DsqlAction::DbConnectAdmin => "admin",
+        }
+    }
+
+    /// `admin` signs DbConnectAdmin, as AWS's DSQL connectors do; every other role DbConnect.
+    pub fn for_user(user: &str) -> DsqlAction {
+        match user {
+            DSQL_ADMIN => DsqlAction::DbConnectAdmin,
+            _ => DsqlAction::DbConnect,
+        }
+    }
+}
+
+/// The one role of an Aurora DSQL cluster that needs `dsql:DbConnectAdmin`.
+pub const DSQL_ADMIN: &str = "admin";
+
+impl FromStr for DsqlAction {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<DsqlAction, ValueError> {
+        match text.to_ascii_lowercase().as_str() {
+            "connect" | "dbconnect" => Ok(DsqlAction::DbConnect),
+            "admin" | "dbconnectadmin" => Ok(DsqlAction::DbConnectAdmin),
+            _ => refuse(format!(
+                "unknown DSQL action `{}` (connect for DbConnect, admin for DbConnectAdmin)",
+                shown(text)
+            )),
+        }
+    }
+}
+
+/// The longest an Aurora DSQL token may be signed for: a week.
+pub const MAX_DSQL_TOKEN_LIFETIME: Duration = Duration::from_secs(604_800);
+
+/// How long a DSQL token is signed for (`X-Amz-Expires`): whole seconds, 1 s to a week.
+/// The text is kept as given, for the file it is written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLifetime(Duration, String);
+
+impl TokenLifetime {
+    pub fn get(&self) -> Duration {
+        self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.1
+    }
+}
+
+impl FromStr for TokenLifetime {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<TokenLifetime, ValueError> {
+        if text.is_empty() {
+            return refuse("the token lifetime is empty; give one like 15m or 1h");
+        }
+        let parsed = match text.bytes().all(|b| b.is_ascii_digit()) {
+            true => text
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|e| e.to_string()),
+            false => humantime::parse_duration(text).map_err(|e| e.to_string()),
+        };
+        let duration = match parsed {
+            Ok(duration) => duration,
+            Err(err) => {
+                return refuse(format!(
+                    "`{}` is not a duration like 15m, 1h or 3600 ({err})",
+                    shown(text)
+                ));
+            }
+        };
+        if duration.subsec_nanos() != 0 || duration.is_zero() {
+            return refuse(format!(
+                "`{text}` is not a whole number of seconds above zero"
+            ));
+        }
+        if duration > MAX_DSQL_TOKEN_LIFETIME {
+            return refuse(format!(
+                "`{text}` is longer than the week (604800 s) Aurora DSQL accepts"
+            ));
+        }
+        Ok(TokenLifetime(duration, text.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dsql_hosts_give_their_region_and_the_engine() {
+        let cases = [
+            ("abc123.dsql.us-east-1.on.aws", Some("us-east-1")),
+            ("ABC123.DSQL.EU-WEST-1.ON.AWS.", Some("eu-west-1")),
+            ("x.y.dsql.us-east-1.on.aws", None),
+            (".dsql.us-east-1.on.aws", None),
+            ("abc.dsql.nowhere.on.aws", None),
+            ("abc.other.us-east-1.on.aws", None),
+            ("abc.dsql.us-east-1.on.aws.example.com", None),
+        ];
+        for (host, want) in cases {
+            let got = Region::of_dsql_endpoint(host);
+            assert_eq!(got.as_ref().map(Region::as_str), want, "{host}");
+            let engine = Engine::of_host(host);
+            assert_eq!(engine == Engine::Dsql, want.is_some(), "{host}");
+        }
+    }
+
+    #[test]
+    fn token_lifetimes_are_whole_seconds_up_to_a_week() {
+        for (text, secs) in [("900", 900), ("1h", 3600), ("7days", 604_800), ("1s", 1)] {
+            assert_eq!(text.parse::<TokenLifetime>().unwrap().get().as_secs(), secs);
+        }
+        for bad in ["", "0", "0s", "1.5s", "604801", "8d", "soon", "-5"] {
+            assert!(bad.parse::<TokenLifetime>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn region_comes_from_every_rds_endpoint_kind() {

@@ -36,7 +36,7 @@ pub fn ca_bundle(connection: &Connection) -> PathBuf {
 pub fn system_trust_note(connection: &Connection, how: &str) -> Option<String> {
     (connection.trust_anchors() == TrustAnchors::System).then(|| {
         format!(
-            "TLS: verify-full against the system trust store ({how}); Aurora DSQL's certificates are publicly trusted, so no RDS CA bundle is needed"
+            "TLS: the server is verified against the system trust store ({how}); Aurora DSQL's certificates are publicly trusted, so no RDS CA bundle is needed"
         )
     })
 }

@@ -757,6 +757,10 @@ mod fuzz {
             Just("\"127.0.0.1:15432\"".to_string()),
             Just("\"{session_name}\"".to_string()),
             Just("\"db.abc.eu-west-1.rds.amazonaws.com\"".to_string()),
+            Just("\"abc.dsql.eu-west-1.on.aws\"".to_string()),
+            Just("\"dsql\"".to_string()),
+            Just("\"admin\"".to_string()),
+            Just("\"1h\"".to_string()),
         ]
     }
 
@@ -773,6 +777,8 @@ mod fuzz {
                 "ca_bundle",
                 "refresh_before",
                 "tunnel",
+                "token_lifetime",
+                "dsql_action",
             ])
             .prop_map(str::to_string),
             "[a-z_]{1,8}",
@@ -807,6 +813,10 @@ mod fuzz {
                     prop_assert!(c.user.parse::<DbUser>().is_ok());
                     prop_assert!(c.port != 0);
                     prop_assert!(c.refresh_before < crate::values::TOKEN_LIFETIME);
+                    prop_assert!(c.refresh_before < c.token_lifetime);
+                    prop_assert!(
+                        c.engine == Engine::Dsql || c.token_lifetime == DEFAULT_TOKEN_LIFETIME
+                    );
                 }
             }
             Err(err) => {

@@ -212,3 +212,33 @@ impl From<String> for Merged {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn connection(extra: &str) -> Connection {
+        let text = format!(
+            "[connections.c]\nhost = \"abc.dsql.us-east-1.on.aws\"\nuser = \"admin\"\n{extra}"
+        );
+        let config = Config::parse("c.toml".into(), &text).unwrap();
+        config.get("c").unwrap().clone()
+    }
+
+    #[test]
+    fn libpq_16_names_the_system_store_and_older_libpq_a_file() {
+        let dsql = connection("");
+        assert_eq!(dsql.trust_anchors(), TrustAnchors::System);
+        assert_eq!(libpq_root_cert(&dsql, Some(16)), "system");
+        assert_eq!(libpq_root_cert(&dsql, Some(17)), "system");
+        for older in [Some(15), None] {
+            let file = libpq_root_cert(&dsql, older);
+            assert_ne!(file, "system");
+            assert_eq!(file, ca_bundle(&dsql).display().to_string());
+        }
+        // A CA bundle given is used as given, whatever the libpq.
+        let own = connection("ca_bundle = \"/tmp/ca.pem\"\n");
+        assert_eq!(libpq_root_cert(&own, Some(16)), "/tmp/ca.pem");
+    }
+}

@@ -393,6 +393,13 @@ impl Config {
         if let Some(region) = &overrides.region {
             connection.region = Some(region.as_str().to_string());
         }
+        // A bare cluster id given by --host (or --engine dsql on one) expands as in the file.
+        let region = connection
+            .region
+            .clone()
+            .or_else(|| connection.default_region.clone());
+        connection.host = dsql_host(connection.engine, &connection.host, region.as_deref())
+            .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
         Ok(connection)
     }
 

@@ -80,6 +80,30 @@ fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
         .ok()
         .token();
     assert_eq!(ad_hoc, vector("connect_basic"));
+    let bare = home
+        .run_at(
+            SIGNED_AT,
+            &[
+                "token",
+                "--engine",
+                "dsql",
+                "--host",
+                "abcdefghijklmnopqrstuvwxyz",
+                "--region",
+                "us-east-1",
+                "--user",
+                "admin",
+                "--no-cache",
+            ],
+        )
+        .ok()
+        .token();
+    assert_eq!(bare, vector("admin_basic"));
+    home.run(&[
+        "token", "--engine", "dsql", "--host", "abc", "--user", "admin",
+    ])
+    .code(2)
+    .stderr_has("--host: `abc` is a bare DSQL cluster id, and no region is set");
     // The AWS CLI drop-in signs an RDS token whatever the host, as `aws rds` does.
     let rds = home
         .run_at(

@@ -435,4 +435,23 @@ fn dsql_verifies_against_the_system_trust_store_by_default() {
     home.run(&["setup", "dbeaver", "dsql"])
         .ok()
         .stderr_has("which pgjdbc reads");
+    let pgadmin = home.run(&["setup", "pgadmin", "dsql"]);
+    pgadmin.ok().stderr_has("which pgAdmin's libpq reads");
+    assert!(
+        pgadmin
+            .stdout
+            .contains(&format!("\"sslrootcert\": \"{ca_cert}\""))
+    );
+    assert!(pgadmin.stdout.contains(" pg dsql\""), "{}", pgadmin.stdout);
+    let tableplus = home.run(&["setup", "tableplus", "dsql"]);
+    tableplus.ok().stderr_has("which TablePlus reads");
+    assert!(tableplus.stdout.contains(&format!("SSL CA:    {ca_cert}")));
+    assert!(
+        tableplus.stdout.contains(" pg dsql\n"),
+        "{}",
+        tableplus.stdout
+    );
+    home.run(&["setup", "mysql", "dsql"])
+        .code(2)
+        .stderr_has("is for mysql connections; `dsql` is dsql");
 }

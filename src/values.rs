@@ -559,6 +559,14 @@ impl DsqlAction {
     }
 }
 
+/// Written as the config file writes it, so that it reads back through `FromStr` (a resolved
+/// connection can be kept in the cache).
+impl serde::Serialize for DsqlAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.keyword())
+    }
+}
+
 /// The one role of an Aurora DSQL cluster that needs `dsql:DbConnectAdmin`.
 pub const DSQL_ADMIN: &str = "admin";
 
@@ -652,6 +660,14 @@ mod tests {
             assert_eq!(got.as_ref().map(Region::as_str), want, "{host}");
             let engine = Engine::of_host(host);
             assert_eq!(engine == Engine::Dsql, want.is_some(), "{host}");
+        }
+    }
+
+    #[test]
+    fn dsql_actions_read_back_as_written() {
+        for action in [DsqlAction::DbConnect, DsqlAction::DbConnectAdmin] {
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(serde_json::from_str::<DsqlAction>(&json).unwrap(), action);
         }
     }
 

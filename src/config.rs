@@ -4,8 +4,8 @@ use crate::error::{Error, Result};
 use crate::report;
 pub use crate::values::SESSION_NAME_TEMPLATE;
 use crate::values::{
-    AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host, Port, RefreshBefore,
-    Region, TokenLifetime, Tunnel,
+    AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
+    Tunnel,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -16,6 +16,7 @@ use toml::Spanned;
 
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
+use crate::values::{DsqlAction, TokenLifetime};
 pub use crate::values::{Engine, Wire};
 
 /// A token's life when none is configured: RDS's fixed 15 minutes, DSQL's default.
@@ -90,6 +91,10 @@ pub struct Connection {
     pub engine: Engine,
     pub host: String,
     pub port: u16,
+    /// How long a token is signed for: 15 minutes for RDS, `token_lifetime` for DSQL.
+    pub token_lifetime: Duration,
+    /// DSQL's `dsql_action`, when it is set; see `dsql_action()`.
+    pub dsql_action: Option<DsqlAction>,
     pub user: String,
     pub database: Option<String>,
     /// The region set by flag or by the connection itself; it beats the endpoint name's.
@@ -104,10 +109,6 @@ pub struct Connection {
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
-    /// How long a token is signed for: 15 minutes for RDS, `token_lifetime` for DSQL.
-    pub token_lifetime: Duration,
-    /// DSQL's `dsql_action`, when it is set; see `dsql_action()`.
-    pub dsql_action: Option<DsqlAction>,
 }
 
 impl Connection {
@@ -213,12 +214,12 @@ impl Connection {
 struct RawSettings {
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
+    /// For DSQL connections only.
+    token_lifetime: Option<TokenLifetime>,
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     user: Option<DbUser>,
     database: Option<Database>,
-    /// For DSQL connections only.
-    token_lifetime: Option<TokenLifetime>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -227,6 +228,8 @@ struct RawConnection {
     engine: Option<Engine>,
     host: Option<Host>,
     port: Option<Port>,
+    token_lifetime: Option<TokenLifetime>,
+    dsql_action: Option<DsqlAction>,
     user: Option<DbUser>,
     database: Option<Database>,
     aws_profile: Option<AwsProfile>,
@@ -234,8 +237,6 @@ struct RawConnection {
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     tunnel: Option<Tunnel>,
-    token_lifetime: Option<TokenLifetime>,
-    dsql_action: Option<DsqlAction>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,11 +272,11 @@ pub struct Config {
 struct Defaults {
     aws_profile: Option<String>,
     region: Option<String>,
+    token_lifetime: Option<Duration>,
     ca_bundle: Option<PathBuf>,
     refresh_before: Option<Duration>,
     user: Option<String>,
     database: Option<String>,
-    token_lifetime: Option<Duration>,
 }
 
 impl From<RawSettings> for Defaults {
@@ -283,11 +284,11 @@ impl From<RawSettings> for Defaults {
         Defaults {
             aws_profile: raw.aws_profile.map(AwsProfile::into_string),
             region: raw.region.map(Region::into_string),
+            token_lifetime: raw.token_lifetime.map(|t| t.get()),
             ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(p.as_str()))),
             refresh_before: raw.refresh_before.map(|r| r.get()),
             user: raw.user.map(DbUser::into_string),
             database: raw.database.map(Database::into_string),
-            token_lifetime: raw.token_lifetime.map(|t| t.get()),
         }
     }
 }
@@ -432,6 +433,8 @@ impl Config {
             engine,
             host,
             port: overrides.port.map_or(engine.default_port(), Port::get),
+            token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
+            dsql_action: None,
             user,
             database: self.defaults.database.clone(),
             region: None,
@@ -444,8 +447,6 @@ impl Config {
                 .refresh_before
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
-            token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
-            dsql_action: None,
         })
     }
 
@@ -656,6 +657,8 @@ impl ConfigFile<'_> {
             engine,
             host,
             port: raw.port.map_or(engine.default_port(), Port::get),
+            token_lifetime,
+            dsql_action: raw.dsql_action,
             user,
             database: raw
                 .database
@@ -674,8 +677,6 @@ impl ConfigFile<'_> {
                 .or_else(|| defaults.ca_bundle.clone()),
             refresh_before,
             tunnel: raw.tunnel.map(Tunnel::addr),
-            token_lifetime,
-            dsql_action: raw.dsql_action,
         })
     }
 }

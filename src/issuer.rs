@@ -85,35 +85,6 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
     })
 }
 
-/// The engine's token: RDS signs the user and port, DSQL the action and lifetime.
-fn sign_for(
-    connection: &Connection,
-    resolved: &credentials::Resolved,
-    user: &str,
-    now: SystemTime,
-) -> Result<Token> {
-    let signed = match connection.engine {
-        Engine::Postgres | Engine::Mysql => {
-            let endpoint = Endpoint {
-                host: &connection.host,
-                port: connection.port,
-                user,
-                region: &resolved.region,
-            };
-            token::sign_token(&resolved.credentials, &endpoint, now)
-        }
-        Engine::Dsql => token::sign_dsql_token(
-            &resolved.credentials,
-            &connection.host,
-            connection.dsql_action(),
-            &resolved.region,
-            connection.token_lifetime,
-            now,
-        ),
-    };
-    signed.map_err(|e| Error::failure(e.to_string()))
-}
-
 fn check_not_expired(connection: &Connection, expiry: Option<SystemTime>) -> Result<()> {
     let Some(expiry) = expiry.filter(|e| *e <= SystemTime::now()) else {
         return Ok(());
@@ -200,4 +171,33 @@ fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
         "`{SESSION_NAME_TEMPLATE}` is `{name}` (from STS GetCallerIdentity)"
     ));
     Ok(name)
+}
+
+/// The engine's token: RDS signs the user and port, DSQL the action and lifetime.
+fn sign_for(
+    connection: &Connection,
+    resolved: &credentials::Resolved,
+    user: &str,
+    now: SystemTime,
+) -> Result<Token> {
+    let signed = match connection.engine {
+        Engine::Postgres | Engine::Mysql => {
+            let endpoint = Endpoint {
+                host: &connection.host,
+                port: connection.port,
+                user,
+                region: &resolved.region,
+            };
+            token::sign_token(&resolved.credentials, &endpoint, now)
+        }
+        Engine::Dsql => token::sign_dsql_token(
+            &resolved.credentials,
+            &connection.host,
+            connection.dsql_action(),
+            &resolved.region,
+            connection.token_lifetime,
+            now,
+        ),
+    };
+    signed.map_err(|e| Error::failure(e.to_string()))
 }

@@ -2,8 +2,8 @@
 
 use crate::config::Engine;
 use crate::values::{
-    AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
-    Tunnel,
+    AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host, Port, RefreshBefore,
+    Region, TokenLifetime, Tunnel,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
@@ -103,8 +103,8 @@ pub struct TokenArgs {
     /// The AWS profile whose credentials sign the token
     #[arg(long, value_name = "PROFILE")]
     pub aws_profile: Option<AwsProfile>,
-    /// The database engine (default: postgres)
-    #[arg(long, value_name = "postgres|mysql")]
+    /// The database engine (default: dsql for a CLUSTER_ID.dsql.REGION.on.aws host, else postgres)
+    #[arg(long, value_name = "postgres|mysql|dsql")]
     pub engine: Option<Engine>,
     #[command(flatten)]
     pub output: TokenOutput,
@@ -295,8 +295,8 @@ pub struct AddConnection {
     /// The database endpoint (a DNS name, an IPv4 address or [IPv6])
     #[arg(long, required = true)]
     pub host: Host,
-    /// The database engine (default: postgres)
-    #[arg(long, value_name = "postgres|mysql")]
+    /// The database engine (default: dsql for a CLUSTER_ID.dsql.REGION.on.aws host, else postgres)
+    #[arg(long, value_name = "postgres|mysql|dsql")]
     pub engine: Option<Engine>,
     /// The database port (default: the engine's, 5432 or 3306)
     #[arg(long)]
@@ -322,6 +322,12 @@ pub struct AddConnection {
     /// Where clients connect instead (an SSH/SSM port forward), e.g. 127.0.0.1:15432
     #[arg(long, value_name = "IP:PORT")]
     pub tunnel: Option<Tunnel>,
+    /// Aurora DSQL: how long tokens are signed for (default 15m; at most 1 week)
+    #[arg(long, value_name = "DURATION")]
+    pub token_lifetime: Option<TokenLifetime>,
+    /// Aurora DSQL: `admin` (DbConnectAdmin) or `connect` (DbConnect); default: admin for the user admin
+    #[arg(long, value_name = "connect|admin")]
+    pub dsql_action: Option<DsqlAction>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,40 @@ use toml::Spanned;
 
 pub const DEFAULT_REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
-pub use crate::values::Engine;
+use crate::values::{DsqlAction, TokenLifetime};
+pub use crate::values::{Engine, Wire};
+
+/// A token's life when none is configured: RDS's fixed 15 minutes, DSQL's default.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = crate::values::TOKEN_LIFETIME;
+
+/// Where a client finds the certificates it verifies the server with: decided once, on the
+/// connection, beside how far it verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustAnchors {
+    /// A CA bundle file: the connection's `ca_bundle`, else the RDS global bundle.
+    Bundle(PathBuf),
+    /// The operating system's trust store: Aurora DSQL's certificates are publicly trusted.
+    System,
+}
+
+/// The OS trust store as one file, for clients that take a path (libpq before 16, JDBC):
+/// `SSL_CERT_FILE` when set (OpenSSL's own override of its default store, which libpq's
+/// `sslrootcert=system` reads too), else the first bundle the platform keeps.
+pub fn system_bundle() -> Option<PathBuf> {
+    const BUNDLES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo
+        "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL, Amazon Linux
+        "/etc/ssl/cert.pem",                  // macOS, Alpine, the BSDs
+        "/etc/ssl/ca-bundle.pem",             // openSUSE
+    ];
+    let from_env = std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    from_env
+        .into_iter()
+        .chain(BUNDLES.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
+}
 
 /// How far a client can verify the server: decided once, on the connection, and followed by
 /// every client set-up.
@@ -59,6 +92,10 @@ pub struct Connection {
     pub engine: Engine,
     pub host: String,
     pub port: u16,
+    /// How long a token is signed for: 15 minutes for RDS, `token_lifetime` for DSQL.
+    pub token_lifetime: Duration,
+    /// DSQL's `dsql_action`, when it is set; see `dsql_action()`.
+    pub dsql_action: Option<DsqlAction>,
     pub user: String,
     pub database: Option<String>,
     /// The region set by flag or by the connection itself; it beats the endpoint name's.
@@ -144,6 +181,24 @@ impl Connection {
         }
     }
 
+    /// Where clients find the CA certificates: `ca_bundle` when set, else the OS store for
+    /// Aurora DSQL (public certificates), else the RDS global bundle.
+    pub fn trust_anchors(&self) -> TrustAnchors {
+        match (&self.ca_bundle, self.engine) {
+            (Some(path), _) => TrustAnchors::Bundle(path.clone()),
+            (None, Engine::Dsql) => TrustAnchors::System,
+            (None, _) => {
+                TrustAnchors::Bundle(expand_home(Path::new(crate::clients::DEFAULT_CA_BUNDLE)))
+            }
+        }
+    }
+
+    /// The DSQL token's action: `dsql_action` when set, else by the user (`admin` or not).
+    pub fn dsql_action(&self) -> DsqlAction {
+        self.dsql_action
+            .unwrap_or_else(|| DsqlAction::for_user(&self.user))
+    }
+
     pub fn dial_port(&self) -> u16 {
         self.tunnel.map(|t| t.port()).unwrap_or(self.port)
     }
@@ -152,7 +207,7 @@ impl Connection {
     pub fn database_or_default(&self) -> &str {
         match (&self.database, self.engine) {
             (Some(db), _) => db,
-            (None, Engine::Postgres) => "postgres",
+            (None, Engine::Postgres | Engine::Dsql) => "postgres",
             (None, Engine::Mysql) => "",
         }
     }
@@ -165,6 +220,8 @@ impl Connection {
 struct RawSettings {
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
+    /// For DSQL connections only.
+    token_lifetime: Option<TokenLifetime>,
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     user: Option<DbUser>,
@@ -178,6 +235,8 @@ struct RawConnection {
     engine: Option<Engine>,
     host: Option<Host>,
     port: Option<Port>,
+    token_lifetime: Option<TokenLifetime>,
+    dsql_action: Option<DsqlAction>,
     user: Option<DbUser>,
     database: Option<Database>,
     aws_profile: Option<AwsProfile>,
@@ -222,6 +281,7 @@ pub struct Config {
 struct Defaults {
     aws_profile: Option<String>,
     region: Option<String>,
+    token_lifetime: Option<Duration>,
     ca_bundle: Option<PathBuf>,
     refresh_before: Option<Duration>,
     user: Option<String>,
@@ -234,6 +294,7 @@ impl From<RawSettings> for Defaults {
         Defaults {
             aws_profile: raw.aws_profile.map(AwsProfile::into_string),
             region: raw.region.map(Region::into_string),
+            token_lifetime: raw.token_lifetime.map(|t| t.get()),
             ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(p.as_str()))),
             refresh_before: raw.refresh_before.map(|r| r.get()),
             user: raw.user.map(DbUser::into_string),
@@ -344,6 +405,13 @@ impl Config {
         if let Some(region) = &overrides.region {
             connection.region = Some(region.as_str().to_string());
         }
+        // A bare cluster id given by --host (or --engine dsql on one) expands as in the file.
+        let region = connection
+            .region
+            .clone()
+            .or_else(|| connection.default_region.clone());
+        connection.host = dsql_host(connection.engine, &connection.host, region.as_deref())
+            .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
         Ok(connection)
     }
 
@@ -361,12 +429,23 @@ impl Config {
                 Error::usage("no database user given")
                     .hint("give the database user to sign for (or set `user` in [defaults])")
             })?;
-        let engine = overrides.engine.unwrap_or(Engine::Postgres);
+        let engine = overrides
+            .engine
+            .unwrap_or_else(|| Engine::of_host(host.as_str()));
+        let region = overrides.region.as_ref().map(Region::as_str);
+        let host = dsql_host(
+            engine,
+            host.as_str(),
+            region.or(self.defaults.region.as_deref()),
+        )
+        .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
         Ok(Connection {
             name: None,
             engine,
-            host: host.as_str().to_string(),
+            host,
             port: overrides.port.map_or(engine.default_port(), Port::get),
+            token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
+            dsql_action: None,
             user,
             database: self.defaults.database.clone(),
             region: None,
@@ -537,13 +616,30 @@ impl ConfigFile<'_> {
                 problem,
             )
         };
-        let engine = raw.engine.unwrap_or(Engine::Postgres);
         let host = raw.host.ok_or_else(|| {
             missing(
                 "host",
                 "missing; every connection needs the database endpoint",
             )
         })?;
+        let engine = raw.engine.unwrap_or_else(|| Engine::of_host(host.as_str()));
+        let region = raw.region.as_ref().map(Region::as_str);
+        let host = dsql_host(engine, host.as_str(), region.or(defaults.region.as_deref()))
+            .map_err(|problem| missing("host", &problem))?;
+        if engine != Engine::Dsql {
+            let only_dsql = "only for engine = \"dsql\"; an RDS token always lives 15 minutes and its user alone says who connects";
+            if raw.token_lifetime.is_some() {
+                return Err(missing("token_lifetime", only_dsql));
+            }
+            if raw.dsql_action.is_some() {
+                return Err(missing("dsql_action", only_dsql));
+            }
+        }
+        let token_lifetime = lifetime(
+            engine,
+            raw.token_lifetime.map(|t| t.get()),
+            defaults.token_lifetime,
+        );
         let user = raw
             .user
             .map(DbUser::into_string)
@@ -554,11 +650,28 @@ impl ConfigFile<'_> {
                     "missing; set the database user (or [defaults] user)",
                 )
             })?;
+        let refresh_before = raw
+            .refresh_before
+            .map(|r| r.get())
+            .or(defaults.refresh_before)
+            .unwrap_or(DEFAULT_REFRESH_BEFORE);
+        if refresh_before >= token_lifetime {
+            return Err(missing(
+                "token_lifetime",
+                &format!(
+                    "{} is not longer than refresh_before ({}): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before",
+                    humantime::format_duration(token_lifetime),
+                    humantime::format_duration(refresh_before)
+                ),
+            ));
+        }
         Ok(Connection {
             name: Some(name.to_string()),
             engine,
-            host: host.as_str().to_string(),
+            host,
             port: raw.port.map_or(engine.default_port(), Port::get),
+            token_lifetime,
+            dsql_action: raw.dsql_action,
             user,
             database: raw
                 .database
@@ -575,11 +688,7 @@ impl ConfigFile<'_> {
                 .ca_bundle
                 .map(|p| expand_home(Path::new(p.as_str())))
                 .or_else(|| defaults.ca_bundle.clone()),
-            refresh_before: raw
-                .refresh_before
-                .map(|r| r.get())
-                .or(defaults.refresh_before)
-                .unwrap_or(DEFAULT_REFRESH_BEFORE),
+            refresh_before,
             tunnel: raw.tunnel.map(Tunnel::addr),
             sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),
             local_port: raw.local_port.map(Port::get),
@@ -610,6 +719,41 @@ fn readable(message: &str) -> String {
         .replace("expected a map", "expected a table")
 }
 
+/// A DSQL token lives as configured (15 minutes by default); an RDS token 15 minutes.
+fn lifetime(engine: Engine, own: Option<Duration>, default: Option<Duration>) -> Duration {
+    match engine {
+        Engine::Dsql => own.or(default).unwrap_or(DEFAULT_TOKEN_LIFETIME),
+        Engine::Postgres | Engine::Mysql => DEFAULT_TOKEN_LIFETIME,
+    }
+}
+
+/// The endpoint to sign for. For DSQL a bare cluster id (no dot) expands with the region to
+/// `CLUSTER_ID.dsql.REGION.on.aws`, as AWS's DSQL connectors do.
+fn dsql_host(
+    engine: Engine,
+    host: &str,
+    region: Option<&str>,
+) -> std::result::Result<String, String> {
+    let bare = engine == Engine::Dsql && !host.contains(['.', '[', ':']);
+    if !bare {
+        return Ok(host.to_string());
+    }
+    if !host.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "`{host}` is neither a DSQL endpoint (CLUSTER_ID.dsql.REGION.on.aws) nor a cluster id (letters and digits)"
+        ));
+    }
+    match region {
+        Some(region) => Ok(format!(
+            "{}.dsql.{region}.on.aws",
+            host.to_ascii_lowercase()
+        )),
+        None => Err(format!(
+            "`{host}` is a bare DSQL cluster id, and no region is set to expand it with; set `region` or give the full endpoint CLUSTER_ID.dsql.REGION.on.aws"
+        )),
+    }
+}
+
 /// The region in an RDS endpoint's name (see `Region::of_endpoint`).
 pub fn region_from_host(host: &str) -> Option<String> {
     Region::of_endpoint(host).map(Region::into_string)
@@ -636,6 +780,10 @@ mod fuzz {
             Just("\"127.0.0.1:15432\"".to_string()),
             Just("\"{session_name}\"".to_string()),
             Just("\"db.abc.eu-west-1.rds.amazonaws.com\"".to_string()),
+            Just("\"abc.dsql.eu-west-1.on.aws\"".to_string()),
+            Just("\"dsql\"".to_string()),
+            Just("\"admin\"".to_string()),
+            Just("\"1h\"".to_string()),
         ]
     }
 
@@ -653,6 +801,8 @@ mod fuzz {
                 "refresh_before",
                 "tunnel",
                 "local_port",
+                "token_lifetime",
+                "dsql_action",
             ])
             .prop_map(str::to_string),
             "[a-z_]{1,8}",
@@ -687,6 +837,10 @@ mod fuzz {
                     prop_assert!(c.user.parse::<DbUser>().is_ok());
                     prop_assert!(c.port != 0);
                     prop_assert!(c.refresh_before < crate::values::TOKEN_LIFETIME);
+                    prop_assert!(c.refresh_before < c.token_lifetime);
+                    prop_assert!(
+                        c.engine == Engine::Dsql || c.token_lifetime == DEFAULT_TOKEN_LIFETIME
+                    );
                 }
             }
             Err(err) => {

@@ -4,12 +4,12 @@
 pub use crate::cache::Issued;
 use crate::cache::{self, Cache, CacheKey, IdentityKey, Signed};
 use crate::clock;
-use crate::config::{Connection, SESSION_NAME_TEMPLATE};
+use crate::config::{Connection, Engine, SESSION_NAME_TEMPLATE};
 use crate::credentials;
 use crate::error::{Error, Result};
 use crate::report;
-use crate::token::{self, Endpoint, TOKEN_EXPIRES_IN};
-use std::time::SystemTime;
+use crate::token::{self, Endpoint, Token};
+use std::time::{Duration, SystemTime};
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
     CacheKey {
@@ -18,6 +18,19 @@ pub fn cache_key(connection: &Connection) -> CacheKey {
         user: connection.user.clone(),
         region: credentials::region_key(connection.signing_region().as_deref()),
         source: credentials::source_key(connection.aws_profile.as_deref()),
+        signed_for: signed_for(connection),
+    }
+}
+
+/// What a token is signed for beyond the key's endpoint and user: DSQL's action and lifetime.
+fn signed_for(connection: &Connection) -> String {
+    match connection.engine {
+        Engine::Dsql => format!(
+            "dsql:{}:{}",
+            connection.dsql_action().as_str(),
+            connection.token_lifetime.as_secs()
+        ),
+        Engine::Postgres | Engine::Mysql => String::new(),
     }
 }
 
@@ -53,14 +66,7 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
     check_not_expired(connection, expiry, || resolved.source())?;
     // The token entry records the name too, so a token hit needs neither STS nor this cache.
     let user = signing_user(connection, key, cache, &resolved)?;
-    let endpoint = Endpoint {
-        host: &connection.host,
-        port: connection.port,
-        user: &user,
-        region: &resolved.region,
-    };
-    let token = token::sign_token(&resolved.credentials, &endpoint, now)
-        .map_err(|e| Error::failure(e.to_string()))?;
+    let token = sign_for(connection, &resolved, &user, now)?;
     let valid_until = valid_until(connection, now, expiry);
     report::verbose(format_args!(
         "signed a token for {user}@{}:{} in {}, valid until {}",
@@ -75,6 +81,7 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
         region: resolved.region,
         at: now,
         valid_until,
+        lifetime: connection.token_lifetime,
     })
 }
 
@@ -106,11 +113,12 @@ fn check_not_expired(
     }))
 }
 
-/// A token signed with temporary credentials dies with them, even before 15 minutes.
+/// A token signed with temporary credentials dies with them, even before its own lifetime.
 fn valid_until(connection: &Connection, now: SystemTime, expiry: Option<SystemTime>) -> SystemTime {
+    let lifetime: Duration = connection.token_lifetime;
     let valid_until = match expiry {
-        Some(expiry) => expiry.min(now + TOKEN_EXPIRES_IN),
-        None => now + TOKEN_EXPIRES_IN,
+        Some(expiry) => expiry.min(now + lifetime),
+        None => now + lifetime,
     };
     if valid_until < now + connection.refresh_before {
         report::warn(format_args!(
@@ -176,4 +184,33 @@ fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
         "`{SESSION_NAME_TEMPLATE}` is `{name}` (from STS GetCallerIdentity)"
     ));
     Ok(name)
+}
+
+/// The engine's token: RDS signs the user and port, DSQL the action and lifetime.
+fn sign_for(
+    connection: &Connection,
+    resolved: &credentials::Resolved,
+    user: &str,
+    now: SystemTime,
+) -> Result<Token> {
+    let signed = match connection.engine {
+        Engine::Postgres | Engine::Mysql => {
+            let endpoint = Endpoint {
+                host: &connection.host,
+                port: connection.port,
+                user,
+                region: &resolved.region,
+            };
+            token::sign_token(&resolved.credentials, &endpoint, now)
+        }
+        Engine::Dsql => token::sign_dsql_token(
+            &resolved.credentials,
+            &connection.host,
+            connection.dsql_action(),
+            &resolved.region,
+            connection.token_lifetime,
+            now,
+        ),
+    };
+    signed.map_err(|e| Error::failure(e.to_string()))
 }

@@ -9,6 +9,9 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod dsql;
+pub use dsql::{DsqlAction, MAX_DSQL_TOKEN_LIFETIME, TokenLifetime};
+
 /// A token lives 15 minutes; a `refresh_before` at or above that could never be satisfied.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 /// `user = "{session_name}"`: sign for the caller's role session name, which Identity Center
@@ -72,6 +75,8 @@ macro_rules! deserialize_from_str {
 deserialize_from_str!(
     Host,
     Region,
+    DsqlAction,
+    TokenLifetime,
     ConnectionName,
     AwsProfile,
     Tunnel,
@@ -194,14 +199,30 @@ impl Region {
 
     /// The region in an RDS endpoint: `NAME.ID.REGION.rds.amazonaws.com` for instances, Aurora
     /// cluster (`.cluster-`, `.cluster-ro-`, `.cluster-custom-`) and RDS Proxy (`.proxy-`)
-    /// endpoints alike, and the `.amazonaws.com.cn` partition.
+    /// endpoints alike, and the `.amazonaws.com.cn` partition; and an Aurora DSQL cluster's
+    /// `CLUSTER_ID.dsql.REGION.on.aws`.
     pub fn of_endpoint(host: &str) -> Option<Region> {
+        if let Some(region) = Region::of_dsql_endpoint(host) {
+            return Some(region);
+        }
         let host = host.to_ascii_lowercase();
         let host = host.trim_end_matches('.');
         let rest = host
             .strip_suffix(".rds.amazonaws.com")
             .or_else(|| host.strip_suffix(".rds.amazonaws.com.cn"))?;
         rest.rsplit('.').next()?.parse().ok()
+    }
+
+    /// The region in an Aurora DSQL endpoint, `CLUSTER_ID.dsql.REGION.on.aws`.
+    pub fn of_dsql_endpoint(host: &str) -> Option<Region> {
+        let host = host.to_ascii_lowercase();
+        let rest = host.trim_end_matches('.').strip_suffix(".on.aws")?;
+        let (cluster, region) = rest.rsplit_once('.')?;
+        let id = cluster.strip_suffix(".dsql")?;
+        match !id.is_empty() && !id.contains('.') {
+            true => region.parse().ok(),
+            false => None,
+        }
     }
 }
 
@@ -446,13 +467,22 @@ impl FromStr for FilePath {
 pub enum Engine {
     Postgres,
     Mysql,
+    /// Aurora DSQL: PostgreSQL's protocol and clients, its own token.
+    Dsql,
+}
+
+/// The protocol a client speaks, which decides the client programs and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Postgres,
+    Mysql,
 }
 
 impl Engine {
     pub fn default_port(self) -> u16 {
-        match self {
-            Engine::Postgres => 5432,
-            Engine::Mysql => 3306,
+        match self.wire() {
+            Wire::Postgres => 5432,
+            Wire::Mysql => 3306,
         }
     }
 
@@ -460,6 +490,24 @@ impl Engine {
         match self {
             Engine::Postgres => "postgres",
             Engine::Mysql => "mysql",
+            Engine::Dsql => "dsql",
+        }
+    }
+
+    /// DSQL is PostgreSQL-compatible: psql, libpq files and pgjdbc serve it.
+    pub fn wire(self) -> Wire {
+        match self {
+            Engine::Postgres | Engine::Dsql => Wire::Postgres,
+            Engine::Mysql => Wire::Mysql,
+        }
+    }
+
+    /// The engine when none is given: DSQL for a `CLUSTER_ID.dsql.REGION.on.aws` host, else
+    /// PostgreSQL.
+    pub fn of_host(host: &str) -> Engine {
+        match Region::of_dsql_endpoint(host) {
+            Some(_) => Engine::Dsql,
+            None => Engine::Postgres,
         }
     }
 }
@@ -477,8 +525,9 @@ impl FromStr for Engine {
         match text.to_ascii_lowercase().as_str() {
             "postgres" | "postgresql" | "aurora-postgresql" | "pg" => Ok(Engine::Postgres),
             "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Ok(Engine::Mysql),
+            "dsql" | "aurora-dsql" => Ok(Engine::Dsql),
             _ => refuse(format!(
-                "unknown engine `{}` (postgres, mysql; aliases: aurora-postgresql, aurora-mysql, mariadb)",
+                "unknown engine `{}` (postgres, mysql, dsql; aliases: aurora-postgresql, aurora-mysql, mariadb, aurora-dsql)",
                 shown(text)
             )),
         }
@@ -522,6 +571,25 @@ impl FromStr for SsoLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dsql_hosts_give_their_region_and_the_engine() {
+        let cases = [
+            ("abc123.dsql.us-east-1.on.aws", Some("us-east-1")),
+            ("ABC123.DSQL.EU-WEST-1.ON.AWS.", Some("eu-west-1")),
+            ("x.y.dsql.us-east-1.on.aws", None),
+            (".dsql.us-east-1.on.aws", None),
+            ("abc.dsql.nowhere.on.aws", None),
+            ("abc.other.us-east-1.on.aws", None),
+            ("abc.dsql.us-east-1.on.aws.example.com", None),
+        ];
+        for (host, want) in cases {
+            let got = Region::of_dsql_endpoint(host);
+            assert_eq!(got.as_ref().map(Region::as_str), want, "{host}");
+            let engine = Engine::of_host(host);
+            assert_eq!(engine == Engine::Dsql, want.is_some(), "{host}");
+        }
+    }
 
     #[test]
     fn region_comes_from_every_rds_endpoint_kind() {

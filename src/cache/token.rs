@@ -10,6 +10,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{TOKEN_EXPIRES_IN, Token};
+use crate::values::MAX_DSQL_TOKEN_LIFETIME;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -32,21 +33,25 @@ pub struct CacheKey {
     pub region: String,
     /// `profile:NAME` or `env:ACCESS_KEY_ID`, plus what else selects the credentials.
     pub source: String,
+    /// What else the token is signed for: empty for RDS; for DSQL its action and lifetime
+    /// (`dsql:DbConnectAdmin:900`), so changing either signs anew.
+    pub signed_for: String,
 }
 
 impl CacheKey {
     pub fn file_stem(&self) -> String {
-        stem(&[
-            &self.host.to_ascii_lowercase(),
-            &self.port.to_string(),
-            &self.user,
-            &self.region,
-            &self.source,
-        ])
+        let host = self.host.to_ascii_lowercase();
+        let port = self.port.to_string();
+        let mut parts = vec![&host, &port, &self.user, &self.region, &self.source];
+        // RDS keys hash as they always have, so an upgrade keeps their cached tokens.
+        if !self.signed_for.is_empty() {
+            parts.push(&self.signed_for);
+        }
+        stem(&parts.iter().map(|p| p.as_str()).collect::<Vec<_>>())
     }
 }
 
-/// One cache file. `valid_until` is `min(signed_at + 900 s, credential expiry)`.
+/// One cache file. `valid_until` is `min(signed_at + lifetime, credential expiry)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
@@ -63,8 +68,19 @@ struct Record {
     source: String,
     signed_at: i64,
     valid_until: i64,
+    /// `CacheKey::signed_for`; absent in RDS records.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    signed_for: String,
+    /// The token's own lifetime in seconds (`X-Amz-Expires`); 900 in records written before
+    /// DSQL, which had no other.
+    #[serde(default = "rds_lifetime")]
+    lifetime: u64,
     #[serde(with = "token_serde")]
     token: Token,
+}
+
+fn rds_lifetime() -> u64 {
+    TOKEN_EXPIRES_IN.as_secs()
 }
 
 /// A token and what it was signed for: what the cache gives out.
@@ -136,6 +152,8 @@ impl Record {
             source: key.source.clone(),
             signed_at: clock::unix_seconds(signed.at),
             valid_until: clock::unix_seconds(signed.valid_until),
+            signed_for: key.signed_for.clone(),
+            lifetime: signed.lifetime.as_secs(),
             token: signed.token,
         }
     }
@@ -151,13 +169,13 @@ impl Record {
                 < self.valid_until_secs()
     }
 
-    /// RDS refuses a token 15 minutes after signing whatever a file claims, so an entry is
-    /// never trusted beyond that.
+    /// The server refuses a token once the lifetime it was signed for has passed (15 minutes
+    /// for RDS, at most a week for DSQL), whatever a file claims, so an entry is never trusted
+    /// beyond that.
     fn valid_until_secs(&self) -> i64 {
-        self.valid_until.min(
-            self.signed_at
-                .saturating_add(TOKEN_EXPIRES_IN.as_secs() as i64),
-        )
+        let lifetime = self.lifetime.min(MAX_DSQL_TOKEN_LIFETIME.as_secs());
+        self.valid_until
+            .min(self.signed_at.saturating_add(lifetime as i64))
     }
 
     fn valid_until(&self) -> SystemTime {
@@ -184,6 +202,7 @@ impl Record {
             && self.user == key.user
             && self.region == key.region
             && self.source == key.source
+            && self.signed_for == key.signed_for
             && !self.token.expose().is_empty()
     }
 }
@@ -195,6 +214,8 @@ pub struct Signed {
     pub region: String,
     pub at: SystemTime,
     pub valid_until: SystemTime,
+    /// What the token was signed to live (`X-Amz-Expires`).
+    pub lifetime: Duration,
 }
 
 impl Cache {
@@ -386,6 +407,7 @@ mod tests {
             user: "jane".into(),
             region: "us-east-1".into(),
             source: "profile:a".into(),
+            signed_for: String::new(),
         }
     }
 
@@ -399,8 +421,58 @@ mod tests {
                 region: key.region.clone(),
                 at: clock::from_unix_seconds(signed_at),
                 valid_until: clock::from_unix_seconds(valid_until),
+                lifetime: TOKEN_EXPIRES_IN,
             },
         )
+    }
+
+    #[test]
+    fn an_entry_lives_its_own_lifetime_and_never_past_a_week() {
+        let mut e = entry(&key(), 1000, 10_000);
+        e.lifetime = 3600;
+        let five_min = Duration::from_secs(300);
+        assert!(e.is_fresh(clock::from_unix_seconds(4299), five_min));
+        assert!(!e.is_fresh(clock::from_unix_seconds(4300), five_min));
+        assert_eq!(e.valid_until(), clock::from_unix_seconds(4600));
+        e.lifetime = u64::MAX;
+        e.valid_until = i64::MAX;
+        assert_eq!(e.valid_until(), clock::from_unix_seconds(1000 + 604_800));
+    }
+
+    #[test]
+    fn rds_keys_keep_their_file_and_dsql_keys_differ_by_action_and_lifetime() {
+        // The stem of an RDS key before DSQL existed: an upgrade keeps the cached tokens.
+        assert_eq!(
+            key().file_stem(),
+            stem(&["db.example.com", "5432", "jane", "us-east-1", "profile:a"])
+        );
+        let dsql = |signed_for: &str| CacheKey {
+            signed_for: signed_for.into(),
+            ..key()
+        };
+        let stems = [
+            key().file_stem(),
+            dsql("dsql:DbConnect:900").file_stem(),
+            dsql("dsql:DbConnectAdmin:900").file_stem(),
+            dsql("dsql:DbConnect:3600").file_stem(),
+        ];
+        for (i, a) in stems.iter().enumerate() {
+            for b in &stems[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert!(!entry(&key(), 1000, 1900).matches(&dsql("dsql:DbConnect:900")));
+    }
+
+    #[test]
+    fn a_record_from_before_dsql_reads_with_rds_lifetime() {
+        let mut json = serde_json::to_value(entry(&key(), 1000, 1900)).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("lifetime");
+        assert!(!object.contains_key("signed_for"));
+        let record: Record = serde_json::from_value(json).unwrap();
+        assert_eq!(record.lifetime, 900);
+        assert!(record.matches(&key()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! event of the user's file and swaps only our `<data-source>`.
 
 use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
-use crate::config::{Connection, Engine, Verification};
+use crate::config::{Connection, Engine, Verification, Wire};
 use crate::error::{Error, Result};
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
@@ -74,8 +74,8 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
     let ca = inputs.ca_bundle.display().to_string();
     // As every other client: with no database, pgjdbc would open one named after the user.
     let db = c.database_or_default();
-    let (driver_ref, jdbc_driver, url) = match c.engine {
-        Engine::Postgres => {
+    let (driver_ref, jdbc_driver, url) = match c.engine.wire() {
+        Wire::Postgres => {
             let mode = verification.sslmode();
             let ca_param: String =
                 percent_encoding::utf8_percent_encode(&ca, percent_encoding::NON_ALPHANUMERIC)
@@ -90,7 +90,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
                 ),
             )
         }
-        Engine::Mysql => {
+        Wire::Mysql => {
             let mode = verification.mysql_ssl_mode();
             (
                 "mysql.8",

@@ -12,7 +12,7 @@ pub mod pgservice;
 pub mod tableplus;
 pub mod via_proxy;
 
-use crate::config::{Connection, Engine, expand_home};
+use crate::config::{Connection, TrustAnchors, Wire, system_bundle};
 use crate::error::{Error, Result};
 use crate::secret::Contents;
 use std::path::{Path, PathBuf};
@@ -21,11 +21,36 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CA_BUNDLE: &str = "~/.aws/rds/global-bundle.pem";
 pub const CA_BUNDLE_URL: &str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
 
+/// Where the OS trust store usually is, for a client file written when this machine has none.
+const USUAL_SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The CA file for clients that take a path (JDBC, pgAdmin, TablePlus, older libpq): the
+/// connection's bundle, or for the system store the OS bundle file.
 pub fn ca_bundle(connection: &Connection) -> PathBuf {
-    connection
-        .ca_bundle
-        .clone()
-        .unwrap_or_else(|| expand_home(Path::new(DEFAULT_CA_BUNDLE)))
+    match connection.trust_anchors() {
+        TrustAnchors::Bundle(path) => path,
+        TrustAnchors::System => system_bundle().unwrap_or_else(|| USUAL_SYSTEM_BUNDLE.into()),
+    }
+}
+
+/// What a set-up says about the trust store when it is the system's (DSQL by default).
+pub fn system_trust_note(connection: &Connection, how: &str) -> Option<String> {
+    (connection.trust_anchors() == TrustAnchors::System).then(|| {
+        format!(
+            "TLS: the server is verified against the system trust store ({how}); Aurora DSQL's certificates are publicly trusted, so no RDS CA bundle is needed"
+        )
+    })
+}
+
+/// libpq's `sslrootcert`: the bundle file; for the system store `system` where libpq is 16 or
+/// newer (`libpq_major`), else the OS bundle file, which every libpq reads.
+pub fn libpq_root_cert(connection: &Connection, libpq_major: Option<u32>) -> String {
+    match connection.trust_anchors() {
+        TrustAnchors::System if libpq_major.is_some_and(|major| major >= 16) => {
+            libpq::SYSTEM_ROOT_CERT.to_string()
+        }
+        _ => ca_bundle(connection).display().to_string(),
+    }
 }
 
 /// The CA bundle, which must exist for a client to verify the server: TLS verification is
@@ -34,6 +59,13 @@ pub fn existing_ca_bundle(connection: &Connection) -> Result<PathBuf> {
     let path = ca_bundle(connection);
     if path.is_file() {
         return Ok(path);
+    }
+    if connection.trust_anchors() == TrustAnchors::System {
+        return Err(Error::failure(
+            "no system CA bundle found (SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/cert.pem); clients need it to verify the server (sslmode verify-full)",
+        )
+        .hint("install the OS CA certificates (e.g. `apt install ca-certificates`)")
+        .hint("or set `ca_bundle` for the connection to a file with the CAs that signed the server's certificate"));
     }
     Err(Error::failure(format!(
         "the CA bundle {} does not exist; clients need it to verify the server (sslmode verify-full)",
@@ -78,9 +110,9 @@ impl HelperCommand {
 
     /// `pg NAME` or `mysql NAME`: what a GUI runs for the password.
     pub fn password(&self, connection: &Connection, name: &str) -> String {
-        let verb = match connection.engine {
-            Engine::Postgres => "pg",
-            Engine::Mysql => "mysql",
+        let verb = match connection.engine.wire() {
+            Wire::Postgres => "pg",
+            Wire::Mysql => "mysql",
         };
         self.line(&[verb, name])
     }
@@ -203,5 +235,35 @@ impl From<String> for Merged {
             text: Contents::Plain(text),
             notes: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn connection(extra: &str) -> Connection {
+        let text = format!(
+            "[connections.c]\nhost = \"abc.dsql.us-east-1.on.aws\"\nuser = \"admin\"\n{extra}"
+        );
+        let config = Config::parse("c.toml".into(), &text).unwrap();
+        config.get("c").unwrap().clone()
+    }
+
+    #[test]
+    fn libpq_16_names_the_system_store_and_older_libpq_a_file() {
+        let dsql = connection("");
+        assert_eq!(dsql.trust_anchors(), TrustAnchors::System);
+        assert_eq!(libpq_root_cert(&dsql, Some(16)), "system");
+        assert_eq!(libpq_root_cert(&dsql, Some(17)), "system");
+        for older in [Some(15), None] {
+            let file = libpq_root_cert(&dsql, older);
+            assert_ne!(file, "system");
+            assert_eq!(file, ca_bundle(&dsql).display().to_string());
+        }
+        // A CA bundle given is used as given, whatever the libpq.
+        let own = connection("ca_bundle = \"/tmp/ca.pem\"\n");
+        assert_eq!(libpq_root_cert(&own, Some(16)), "/tmp/ca.pem");
     }
 }

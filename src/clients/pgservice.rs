@@ -1,7 +1,7 @@
 //! `pg_service.conf`: a `[NAME]` service with TLS verification, so `psql service=NAME` works
 //! with the password from `.pgpass`.
 
-use crate::clients::{Edit, Plan, Request, ca_bundle, ini, libpq};
+use crate::clients::{Edit, Plan, Request, ini, libpq, libpq_root_cert, system_trust_note};
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use std::path::PathBuf;
@@ -16,21 +16,34 @@ pub fn default_path() -> Result<PathBuf> {
         .ok_or_else(|| Error::failure("cannot find the home directory for ~/.pg_service.conf"))
 }
 
-pub fn section(connection: &Connection, name: &str, user: &str) -> String {
-    ini::render_section(
-        name,
-        &libpq::params(connection, user, &ca_bundle(connection)),
-    )
+/// `libpq_major`: the libpq that will read the file, for the system trust store's spelling.
+pub fn section(
+    connection: &Connection,
+    name: &str,
+    user: &str,
+    libpq_major: Option<u32>,
+) -> String {
+    let root_cert = libpq_root_cert(connection, libpq_major);
+    ini::render_section(name, &libpq::params(connection, user, &root_cert))
 }
 
 /// `setup pgservice`: the `[NAME]` service, printed or merged into `pg_service.conf`.
 pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
-    let text = section(request.connection, name, request.user);
+    let libpq_major = libpq::installed_major();
+    let text = section(request.connection, name, request.user, libpq_major);
     let pgpass = request.command.line(&["setup", "pgpass", name, "--write"]);
-    let notes = vec![format!(
+    let mut notes = vec![format!(
         "`psql service={name}` takes its password from ~/.pgpass: run `{pgpass}`"
     )];
+    let how = match libpq_major {
+        Some(major) if major >= 16 => format!("sslrootcert=system, for the libpq {major} here"),
+        Some(major) => {
+            format!("the OS bundle file, since libpq {major} here predates sslrootcert=system")
+        }
+        None => "the OS bundle file, which every libpq reads".to_string(),
+    };
+    notes.extend(system_trust_note(request.connection, &how));
     let Some(path) = request.destination.file(default_path)? else {
         return Ok(Plan {
             print: Some(text.clone().into()),

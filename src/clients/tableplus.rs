@@ -4,7 +4,7 @@
 //! (#3120, #3411): the output names the fields to set by hand.
 
 use crate::clients::{Destination, Plan, Request, ca_bundle, tunnel_caveat};
-use crate::config::{Connection, Engine};
+use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::path::Path;
@@ -12,11 +12,14 @@ use std::path::Path;
 /// The SSL dropdown position TablePlus stores in `tLSMode`. Undocumented; read off exported
 /// connections (PostgreSQL: 5 verify-full, 4 verify-ca; MySQL: 4 verify-identity, 3 verify-ca).
 fn tls_mode(connection: &Connection) -> u8 {
-    match (connection.engine, connection.verification().is_full()) {
-        (Engine::Postgres, true) => 5,
-        (Engine::Postgres, false) => 4,
-        (Engine::Mysql, true) => 4,
-        (Engine::Mysql, false) => 3,
+    match (
+        connection.engine.wire(),
+        connection.verification().is_full(),
+    ) {
+        (Wire::Postgres, true) => 5,
+        (Wire::Postgres, false) => 4,
+        (Wire::Mysql, true) => 4,
+        (Wire::Mysql, false) => 3,
     }
 }
 
@@ -32,9 +35,9 @@ fn environment(name: &str) -> (&'static str, &'static str) {
 }
 
 pub fn url(connection: &Connection, name: &str, user: &str) -> String {
-    let scheme = match connection.engine {
-        Engine::Postgres => "postgresql",
-        Engine::Mysql => "mysql",
+    let scheme = match connection.engine.wire() {
+        Wire::Postgres => "postgresql",
+        Wire::Mysql => "mysql",
     };
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
     let (environment, color) = environment(name);
@@ -57,11 +60,14 @@ pub fn instructions(
     command: &str,
     ca_bundle: &Path,
 ) -> String {
-    let (kind, ssl) = match (connection.engine, connection.verification().is_full()) {
-        (Engine::Postgres, true) => ("PostgreSQL", "VERIFY-FULL"),
-        (Engine::Postgres, false) => ("PostgreSQL", "VERIFY-CA"),
-        (Engine::Mysql, true) => ("MySQL (or MariaDB)", "VERIFY-IDENTITY"),
-        (Engine::Mysql, false) => ("MySQL (or MariaDB)", "VERIFY-CA"),
+    let (kind, ssl) = match (
+        connection.engine.wire(),
+        connection.verification().is_full(),
+    ) {
+        (Wire::Postgres, true) => ("PostgreSQL", "VERIFY-FULL"),
+        (Wire::Postgres, false) => ("PostgreSQL", "VERIFY-CA"),
+        (Wire::Mysql, true) => ("MySQL (or MariaDB)", "VERIFY-IDENTITY"),
+        (Wire::Mysql, false) => ("MySQL (or MariaDB)", "VERIFY-CA"),
     };
     let mut out = format!(
         "TablePlus: Create a new connection > {kind}, then fill in:\n\

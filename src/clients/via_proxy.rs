@@ -4,8 +4,9 @@
 //! password-command details do not apply, so each client's proxy variant is here, in one place.
 
 use crate::clients::{Destination, Edit, Plan, Request, ini};
-use crate::config::{Connection, Engine};
+use crate::config::Connection;
 use crate::error::{Error, Result};
+use crate::values::Wire;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
@@ -154,11 +155,11 @@ pub fn mysql<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
 /// The JDBC URL of the proxy, with TLS off on loopback.
 fn jdbc_url(connection: &Connection, port: u16) -> String {
     let database = connection.database_or_default();
-    match connection.engine {
-        Engine::Postgres => {
+    match connection.engine.wire() {
+        Wire::Postgres => {
             format!("jdbc:postgresql://{PROXY_HOST}:{port}/{database}?sslmode=disable")
         }
-        Engine::Mysql => format!("jdbc:mysql://{PROXY_HOST}:{port}/{database}?sslMode=DISABLED"),
+        Wire::Mysql => format!("jdbc:mysql://{PROXY_HOST}:{port}/{database}?sslMode=DISABLED"),
     }
 }
 
@@ -176,9 +177,9 @@ pub fn tableplus(request: &Request<'_>) -> Result<Plan<'static>> {
         return Err(print_only("TablePlus"));
     }
     let port = local_port(request.connection, request.name)?;
-    let scheme = match request.connection.engine {
-        Engine::Postgres => "postgresql",
-        Engine::Mysql => "mysql",
+    let scheme = match request.connection.engine.wire() {
+        Wire::Postgres => "postgresql",
+        Wire::Mysql => "mysql",
     };
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
     let url = format!(

@@ -5,7 +5,7 @@ use crate::cache::OptionFile;
 use crate::child;
 use crate::cli::ConnectArgs;
 use crate::clients::{self, libpq, mysql};
-use crate::config::{Config, Engine};
+use crate::config::{Config, Wire};
 use crate::error::{Error, Result};
 use crate::issuer;
 use crate::secret::Secret;
@@ -14,11 +14,15 @@ use std::process::Command;
 
 pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
     let connection = config.get(&args.name)?;
-    let ca = clients::existing_ca_bundle(connection)?;
-    let entry = issuer::issue(connection, true)?;
-    match connection.engine {
-        Engine::Postgres => {
-            let conninfo = libpq::conninfo(&libpq::params(connection, &entry.user, &ca));
+    match connection.engine.wire() {
+        Wire::Postgres => {
+            // psql's libpq decides how the system store is named (DSQL: `system` from 16 on).
+            let root_cert = clients::libpq_root_cert(connection, libpq::installed_major());
+            if root_cert != libpq::SYSTEM_ROOT_CERT {
+                clients::existing_ca_bundle(connection)?;
+            }
+            let entry = issuer::issue(connection, true)?;
+            let conninfo = libpq::conninfo(&libpq::params(connection, &entry.user, &root_cert));
             let mut command = Command::new("psql");
             libpq::clear_overrides(&mut command);
             command
@@ -29,7 +33,9 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             let err = command.exec();
             Err(Error::failure("cannot run psql").caused_by(err).hint("install the PostgreSQL client (e.g. `apt install postgresql-client`, `brew install libpq`)"))
         }
-        Engine::Mysql => {
+        Wire::Mysql => {
+            clients::existing_ca_bundle(connection)?;
+            let entry = issuer::issue(connection, true)?;
             let signals = child::Signals::guard();
             let client = mysql::find_client()?;
             let flavour = mysql::detect(&client)?;

@@ -6,7 +6,7 @@ use crate::config::{self, Config, Connection};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::secret::Contents;
-use crate::values::{AwsProfile, Database, DbUser, Region};
+use crate::values::{AwsProfile, Database, DbUser, Region, TokenLifetime};
 use std::path::Path;
 use toml_edit::{DocumentMut, Item, Table, value};
 
@@ -66,6 +66,15 @@ fn show(c: &Connection) -> Result<i32> {
             c.ca_bundle.as_ref().map(|p| p.display().to_string()),
         ),
         ("tunnel", c.tunnel.map(|t| t.to_string())),
+        (
+            "dsql_action",
+            (c.engine == config::Engine::Dsql).then(|| c.dsql_action().keyword().to_string()),
+        ),
+        (
+            "token_lifetime",
+            (c.engine == config::Engine::Dsql)
+                .then(|| humantime::format_duration(c.token_lifetime).to_string()),
+        ),
     ];
     for (key, value) in optional {
         match value {
@@ -134,7 +143,9 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
 
 fn connection_table(add: &AddConnection) -> Table {
     let mut table = Table::new();
-    let engine = add.engine.unwrap_or(config::Engine::Postgres);
+    let engine = add
+        .engine
+        .unwrap_or_else(|| config::Engine::of_host(add.host.as_str()));
     table["engine"] = value(engine.as_str());
     table["host"] = value(add.host.as_str());
     if let Some(port) = add.port {
@@ -158,6 +169,16 @@ fn connection_table(add: &AddConnection) -> Table {
             add.refresh_before.as_ref().map(|r| r.as_str().to_string()),
         ),
         ("tunnel", add.tunnel.map(|t| t.addr().to_string())),
+        (
+            "token_lifetime",
+            add.token_lifetime
+                .as_ref()
+                .map(|t: &TokenLifetime| t.as_str().to_string()),
+        ),
+        (
+            "dsql_action",
+            add.dsql_action.map(|a| a.keyword().to_string()),
+        ),
     ];
     for (key, text) in strings {
         if let Some(text) = text {

@@ -4,7 +4,7 @@ use crate::cache::OptionFile;
 use crate::child;
 use crate::cli::ExecArgs;
 use crate::clients::{self, libpq, mysql};
-use crate::config::{Config, Engine};
+use crate::config::{Config, Wire};
 use crate::error::Result;
 use crate::issuer;
 use crate::secret::Secret;
@@ -21,15 +21,18 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
     command.args(&args.command[1..]);
     // Kept alive until the child exits, then removed with the token in it.
     let mut _private = None;
-    match connection.engine {
-        Engine::Postgres => {
+    match connection.engine.wire() {
+        Wire::Postgres => {
             libpq::clear_overrides(&mut command);
+            // Any program, any libpq or driver: a CA file (for DSQL, the OS bundle) is what
+            // all of them read, where `sslrootcert=system` needs libpq 16.
+            let ca = ca.display().to_string();
             for (key, value) in libpq::params(connection, &entry.user, &ca) {
                 command.env(libpq::variable(key), value);
             }
             command.env("PGPASSWORD", entry.token.expose());
         }
-        Engine::Mysql => {
+        Wire::Mysql => {
             // Any program may run: keys for the installed client's flavour (`loose-` keys both
             // read when there is none) in the my.cnf that MariaDB's programs read from
             // $MARIADB_HOME / $MYSQL_HOME.

@@ -2,10 +2,11 @@
 //! each connection, loopback unless allowed otherwise), then hands the listeners to the proxy.
 
 use crate::cli::{ProxyArgs, SslNegotiation};
-use crate::config::{Config, Engine};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::proxy::{self, Negotiation, Options, Target};
 use crate::report;
+use crate::values::Wire;
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
@@ -30,9 +31,9 @@ pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
             ))
             .hint("name each connection once, and give each its own local_port"));
         }
-        let unix_socket = match connection.engine {
-            Engine::Postgres => args.unix_socket.clone(),
-            Engine::Mysql => {
+        let unix_socket = match connection.engine.wire() {
+            Wire::Postgres => args.unix_socket.clone(),
+            Wire::Mysql => {
                 if args.unix_socket.is_some() {
                     report::warn(format_args!(
                         "--unix-socket serves PostgreSQL connections; `{name}` (MySQL) is served on {listen} only"

@@ -2,7 +2,7 @@
 //! tools that shell out to `aws` get caching by pointing at this binary. Argument errors keep
 //! the AWS CLI v2's wording and exit code (252) for scripts that match on them.
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, Engine, Overrides};
 use crate::error::Result;
 use crate::values::{AwsProfile, DbUser, Host, Port, Region};
 use crate::{commands, issuer};
@@ -110,7 +110,8 @@ fn overrides(request: &Request) -> Result<Overrides, String> {
         user: value::<DbUser>("--username", &request.username)?,
         region: value::<Region>("--region", &request.region)?,
         aws_profile: value::<AwsProfile>("--profile", &request.profile)?,
-        engine: None,
+        // `rds generate-db-auth-token` signs an RDS token whatever the host's name.
+        engine: Some(Engine::Postgres),
     })
 }
 

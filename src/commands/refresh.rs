@@ -3,7 +3,7 @@
 
 use crate::cli::RefreshArgs;
 use crate::clients::pgpass;
-use crate::config::{Config, Engine};
+use crate::config::{Config, Wire};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::secret::{Contents, Secret};
@@ -42,7 +42,7 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         .iter()
         .filter(|(name, c)| {
             !owned.contains(name)
-                && c.engine == Engine::Postgres
+                && c.engine.wire() == Wire::Postgres
                 && pgpass::has_unmarked_line(&text, c)
         })
         .map(|(name, _)| name.clone())

@@ -4,11 +4,11 @@
 
 use crate::cli::{AuthMode, SetupArgs, SetupClient};
 use crate::clients::{
-    Destination, HelperCommand, Plan, Request, datagrip, dbeaver, mysql, pgadmin, pgpass,
+    self, Destination, HelperCommand, Plan, Request, datagrip, dbeaver, mysql, pgadmin, pgpass,
     pgservice, tableplus,
 };
 use crate::commands::print;
-use crate::config::{Config, Connection, Engine};
+use crate::config::{Config, Connection, Engine, Wire};
 use crate::error::{Error, Result};
 use crate::files::{self, Written};
 use crate::issuer;
@@ -44,7 +44,7 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
         command: &command,
     };
     let region;
-    let plan = match client {
+    let mut plan = match client {
         SetupClient::Pgpass => {
             let issued = issued.as_ref().expect("pgpass issues a token");
             pgpass::plan(&request, &issued.token)?
@@ -54,14 +54,21 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
         SetupClient::Datagrip => {
             region = match issued.as_ref() {
                 Some(issued) => issued.region.clone(),
-                None => connection.signing_region().expect("a region was checked"),
+                // A DSQL data source reads .pgpass and names no region.
+                None => connection.signing_region().unwrap_or_default(),
             };
-            datagrip::plan(&request, datagrip_auth(args.auth)?, &region)?
+            datagrip::plan(&request, datagrip_auth(connection, args.auth)?, &region)?
         }
         SetupClient::Pgadmin => pgadmin::plan(&request)?,
         SetupClient::Dbeaver => dbeaver::plan(&request, dbeaver_auth(args.auth)?)?,
         SetupClient::Mysql => mysql::plan(&request)?,
     };
+    if let Some(how) = ca_file_reader(client) {
+        plan.notes.extend(clients::system_trust_note(
+            connection,
+            &ca_file(connection, how),
+        ));
+    }
     perform(plan)?;
     Ok(0)
 }
@@ -99,6 +106,24 @@ fn via_proxy(
     };
     perform(plan)?;
     Ok(0)
+}
+
+/// Who reads the CA file a client's set-up names, for clients that take only a file (the
+/// system store's `sslrootcert=system` is libpq 16's alone; pg_service.conf says its own).
+fn ca_file_reader(client: SetupClient) -> Option<&'static str> {
+    match client {
+        SetupClient::Datagrip | SetupClient::Dbeaver => Some("pgjdbc"),
+        SetupClient::Pgadmin => Some("pgAdmin's libpq"),
+        SetupClient::Tableplus => Some("TablePlus"),
+        SetupClient::Pgpass | SetupClient::Pgservice | SetupClient::Mysql => None,
+    }
+}
+
+fn ca_file(connection: &Connection, reader: &str) -> String {
+    format!(
+        "the OS bundle file {}, which {reader} reads",
+        clients::ca_bundle(connection).display()
+    )
 }
 
 /// Prints the plan's text, merges its edits, then gives its notes.
@@ -140,7 +165,7 @@ fn perform(plan: Plan<'_>) -> Result<()> {
 fn needs_token(client: SetupClient, connection: &Connection) -> bool {
     match client {
         SetupClient::Pgpass => true,
-        SetupClient::Datagrip => {
+        SetupClient::Datagrip if connection.engine != Engine::Dsql => {
             connection.user_is_session_name() || connection.signing_region().is_none()
         }
         _ => connection.user_is_session_name(),
@@ -154,32 +179,34 @@ fn require_engine(
     client: SetupClient,
     auth: Option<AuthMode>,
 ) -> Result<()> {
-    let (engine, what, hint) = match client {
-        SetupClient::Pgpass => (Engine::Postgres, ".pgpass", None),
-        SetupClient::Pgservice => (Engine::Postgres, "pg_service.conf", None),
-        SetupClient::Pgadmin => (Engine::Postgres, "pgAdmin", None),
+    let (wire, what, hint) = match client {
+        SetupClient::Pgpass => (Wire::Postgres, ".pgpass", None),
+        SetupClient::Pgservice => (Wire::Postgres, "pg_service.conf", None),
+        SetupClient::Pgadmin => (Wire::Postgres, "pgAdmin", None),
         SetupClient::Dbeaver => (
-            Engine::Postgres,
+            Wire::Postgres,
             "`setup dbeaver`",
             Some(
                 "for MySQL in DBeaver, use the shell-command password model with the command from `rdsiam-helper setup tableplus NAME`",
             ),
         ),
-        SetupClient::Mysql => (Engine::Mysql, "the mysql option file", None),
+        SetupClient::Mysql => (Wire::Mysql, "the mysql option file", None),
         SetupClient::Datagrip if auth == Some(AuthMode::Pgpass) => (
-            Engine::Postgres,
+            Wire::Postgres,
             "DataGrip's pgpass mode",
             Some("use --auth aws-toolkit for MySQL (the AWS Toolkit plugin signs the token)"),
         ),
         SetupClient::Datagrip | SetupClient::Tableplus => return Ok(()),
     };
-    if connection.engine == engine {
+    if connection.engine.wire() == wire {
         return Ok(());
     }
+    let (wanted, other) = match wire {
+        Wire::Postgres => ("postgres (or dsql)", connection.engine.as_str()),
+        Wire::Mysql => ("mysql", connection.engine.as_str()),
+    };
     let err = Error::usage(format!(
-        "{what} is for {} connections; `{name}` is {}",
-        engine.as_str(),
-        connection.engine.as_str()
+        "{what} is for {wanted} connections; `{name}` is {other}"
     ));
     Err(match hint {
         Some(hint) => err.hint(hint),
@@ -187,7 +214,20 @@ fn require_engine(
     })
 }
 
-fn datagrip_auth(auth: Option<AuthMode>) -> Result<datagrip::Auth> {
+/// DataGrip's AWS Toolkit signs RDS tokens only: a DSQL connection gets its password from
+/// `.pgpass` (the default there).
+fn datagrip_auth(connection: &Connection, auth: Option<AuthMode>) -> Result<datagrip::Auth> {
+    if connection.engine == Engine::Dsql {
+        return match auth.unwrap_or(AuthMode::Pgpass) {
+            AuthMode::Pgpass => Ok(datagrip::Auth::Pgpass),
+            _ => Err(Error::usage(
+                "for an Aurora DSQL connection DataGrip reads its password from ~/.pgpass",
+            )
+            .hint(
+                "use --auth pgpass (the default for dsql); the AWS Toolkit signs RDS tokens only",
+            )),
+        };
+    }
     match auth.unwrap_or(AuthMode::AwsToolkit) {
         AuthMode::AwsToolkit => Ok(datagrip::Auth::AwsToolkit),
         AuthMode::Pgpass => Ok(datagrip::Auth::Pgpass),

@@ -1,7 +1,7 @@
 //! `token`, `pg` and `mysql`: print a token, alone on stdout.
 
 use crate::cli::{EngineTokenArgs, OutputFormat, TokenArgs, TokenOutput};
-use crate::config::{Config, Connection, Engine, Overrides};
+use crate::config::{Config, Connection, Engine, Overrides, Wire};
 use crate::error::{Error, Result};
 use crate::issuer;
 use crate::{clock, commands, login};
@@ -23,10 +23,11 @@ pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
 /// `pg NAME` / `mysql NAME`: the same token, refused for a connection of the other engine so
 /// a GUI set up for one never silently gets a token meant for another.
 pub fn for_engine(connection: &Connection, args: &EngineTokenArgs, engine: Engine) -> Result<i32> {
-    if connection.engine != engine {
-        let other = match connection.engine {
-            Engine::Postgres => "pg",
-            Engine::Mysql => "mysql",
+    // DSQL speaks PostgreSQL: `pg NAME` serves it.
+    if connection.engine.wire() != engine.wire() {
+        let other = match connection.engine.wire() {
+            Wire::Postgres => "pg",
+            Wire::Mysql => "mysql",
         };
         return Err(Error::usage(format!(
             "connection `{}` is a {} connection, not {}",

@@ -11,9 +11,10 @@ mod mysql;
 mod postgres;
 mod tls;
 
-use crate::config::{Connection, Engine};
+use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::issuer::{self, Issued};
+use crate::values::Wire;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -366,9 +367,9 @@ where
             served: &served,
             shared: &shared,
         };
-        match served.target.connection.engine {
-            Engine::Postgres => postgres::serve(stream, &session, &mut record).await,
-            Engine::Mysql => mysql::serve(stream, &session, &mut record).await,
+        match served.target.connection.engine.wire() {
+            Wire::Postgres => postgres::serve(stream, &session, &mut record).await,
+            Wire::Mysql => mysql::serve(stream, &session, &mut record).await,
         }
         drop(permit);
         record.emit(shared.options.structured_logs);
@@ -376,9 +377,9 @@ where
 }
 
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: S, served: &Served, reason: &str) {
-    match served.target.connection.engine {
-        Engine::Postgres => postgres::refuse(stream, "53300", reason).await,
-        Engine::Mysql => mysql::refuse(stream, 1040, b"08004", reason).await,
+    match served.target.connection.engine.wire() {
+        Wire::Postgres => postgres::refuse(stream, "53300", reason).await,
+        Wire::Mysql => mysql::refuse(stream, 1040, b"08004", reason).await,
     }
 }
 

@@ -34,8 +34,12 @@ const OWNER_FILE: &str = "owner.pid";
 /// The superuser that initdb creates; it logs in like everyone else, with a password over TLS.
 pub const PG_SUPERUSER: &str = "postgres";
 
-/// A CA, a server certificate it signed for localhost and 127.0.0.1, and a second CA that signed
-/// nothing here, for the tests where verification must fail.
+/// An Aurora DSQL endpoint's name, also in the server certificate: the local PostgreSQL stands
+/// in for a DSQL cluster reached through a tunnel.
+pub const DSQL_HOST: &str = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws";
+
+/// A CA, a server certificate it signed for localhost, 127.0.0.1 and `DSQL_HOST`, and a second
+/// CA that signed nothing here, for the tests where verification must fail.
 pub struct TestCa {
     dir: TempDir,
 }
@@ -48,9 +52,12 @@ impl TestCa {
         let (ca, ca_key) = certificate_authority("rdsiam-helper test CA");
         let (other_ca, _) = certificate_authority("rdsiam-helper unrelated test CA");
 
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            DSQL_HOST.to_string(),
+        ])
+        .unwrap();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "localhost");

@@ -1,0 +1,457 @@
+//! Aurora DSQL through the binary: botocore's tokens byte for byte, the cache living each
+//! token's own lifetime, the values a DSQL connection takes, and the private TLS PostgreSQL
+//! standing in for a DSQL endpoint reached through a tunnel (its certificate names the DSQL
+//! host), so psql gets in with a DSQL token through exec, .pgpass and connect.
+
+mod common;
+
+use common::servers::{DSQL_HOST, Postgres, TestCa};
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+
+/// The vectors' signing time, and the cluster in most of them (`DSQL_HOST`).
+const SIGNED_AT: &str = "2026-11-25T12:00:00Z";
+
+/// botocore's token for the named vector in tests/data/dsql_vectors.json.
+fn vector(name: &str) -> String {
+    let text = include_str!("data/dsql_vectors.json");
+    let vectors: Vec<Value> = serde_json::from_str(text).unwrap();
+    let found = vectors.iter().find(|v| v["name"] == name).unwrap();
+    assert!(found["session_token"].is_null(), "{name}: a static profile");
+    found["token"].as_str().unwrap().to_string()
+}
+
+/// A HOME whose profile `p` holds the vectors' static credentials, with `connections`.
+fn home_with(connections: &str) -> Home {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!("[defaults]\naws_profile = \"p\"\n\n{connections}"));
+    home
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
+    let home = home_with(&format!(
+        "[connections.admin]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n\n\
+         [connections.app]\nhost = \"{DSQL_HOST}\"\nuser = \"app_reader\"\n\n\
+         [connections.forced]\nhost = \"{DSQL_HOST}\"\nuser = \"app_reader\"\ndsql_action = \"admin\"\n\n\
+         [connections.hour]\nengine = \"dsql\"\nhost = \"abcdefghijklmnopqrstuvwxyz\"\nregion = \"us-east-1\"\n\
+         user = \"admin\"\ntoken_lifetime = \"1h\"\n\n\
+         [connections.eu]\nhost = \"s4abtwoqgjtpkqzkbtuyzcbxsu.dsql.eu-west-1.on.aws\"\nuser = \"admin\"\n"
+    ));
+    for (name, vector_name) in [
+        ("admin", "admin_basic"),
+        ("app", "connect_basic"),
+        ("forced", "admin_basic"),
+        ("hour", "admin_lifetime_3600"),
+        ("eu", "admin_eu_west_1"),
+    ] {
+        let token = home
+            .run_at(SIGNED_AT, &["token", name, "--no-cache"])
+            .ok()
+            .token();
+        assert_eq!(token, vector(vector_name), "connection {name}");
+        // DSQL speaks PostgreSQL: the verb a GUI runs for the password serves it.
+        let pg = home.run_at(SIGNED_AT, &["pg", name]).ok().token();
+        assert_eq!(pg, vector(vector_name), "pg {name}");
+    }
+    let hour = json(
+        home.run_at(SIGNED_AT, &["token", "hour", "--format", "json"])
+            .ok(),
+    );
+    assert_eq!(hour["host"], DSQL_HOST);
+    assert_eq!(hour["port"], 5432);
+    assert_eq!(hour["region"], "us-east-1");
+    assert_eq!(hour["expires_at"], "2026-11-25T13:00:00Z");
+    home.run_at(SIGNED_AT, &["mysql", "admin"])
+        .code(2)
+        .stderr_has("is a dsql connection, not mysql");
+    // Ad hoc: the engine and the region come from the host's name.
+    let ad_hoc = home
+        .run_at(
+            SIGNED_AT,
+            &["token", "--host", DSQL_HOST, "--user", "jane", "--no-cache"],
+        )
+        .ok()
+        .token();
+    assert_eq!(ad_hoc, vector("connect_basic"));
+    let bare = home
+        .run_at(
+            SIGNED_AT,
+            &[
+                "token",
+                "--engine",
+                "dsql",
+                "--host",
+                "abcdefghijklmnopqrstuvwxyz",
+                "--region",
+                "us-east-1",
+                "--user",
+                "admin",
+                "--no-cache",
+            ],
+        )
+        .ok()
+        .token();
+    assert_eq!(bare, vector("admin_basic"));
+    home.run(&[
+        "token", "--engine", "dsql", "--host", "abc", "--user", "admin",
+    ])
+    .code(2)
+    .stderr_has("--host: `abc` is a bare DSQL cluster id, and no region is set");
+    // The AWS CLI drop-in signs an RDS token whatever the host, as `aws rds` does.
+    let rds = home
+        .run_at(
+            SIGNED_AT,
+            &[
+                "rds",
+                "generate-db-auth-token",
+                "--hostname",
+                DSQL_HOST,
+                "--port",
+                "5432",
+                "--username",
+                "admin",
+                "--region",
+                "us-east-1",
+                "--profile",
+                "p",
+            ],
+        )
+        .ok()
+        .token();
+    assert!(rds.contains("Action=connect&DBUser=admin"), "{rds}");
+}
+
+#[test]
+fn the_cache_serves_a_dsql_token_for_its_own_lifetime_and_keys_on_the_action() {
+    let home = home_with(&format!(
+        "[connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1h\"\n\n\
+         [connections.short]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n"
+    ));
+    let start = minutes_from_now(0);
+    let first = home.run_at(start, &["pg", "hour"]).ok().token();
+    // Past an RDS token's 15 minutes, within the hour less refresh_before (5m): served.
+    let later = home.run_at(start + 20 * 60, &["pg", "hour"]).ok().token();
+    assert_eq!(later, first, "signed anew before the hour was up");
+    let listed = home
+        .run_at(start + 20 * 60, &["cache", "list"])
+        .ok()
+        .stdout
+        .clone();
+    assert!(!listed.contains("X-Amz-Signature"), "{listed}");
+    // Within refresh_before of the hour: signed anew.
+    let renewed = home.run_at(start + 56 * 60, &["pg", "hour"]).ok().token();
+    assert_ne!(renewed, first);
+    assert!(renewed.contains("X-Amz-Expires=3600&"), "{renewed}");
+
+    // The default 15 minutes, as for RDS, in a cache entry of its own (another lifetime).
+    let short = home.run_at(start, &["pg", "short"]).ok().token();
+    assert!(short.contains("X-Amz-Expires=900&"), "{short}");
+    let short_later = home.run_at(start + 11 * 60, &["pg", "short"]).ok().token();
+    assert_ne!(short_later, short, "a 15-minute token is stale after 10");
+    // Another action for the same user and host is another token.
+    let as_user = home
+        .run_at(start + 11 * 60, &["token", "short", "--user", "jane"])
+        .ok()
+        .token();
+    assert!(as_user.contains("Action=DbConnect&"), "{as_user}");
+    let again = home.run_at(start + 11 * 60, &["pg", "short"]).ok().token();
+    assert_eq!(again, short_later);
+}
+
+#[test]
+fn dsql_values_are_inferred_expanded_and_refused_where_given() {
+    let home = home_with(
+        "[connections.bare]\nengine = \"dsql\"\nhost = \"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"\nregion = \"us-east-1\"\nuser = \"admin\"\n",
+    );
+    let show = home.run(&["connections", "show", "bare"]);
+    show.ok();
+    for line in [
+        "engine = dsql",
+        &format!("host = {DSQL_HOST}"),
+        "port = 5432",
+        "region = us-east-1",
+        "dsql_action = admin",
+        "token_lifetime = 15m",
+    ] {
+        assert!(show.stdout.contains(line), "{line}:\n{}", show.stdout);
+    }
+
+    let refused = [
+        (
+            "[connections.x]\nengine = \"dsql\"\nhost = \"abc123\"\nuser = \"admin\"\n",
+            "is a bare DSQL cluster id, and no region is set",
+        ),
+        (
+            "[connections.x]\nhost = \"db.abc.us-east-1.rds.amazonaws.com\"\nuser = \"a\"\ntoken_lifetime = \"1h\"\n",
+            "only for engine = \"dsql\"",
+        ),
+        (
+            &format!(
+                "[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\ntoken_lifetime = \"8d\"\n"
+            ),
+            "longer than the week (604800 s) Aurora DSQL accepts",
+        ),
+        (
+            &format!(
+                "[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\ndsql_action = \"root\"\n"
+            ),
+            "unknown DSQL action `root`",
+        ),
+        (
+            &format!(
+                "[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\ntoken_lifetime = \"2m\"\n"
+            ),
+            "is not longer than refresh_before",
+        ),
+    ];
+    for (config, message) in refused {
+        let home = home_with(config);
+        home.run(&["token", "x"]).code(1).stderr_has(message);
+    }
+
+    // `connections add` infers the engine from the host and keeps the DSQL keys as typed.
+    let home = home_with("");
+    home.run(&[
+        "connections",
+        "add",
+        "c",
+        "--host",
+        DSQL_HOST,
+        "--user",
+        "admin",
+        "--token-lifetime",
+        "2h",
+        "--dsql-action",
+        "admin",
+    ])
+    .ok();
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(
+        text.contains("engine = \"dsql\"")
+            && text.contains("token_lifetime = \"2h\"")
+            && text.contains("dsql_action = \"admin\""),
+        "{text}"
+    );
+    let token = home.run(&["pg", "c"]).ok().token();
+    assert!(token.contains("X-Amz-Expires=7200&"), "{token}");
+}
+
+/// The local PostgreSQL as a DSQL cluster behind a tunnel: clients dial the forward, TLS
+/// verifies the DSQL name (in the test certificate), the role's password is a DSQL token.
+struct Stand {
+    home: Home,
+    ca: TestCa,
+    pg: Postgres,
+    forward: u16,
+}
+
+fn stand_in(ca_bundle: bool) -> Option<Stand> {
+    require_program("psql", "apt-get install postgresql-client")?;
+    let ca = TestCa::new();
+    let pg = Postgres::start(&ca)?;
+    let forward = tcp_forward(pg.port());
+    let ca_line = match ca_bundle {
+        true => format!("ca_bundle = \"{}\"\n", ca.ca_pem().display()),
+        false => String::new(),
+    };
+    let home = home_with(&format!(
+        "[connections.dsql]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntunnel = \"127.0.0.1:{forward}\"\n{ca_line}"
+    ));
+    Some(Stand {
+        home,
+        ca,
+        pg,
+        forward,
+    })
+}
+
+impl Stand {
+    fn cmd_with_system_store(&self) -> Command {
+        let mut cmd = self.home.cmd();
+        // OpenSSL's default store, which libpq's `sslrootcert=system` reads, and so the
+        // system store this tool uses for DSQL; the OS bundle cannot hold the test CA.
+        cmd.env("SSL_CERT_FILE", self.ca.ca_pem());
+        cmd
+    }
+}
+
+#[test]
+fn psql_gets_into_the_dsql_stand_in_through_exec_pgpass_connect_and_refresh() {
+    let Some(stand) = stand_in(true) else {
+        return;
+    };
+    let home = &stand.home;
+    let token = home.run(&["pg", "dsql"]).ok().token();
+    assert!(token.starts_with(&format!("{DSQL_HOST}/?Action=DbConnectAdmin&")));
+    stand.pg.create_role("admin", &token);
+
+    let exec = home.run(&[
+        "exec",
+        "dsql",
+        "--",
+        "psql",
+        "-XtAc",
+        "select current_user, current_database(), inet_server_port()",
+    ]);
+    exec.ok();
+    assert_eq!(
+        exec.stdout.trim(),
+        format!("admin|postgres|{}", stand.pg.port())
+    );
+    let connect = home.run(&["connect", "dsql", "--", "-XtAc", "select current_user"]);
+    connect.ok();
+    assert_eq!(connect.stdout.trim(), "admin");
+
+    // .pgpass and pg_service.conf: psql with no password of ours, TLS verified for the DSQL name.
+    home.run(&["setup", "pgpass", "dsql", "--write"]).ok();
+    home.run(&["setup", "pgservice", "dsql", "--write"]).ok();
+    let psql = |home: &Home| {
+        Run::from(
+            Command::new("psql")
+                .env_clear()
+                .env("HOME", home.path())
+                .env("PATH", std::env::var_os("PATH").unwrap())
+                .args(["-XtAc", "select current_user", "service=dsql"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let run = psql(home);
+    run.ok();
+    assert_eq!(run.stdout.trim(), "admin");
+    let service = std::fs::read_to_string(home.path().join(".pg_service.conf")).unwrap();
+    assert!(
+        service.contains(&format!("host={DSQL_HOST}"))
+            && service.contains(&format!("port={}", stand.forward))
+            && service.contains("sslmode=verify-full"),
+        "{service}"
+    );
+
+    // Sixteen minutes on the 15-minute token is dead: refresh writes a new one that gets in.
+    let later = minutes_from_now(16);
+    home.run_at(later, &["refresh", "--all"]).ok();
+    let fresh = home.run_at(later, &["pg", "dsql"]).ok().token();
+    assert_ne!(fresh, token);
+    stand.pg.set_password("admin", &fresh);
+    let run = psql(home);
+    run.ok();
+    assert_eq!(run.stdout.trim(), "admin");
+    let pgpass = std::fs::read_to_string(home.path().join(".pgpass")).unwrap();
+    assert!(pgpass.contains(&fresh.replace(':', "\\:")), "not refreshed");
+}
+
+#[test]
+fn dsql_verifies_against_the_system_trust_store_by_default() {
+    let Some(stand) = stand_in(false) else {
+        return;
+    };
+    let home = &stand.home;
+    stand
+        .pg
+        .create_role("admin", &home.run(&["pg", "dsql"]).ok().token());
+
+    // With the test CA as the system store, psql gets in through connect and exec.
+    let connect = Run::from(
+        stand
+            .cmd_with_system_store()
+            .args(["connect", "dsql", "--", "-XtAc", "select current_user"])
+            .output()
+            .unwrap(),
+    );
+    connect.ok();
+    assert_eq!(connect.stdout.trim(), "admin");
+    let exec = Run::from(
+        stand
+            .cmd_with_system_store()
+            .args([
+                "exec",
+                "dsql",
+                "--",
+                "sh",
+                "-c",
+                "echo \"$PGSSLROOTCERT\"; psql -XtAc 'select 1'",
+            ])
+            .output()
+            .unwrap(),
+    );
+    exec.ok();
+    assert_eq!(
+        exec.stdout.trim(),
+        format!("{}\n1", stand.ca.ca_pem().display())
+    );
+
+    // With the machine's own store the test server is refused: the default is the system's,
+    // not a bundle of ours (nor the RDS global bundle, which does not exist here).
+    let refused = home.run(&[
+        "exec",
+        "dsql",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$PGSSLROOTCERT\"; psql -XtAc 'select 1'",
+    ]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    let rds_bundle = home.path().join(".aws/rds/global-bundle.pem");
+    assert!(!refused.stdout.contains(&rds_bundle.display().to_string()));
+    assert!(
+        refused.stderr.contains("certificate verify failed"),
+        "{}",
+        refused.stderr
+    );
+
+    // Each set-up says where the CAs come from.
+    let datagrip = home.run(&["setup", "datagrip", "dsql"]);
+    datagrip
+        .ok()
+        .stderr_has("verified against the system trust store");
+    // Through a tunnel pgjdbc checks the CA only; the CAs are the OS bundle's.
+    let ca_cert = datagrip
+        .stdout
+        .split("<ca-cert>")
+        .nth(1)
+        .and_then(|rest| rest.split("</ca-cert>").next())
+        .unwrap();
+    assert!(
+        std::path::Path::new(ca_cert).is_file() && !ca_cert.contains("rds"),
+        "{ca_cert}"
+    );
+    assert!(
+        datagrip.stdout.contains("pgpass"),
+        "DSQL's DataGrip password comes from .pgpass"
+    );
+    home.run(&["setup", "datagrip", "dsql", "--auth", "aws-toolkit"])
+        .code(2)
+        .stderr_has("the AWS Toolkit signs RDS tokens only");
+    home.run(&["setup", "pgservice", "dsql"])
+        .ok()
+        .stderr_has("verified against the system trust store");
+    home.run(&["setup", "dbeaver", "dsql"])
+        .ok()
+        .stderr_has("which pgjdbc reads");
+    let pgadmin = home.run(&["setup", "pgadmin", "dsql"]);
+    pgadmin.ok().stderr_has("which pgAdmin's libpq reads");
+    assert!(
+        pgadmin
+            .stdout
+            .contains(&format!("\"sslrootcert\": \"{ca_cert}\""))
+    );
+    assert!(pgadmin.stdout.contains(" pg dsql\""), "{}", pgadmin.stdout);
+    let tableplus = home.run(&["setup", "tableplus", "dsql"]);
+    tableplus.ok().stderr_has("which TablePlus reads");
+    assert!(tableplus.stdout.contains(&format!("SSL CA:    {ca_cert}")));
+    assert!(
+        tableplus.stdout.contains(" pg dsql\n"),
+        "{}",
+        tableplus.stdout
+    );
+    home.run(&["setup", "mysql", "dsql"])
+        .code(2)
+        .stderr_has("is for mysql connections; `dsql` is dsql");
+}

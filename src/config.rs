@@ -60,6 +60,9 @@ pub struct Connection {
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
+    /// `verify = true`: check the credentials with STS once per credential lifetime before a
+    /// token is printed (see `verify.rs`).
+    pub verify: bool,
 }
 
 impl Connection {
@@ -142,6 +145,7 @@ struct RawSettings {
     refresh_before: Option<RefreshBefore>,
     user: Option<DbUser>,
     database: Option<Database>,
+    verify: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +161,7 @@ struct RawConnection {
     ca_bundle: Option<FilePath>,
     refresh_before: Option<RefreshBefore>,
     tunnel: Option<Tunnel>,
+    verify: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -196,6 +201,7 @@ struct Defaults {
     refresh_before: Option<Duration>,
     user: Option<String>,
     database: Option<String>,
+    verify: Option<bool>,
 }
 
 impl From<RawSettings> for Defaults {
@@ -207,6 +213,7 @@ impl From<RawSettings> for Defaults {
             refresh_before: raw.refresh_before.map(|r| r.get()),
             user: raw.user.map(DbUser::into_string),
             database: raw.database.map(Database::into_string),
+            verify: raw.verify,
         }
     }
 }
@@ -347,6 +354,7 @@ impl Config {
                 .refresh_before
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: None,
+            verify: self.defaults.verify.unwrap_or(false),
         })
     }
 
@@ -542,6 +550,7 @@ impl ConfigFile<'_> {
                 .or(defaults.refresh_before)
                 .unwrap_or(DEFAULT_REFRESH_BEFORE),
             tunnel: raw.tunnel.map(Tunnel::addr),
+            verify: raw.verify.or(defaults.verify).unwrap_or(false),
         })
     }
 }

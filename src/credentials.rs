@@ -226,7 +226,7 @@ async fn resolve_async(
     Ok((sdk_config, credentials, region))
 }
 
-async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
+pub async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
     if let Some(profile) = profile {
@@ -246,7 +246,7 @@ fn profile_provider(profile: &str, region: &str) -> SharedCredentialsProvider {
     )
 }
 
-async fn profile_region(profile: Option<&str>) -> Result<String> {
+pub async fn profile_region(profile: Option<&str>) -> Result<String> {
     let mut chain = DefaultRegionChain::builder();
     if let Some(profile) = profile {
         chain = chain.profile_name(profile);

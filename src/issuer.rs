@@ -46,6 +46,9 @@ impl From<CachedToken> for Issued {
 pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     connection.warn_if_region_contradicts_host();
     let key = cache_key(connection);
+    if connection.verify {
+        crate::verify::check(connection, &key)?;
+    }
     if !use_cache {
         return sign(connection, &key, None).map(Issued::from);
     }

@@ -1,3 +1,5 @@
+mod aws_api;
+mod ca_bundle;
 mod cache;
 mod child;
 mod cli;
@@ -6,6 +8,7 @@ mod clock;
 mod commands;
 mod config;
 mod credentials;
+mod doctor;
 mod error;
 mod files;
 mod identity_cache;
@@ -13,6 +16,7 @@ mod issuer;
 mod report;
 mod token;
 mod values;
+mod verify;
 
 fn main() {
     // Shell completion asks through this variable; an ordinary run only reads it.

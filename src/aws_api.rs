@@ -406,7 +406,7 @@ fn matching(all: &[Endpoints], host: &str) -> Option<Resource> {
 fn service_error<E, R>(what: &str, err: &aws_sdk_sts::error::SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     use aws_sdk_sts::error::SdkError;
     match err {
@@ -426,8 +426,17 @@ where
             }
         }
         SdkError::TimeoutError(_) => Error::failure(format!("AWS {what} timed out")),
-        _ => Error::failure(format!("cannot reach AWS {what}"))
+        _ => Error::failure(format!("cannot reach AWS {what}{}", innermost(err)))
             .hint("check the network, a proxy, or AWS_ENDPOINT_URL_*"),
+    }
+}
+
+/// The innermost cause of a transport failure ("Connection refused"), when it is one short line.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let last = std::iter::successors(Some(err), |e| e.source()).last();
+    match last.map(|e| e.to_string()) {
+        Some(text) if text.len() <= 120 && !text.contains(['{', '\n']) => format!(" ({text})"),
+        _ => String::new(),
     }
 }
 

@@ -760,3 +760,139 @@ fn profiles_lists_sso_sessions_keys_and_the_connections_that_use_them() {
         run.stdout
     );
 }
+
+/// A self-signed CA certificate named `name` that expires on `year`-`month`-01.
+fn ca_certificate(name: &str, year: i32, month: u8) -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year, month, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem()
+}
+
+#[test]
+fn doctor_names_the_ca_certificates_that_expire_within_90_days_and_a_broken_bundle() {
+    let home = home_with(&format!(
+        "[connections.x]\nhost = \"{INSTANCE_HOST}\"\nca_bundle = \"~/bundle.pem\"\n"
+    ));
+    let bundle = format!(
+        "{}{}",
+        ca_certificate("Long Lived CA", 2035, 1),
+        ca_certificate("Soon Expiring CA", 2030, 2)
+    );
+    home.write("bundle.pem", &bundle);
+    let run = |now: &str| {
+        let mut cmd = home.cmd();
+        cmd.env("RDSIAM_HELPER_TEST_NOW", now)
+            .args(["doctor", "x", "--format", "json"]);
+        Run::from(cmd.output().unwrap())
+    };
+    let report = json(&run("2029-12-15T00:00:00Z"));
+    let ca = check(&report, "x", "ca_bundle");
+    assert_eq!(ca["status"], "warn", "{ca}");
+    let message = ca["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "1 of 2 certificates expire within 90 days: CN=Soon Expiring CA (2030-02-01T00:00:00Z)"
+        ),
+        "{message}"
+    );
+    assert!(
+        ca["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper ca install --path")
+    );
+    assert_eq!(
+        check(&json(&run("2029-06-01T00:00:00Z")), "x", "ca_bundle")["status"],
+        "ok"
+    );
+
+    home.write(
+        "bundle.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    );
+    let ca = check(&json(&run("2029-06-01T00:00:00Z")), "x", "ca_bundle").clone();
+    assert_eq!(ca["status"], "fail", "{ca}");
+}
+
+#[test]
+fn doctor_sends_an_sso_profile_without_a_login_to_aws_sso_login() {
+    let home = home_with(&format!(
+        "[connections.x]\nhost = \"{INSTANCE_HOST}\"\naws_profile = \"sso-db\"\n"
+    ));
+    home.aws_config("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n[profile sso-db]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = DBAccess\nregion = us-east-1");
+    let aws = Aws::new(account());
+    let run = aws.run(&home, &["doctor", "x", "--format", "json"]);
+    run.code(1);
+    let report = json(&run);
+    let credentials = check(&report, "x", "credentials");
+    assert_eq!(credentials["status"], "fail");
+    assert!(
+        credentials["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("aws sso login --profile sso-db"),
+        "{credentials}"
+    );
+    assert_eq!(check(&report, "x", "aws")["status"], "skip");
+    assert_eq!(aws.server.hits(), 0, "no AWS call without credentials");
+}
+
+#[test]
+fn doctor_logs_in_to_the_private_mariadb_and_explains_access_denied() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let home = home_with(&format!(
+        "[connections.my]\nengine = \"mysql\"\nhost = \"localhost\"\nport = {}\nca_bundle = \"{}\"\n",
+        db.port(),
+        ca.ca_pem().display()
+    ));
+    let mut state = postgres_account(db.port());
+    state.instances[0].engine = "mariadb".into();
+    let aws = Aws::new(state);
+    let token = aws.run(&home, &["mysql", "my"]).ok().token();
+    db.create_user("jane", &token);
+    let run = aws.run(&home, &["doctor", "my"]);
+    assert!(
+        run.stdout.contains("ok    login        logged in as jane"),
+        "{}",
+        run.stdout
+    );
+    run.ok();
+
+    db.set_password("jane", "not-the-token");
+    let report = json(
+        aws.run(&home, &["doctor", "my", "--format", "json"])
+            .code(1),
+    );
+    let login = check(&report, "my", "login");
+    let message = login["message"].as_str().unwrap();
+    assert!(
+        message.contains("Access denied for user 'jane'"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("IAM database authentication off on the instance or cluster (checked: ok)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "no IAM policy allows rds-db:connect as `jane` (checked: ok)"
+        )),
+        "{message}"
+    );
+    assert!(
+        login["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper sql-user jane --engine mysql")
+    );
+}

@@ -10,6 +10,15 @@ use std::process::{Command, Stdio};
 
 /// `checks`: this connection's checks so far, to say which causes are ruled in or out.
 pub fn check(connection: &Connection, checks: &Section) -> Check {
+    let unreachable = ["dns", "tcp", "tunnel"]
+        .into_iter()
+        .find(|name| checks.status_of(name) == Some(Status::Fail));
+    if let Some(name) = unreachable {
+        return Check::skip(
+            "login",
+            format!("no login tried: the server cannot be reached (see {name})"),
+        );
+    }
     let ca = clients::ca_bundle(connection);
     let issued = match issuer::issue(connection, true) {
         Ok(issued) => issued,
@@ -182,7 +191,7 @@ fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) 
         causes.push(format!("the server cannot be reached ({})", seen("tcp")));
         fixes.push("see the dns / tcp / tunnel checks".to_string());
     }
-    let mut message = format!("the server refused the token: {answer}");
+    let mut message = format!("the login failed: {answer}");
     if !causes.is_empty() {
         message.push_str(&format!("; likely causes: {}", causes.join("; ")));
     }

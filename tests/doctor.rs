@@ -884,9 +884,7 @@ fn doctor_logs_in_to_the_private_mariadb_and_explains_access_denied() {
         "{message}"
     );
     assert!(
-        message.contains(&format!(
-            "no IAM policy allows rds-db:connect as `jane` (checked: ok)"
-        )),
+        message.contains("no IAM policy allows rds-db:connect as `jane` (checked: ok)"),
         "{message}"
     );
     assert!(

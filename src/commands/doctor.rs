@@ -86,6 +86,14 @@ fn online(aws: &Aws, connection: &Connection) -> Vec<Check> {
 /// `--token`: the token on stdin, decoded and compared with the connection (the named one,
 /// or the only one).
 fn token(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(0) } == 1 {
+        return Err(
+            Error::usage("--token reads the token from stdin, which is a terminal").hint(
+                "pipe a token in: `rdsiam-helper token NAME | rdsiam-helper doctor NAME --token`",
+            ),
+        );
+    }
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin().lock().take(64 * 1024), &mut text)
         .map_err(|e| Error::failure(format!("cannot read the token from stdin: {e}")))?;

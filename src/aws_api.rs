@@ -312,7 +312,41 @@ impl Aws {
             }
             marker = page.marker().map(str::to_string);
             if marker.is_none() {
-                return Ok(out);
+                break;
+            }
+        }
+        if !out.is_empty() {
+            self.add_proxy_endpoints(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// A proxy's own extra endpoints (read-only or in another VPC), from DescribeDBProxyEndpoints.
+    fn add_proxy_endpoints(&self, proxies: &mut [Endpoints]) -> Result<()> {
+        let client = aws_sdk_rds::Client::new(&self.config);
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    client
+                        .describe_db_proxy_endpoints()
+                        .set_marker(marker.clone())
+                        .send(),
+                )
+                .map_err(|e| service_error("RDS DescribeDBProxyEndpoints", &e))?;
+            for endpoint in page.db_proxy_endpoints() {
+                let (Some(name), Some(address)) = (endpoint.db_proxy_name(), endpoint.endpoint())
+                else {
+                    continue;
+                };
+                if let Some((_, endpoints)) = proxies.iter_mut().find(|(p, _)| p.id == name) {
+                    endpoints.push((address.to_ascii_lowercase(), "proxy endpoint (custom)"));
+                }
+            }
+            marker = page.marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(());
             }
         }
     }

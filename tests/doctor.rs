@@ -18,6 +18,7 @@ const WRITER: &str = "aurora.cluster-abc123.us-east-1.rds.invalid";
 const READER: &str = "aurora.cluster-ro-abc123.us-east-1.rds.invalid";
 const CUSTOM: &str = "analytics.cluster-custom-abc123.us-east-1.rds.invalid";
 const PROXY: &str = "app-proxy.proxy-abc123.us-east-1.rds.invalid";
+const PROXY_READER: &str = "ro.endpoint.proxy-abc123.us-east-1.rds.invalid";
 
 fn role_arn() -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{ROLE}")
@@ -69,6 +70,7 @@ fn account() -> AwsState {
             engine_family: "POSTGRESQL".into(),
             endpoint: PROXY.into(),
             iam_auth: "REQUIRED".into(),
+            extra_endpoints: vec![PROXY_READER.into()],
         }],
         role_arn: Some(role_arn()),
         allowed: vec![(
@@ -161,6 +163,7 @@ fn doctor_finds_instances_clusters_by_reader_and_custom_endpoint_and_proxies() {
          [connections.custom]\nhost = \"{CUSTOM}\"\n\
          [connections.member]\nhost = \"aurora-1.abc123.us-east-1.rds.invalid\"\n\
          [connections.proxy]\nhost = \"{PROXY}\"\n\
+         [connections.proxy-ro]\nhost = \"{PROXY_READER}\"\n\
          [connections.gone]\nhost = \"gone.abc123.us-east-1.rds.invalid\"\n"
     ));
     let aws = Aws::new(account());
@@ -186,6 +189,7 @@ fn doctor_finds_instances_clusters_by_reader_and_custom_endpoint_and_proxies() {
     assert!(found("member").contains("cluster `aurora` (instance endpoint"));
     assert!(found("proxy").contains("proxy `app-proxy` (proxy endpoint"));
     assert!(found("proxy").contains("prx-0123456789abcdef0"));
+    assert!(found("proxy-ro").contains("proxy `app-proxy` (proxy endpoint (custom)"));
     assert_eq!(check(&report, "gone", "rds")["status"], "fail");
     assert!(
         check(&report, "gone", "rds")["fix"][0]

@@ -314,6 +314,8 @@ pub struct FakeProxy {
     pub engine_family: String,
     pub endpoint: String,
     pub iam_auth: String,
+    /// Its extra endpoints (DescribeDBProxyEndpoints).
+    pub extra_endpoints: Vec<String>,
 }
 
 /// A form body's fields, decoded.
@@ -352,6 +354,7 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
             "DescribeDBInstances" => rds_instances(&state.instances),
             "DescribeDBClusters" => rds_clusters(&state.clusters),
             "DescribeDBProxies" => rds_proxies(&state.proxies),
+            "DescribeDBProxyEndpoints" => rds_proxy_endpoints(&state.proxies),
             "GetRole" => match &state.role_arn {
                 Some(arn) => iam_role(arn, &field("RoleName")),
                 None => iam_error(404, "NoSuchEntity", "The role cannot be found."),
@@ -436,6 +439,24 @@ fn rds_proxies(proxies: &[FakeProxy]) -> Reply {
     rds_reply(
         "DescribeDBProxies",
         &format!("<DBProxies>{items}</DBProxies>"),
+    )
+}
+
+fn rds_proxy_endpoints(proxies: &[FakeProxy]) -> Reply {
+    let mut items = String::new();
+    for p in proxies {
+        for (i, endpoint) in p.extra_endpoints.iter().enumerate() {
+            items.push_str(&format!(
+                "<member><DBProxyEndpointName>{}-{i}</DBProxyEndpointName>\
+                 <DBProxyName>{}</DBProxyName><Endpoint>{endpoint}</Endpoint>\
+                 <TargetRole>READ_ONLY</TargetRole></member>",
+                p.name, p.name
+            ));
+        }
+    }
+    rds_reply(
+        "DescribeDBProxyEndpoints",
+        &format!("<DBProxyEndpoints>{items}</DBProxyEndpoints>"),
     )
 }
 

@@ -657,6 +657,28 @@ fn doctor_passes_on_the_private_postgresql_and_explains_a_refused_password() {
             .unwrap()
             .contains("rdsiam-helper sql-user jane --engine postgres")
     );
+
+    // A bundle of another CA: TLS verification fails before any password is sent.
+    home.config(&format!(
+        "[defaults]\naws_profile = \"db\"\nregion = \"us-east-1\"\nuser = \"jane\"\n\
+         [connections.pg]\nhost = \"localhost\"\nport = {}\nca_bundle = \"{}\"\n",
+        pg.port(),
+        ca.other_ca_pem().display()
+    ));
+    let report = json(
+        aws.run(&home, &["doctor", "pg", "--format", "json"])
+            .code(1),
+    );
+    let login = check(&report, "pg", "login");
+    let message = login["message"].as_str().unwrap();
+    assert!(message.contains("certificate verify failed"), "{message}");
+    assert!(message.contains("not signed by the CA bundle"), "{message}");
+    assert!(
+        login["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper ca install")
+    );
 }
 
 /// A one-shot HTTP server on loopback that sends `head` then `body` and closes.

@@ -246,7 +246,7 @@ fn profile_provider(profile: &str, region: &str) -> SharedCredentialsProvider {
     )
 }
 
-pub async fn profile_region(profile: Option<&str>) -> Result<String> {
+async fn profile_region(profile: Option<&str>) -> Result<String> {
     let mut chain = DefaultRegionChain::builder();
     if let Some(profile) = profile {
         chain = chain.profile_name(profile);

@@ -55,6 +55,17 @@ pub enum Command {
     /// List or clear cached tokens (never prints a token)
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Check the config, credentials, CA bundle, clients and the AWS side; say how to fix each problem
+    Doctor(DoctorArgs),
+    /// The AWS profiles the tool can use: SSO or not, expired or not, and which connection uses which
+    Profiles,
+    /// The RDS CA bundle
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Print the SQL that creates a database user for IAM authentication
+    SqlUser(SqlUserArgs),
+    /// Print the IAM policy that allows `rds-db:connect` to a connection's database
+    Policy(PolicyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         /// The shell to complete in
@@ -75,6 +86,57 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// One connection (default: every configured connection)
+    #[arg(value_parser = connection_name, add = connection_names())]
+    pub name: Option<String>,
+    /// text: one line per check; json: the checks as data
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Decode a token read from stdin (offline) and compare it with the connection
+    #[arg(long)]
+    pub token: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Download the RDS global CA bundle (HTTPS), check it, and replace the old one atomically
+    Install {
+        /// Where to download from (https; http only to a loopback address)
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Where to write it (default: ~/.aws/rds/global-bundle.pem)
+        #[arg(long, value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SqlUserArgs {
+    /// The database user name (the Identity Center user name), any characters but NUL
+    pub user: String,
+    /// The database engine
+    #[arg(long, value_name = "postgres|mysql")]
+    pub engine: Engine,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// A connection from the config file
+    #[arg(value_parser = connection_name, add = connection_names())]
+    pub name: String,
+    /// The AWS account id (12 digits) that owns the database
+    #[arg(long, value_name = "ID")]
+    pub account: String,
+    /// The DbiResourceId / DbClusterResourceId / proxy id (default: looked up through RDS)
+    #[arg(long, value_name = "ID")]
+    pub resource_id: Option<String>,
+    /// A fixed database user instead of ${aws:PrincipalTag/username}
+    #[arg(long, value_name = "USER")]
+    pub user_literal: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,6 +168,9 @@ pub struct TokenArgs {
     /// The database engine (default: dsql for a CLUSTER_ID.dsql.REGION.on.aws host, else postgres)
     #[arg(long, value_name = "postgres|mysql|dsql")]
     pub engine: Option<Engine>,
+    /// Check the credentials with STS once per credential lifetime (as `verify = true` does)
+    #[arg(long)]
+    pub verify: bool,
     #[command(flatten)]
     pub output: TokenOutput,
 }
@@ -280,6 +345,8 @@ pub enum ConnectionsCommand {
     },
     /// Add (or replace) a connection, keeping the rest of the file and its comments
     Add(Box<AddConnection>),
+    /// List the instances and clusters with IAM authentication on (--add: write them to the config)
+    Discover(DiscoverArgs),
     /// Remove a connection
     Remove {
         /// A connection from the config file
@@ -289,12 +356,34 @@ pub enum ConnectionsCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// The region to look in (default: the AWS profile's)
+    #[arg(long)]
+    pub region: Option<Region>,
+    /// The AWS profile to look with (written to each connection with --add)
+    #[arg(long)]
+    pub aws_profile: Option<AwsProfile>,
+    /// Add each one to the config (named by its identifier; existing names are kept)
+    #[arg(long)]
+    pub add: bool,
+    /// The database user for connections added (default: {session_name})
+    #[arg(long)]
+    pub user: Option<DbUser>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct AddConnection {
     /// The connection's name: letters, digits, `-`, `_` and `.`
     pub name: ConnectionName,
     /// The database endpoint (a DNS name, an IPv4 address or [IPv6])
-    #[arg(long, required = true)]
-    pub host: Host,
+    #[arg(long, required_unless_present_any = ["from_instance", "from_cluster"], conflicts_with_all = ["from_instance", "from_cluster"])]
+    pub host: Option<Host>,
+    /// Take host, port, engine and region from this RDS instance (asks RDS)
+    #[arg(long, value_name = "ID", conflicts_with = "from_cluster")]
+    pub from_instance: Option<String>,
+    /// Take host, port, engine and region from this Aurora cluster (asks RDS)
+    #[arg(long, value_name = "ID")]
+    pub from_cluster: Option<String>,
     /// The database engine (default: dsql for a CLUSTER_ID.dsql.REGION.on.aws host, else postgres)
     #[arg(long, value_name = "postgres|mysql|dsql")]
     pub engine: Option<Engine>,

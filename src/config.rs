@@ -115,6 +115,9 @@ pub struct Connection {
     /// Whether a token command may open a browser to sign in again when the Identity Center
     /// session has expired.
     pub sso_login: SsoLogin,
+    /// `verify = true`: check the credentials with STS once per credential lifetime before a
+    /// token is printed (see `verify.rs`).
+    pub verify: bool,
 }
 
 impl Connection {
@@ -227,6 +230,7 @@ struct RawSettings {
     user: Option<DbUser>,
     database: Option<Database>,
     sso_login: Option<SsoLogin>,
+    verify: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,6 +250,7 @@ struct RawConnection {
     tunnel: Option<Tunnel>,
     sso_login: Option<SsoLogin>,
     local_port: Option<Port>,
+    verify: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,6 +292,7 @@ struct Defaults {
     user: Option<String>,
     database: Option<String>,
     sso_login: Option<SsoLogin>,
+    verify: Option<bool>,
 }
 
 impl From<RawSettings> for Defaults {
@@ -300,6 +306,7 @@ impl From<RawSettings> for Defaults {
             user: raw.user.map(DbUser::into_string),
             database: raw.database.map(Database::into_string),
             sso_login: raw.sso_login,
+            verify: raw.verify,
         }
     }
 }
@@ -460,6 +467,7 @@ impl Config {
             tunnel: None,
             sso_login: self.defaults.sso_login.unwrap_or_default(),
             local_port: None,
+            verify: self.defaults.verify.unwrap_or(false),
         })
     }
 
@@ -692,6 +700,7 @@ impl ConfigFile<'_> {
             tunnel: raw.tunnel.map(Tunnel::addr),
             sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),
             local_port: raw.local_port.map(Port::get),
+            verify: raw.verify.or(defaults.verify).unwrap_or(false),
         })
     }
 }

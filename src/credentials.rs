@@ -261,7 +261,7 @@ fn env_has_credentials() -> bool {
     set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
 }
 
-async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
+pub async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
     if let Some(profile) = profile {

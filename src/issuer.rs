@@ -38,6 +38,9 @@ fn signed_for(connection: &Connection) -> String {
 pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     connection.warn_if_region_contradicts_host();
     let key = cache_key(connection);
+    if connection.verify {
+        crate::verify::check(connection, &key)?;
+    }
     if !use_cache {
         return sign(connection, &key, None).map(|signed| Issued::uncached(&key, signed));
     }
@@ -87,7 +90,7 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
 
 /// Expired credentials still sign a token that the server refuses: refused here, with the fix
 /// for the kind of source that handed them out.
-fn check_not_expired(
+pub(crate) fn check_not_expired(
     connection: &Connection,
     expiry: Option<SystemTime>,
     source: impl FnOnce() -> credentials::Source,

@@ -1,3 +1,5 @@
+mod aws_api;
+mod ca_bundle;
 mod cache;
 mod child;
 mod cli;
@@ -6,6 +8,7 @@ mod clock;
 mod commands;
 mod config;
 mod credentials;
+mod doctor;
 mod error;
 mod files;
 mod issuer;
@@ -15,6 +18,7 @@ mod report;
 mod secret;
 mod token;
 mod values;
+mod verify;
 
 fn main() {
     // Shell completion asks through this variable; an ordinary run only reads it.

@@ -7,6 +7,7 @@ mod connection;
 mod folder;
 mod identity;
 mod token;
+mod verified;
 
 pub use client::OptionFile;
 pub use connection::stamp_if_large;
@@ -41,6 +42,7 @@ impl Cache {
             token::LOCK_EXTENSION,
             identity::EXTENSION,
             connection::EXTENSION,
+            verified::EXTENSION,
         ] {
             for path in self.files(kind)? {
                 folder::remove_if_present(&path)?;

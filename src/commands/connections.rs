@@ -14,7 +14,13 @@ pub fn run(explicit: Option<&Path>, command: ConnectionsCommand) -> Result<i32> 
     match command {
         ConnectionsCommand::List => list(&Config::load(explicit)?),
         ConnectionsCommand::Show { name } => show(Config::load(explicit)?.get(&name)?),
+        ConnectionsCommand::Add(add)
+            if add.from_instance.is_some() || add.from_cluster.is_some() =>
+        {
+            crate::commands::discover::add_from(explicit, &add)
+        }
         ConnectionsCommand::Add(add) => add_connection(explicit, &add),
+        ConnectionsCommand::Discover(args) => crate::commands::discover::run(explicit, &args),
         ConnectionsCommand::Remove { name } => remove(explicit, &name),
     }
 }
@@ -91,7 +97,7 @@ fn show(c: &Connection) -> Result<i32> {
     Ok(0)
 }
 
-fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
+pub fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
     let table = connection_table(add);
     let mut replaced = false;
@@ -145,9 +151,16 @@ fn connection_table(add: &AddConnection) -> Table {
     let mut table = Table::new();
     let engine = add
         .engine
-        .unwrap_or_else(|| config::Engine::of_host(add.host.as_str()));
+        .or_else(|| {
+            add.host
+                .as_ref()
+                .map(|host| config::Engine::of_host(host.as_str()))
+        })
+        .unwrap_or(config::Engine::Postgres);
     table["engine"] = value(engine.as_str());
-    table["host"] = value(add.host.as_str());
+    if let Some(host) = &add.host {
+        table["host"] = value(host.as_str());
+    }
     if let Some(port) = add.port {
         table["port"] = value(i64::from(port.get()));
     }

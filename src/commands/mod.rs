@@ -1,14 +1,20 @@
 //! One file per subcommand, each a short function over the modules below it.
 
+pub mod ca;
 pub mod cache;
 pub mod connect;
 pub mod connections;
+pub mod discover;
+pub mod doctor;
 pub mod exec;
 pub mod login;
+pub mod policy;
+pub mod profiles;
 pub mod proxy;
 pub mod rds;
 pub mod refresh;
 pub mod setup;
+pub mod sql_user;
 pub mod token;
 
 use crate::cli::{Cli, Command};
@@ -55,6 +61,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Proxy(args) => proxy::run(&load(config_path)?, &args),
         Command::Rds { args } => rds::run(&args),
         Command::Login(args) => login::run(&load(config_path)?, &args),
+        Command::Doctor(args) => doctor::run(&load(config_path)?, &args),
+        Command::Profiles => profiles::run(&load(config_path)?),
+        Command::Ca(crate::cli::CaCommand::Install { url, path }) => {
+            ca::install(url.as_deref(), path.as_deref())
+        }
+        Command::SqlUser(args) => sql_user::run(&args),
+        Command::Policy(args) => policy::run(&load(config_path)?, &args),
     }
 }
 

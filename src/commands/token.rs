@@ -15,7 +15,8 @@ pub fn token(config: &Config, args: &TokenArgs) -> Result<i32> {
         aws_profile: args.aws_profile.clone(),
         engine: args.engine,
     };
-    let connection = config.resolve(args.name.as_deref(), &overrides)?;
+    let mut connection = config.resolve(args.name.as_deref(), &overrides)?;
+    connection.verify |= args.verify;
     let entry = login::issue_signing_in(&connection, !args.output.no_cache)?;
     emit(&entry, &connection, args.output)
 }

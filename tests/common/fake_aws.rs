@@ -265,3 +265,255 @@ pub fn sts_error(status: u16, code: &str, message: &str) -> Reply {
 pub fn unexpected() -> FakeAws {
     FakeAws::start(|_| Reply::aws_json_error(400, "UnexpectedCall", "no fake for this service"))
 }
+
+/// The AWS side a test writes: an account with RDS instances, clusters and proxies, a caller,
+/// and the IAM decision for `rds-db:connect`. `aws_query` serves it as STS, RDS and IAM (point
+/// AWS_ENDPOINT_URL_STS, _RDS and _IAM at the one server; the Action tells them apart).
+#[derive(Debug, Clone, Default)]
+pub struct AwsState {
+    pub caller_arn: String,
+    /// An STS error code (e.g. ExpiredToken) GetCallerIdentity answers instead.
+    pub sts_error: Option<String>,
+    pub instances: Vec<FakeInstance>,
+    pub clusters: Vec<FakeCluster>,
+    pub proxies: Vec<FakeProxy>,
+    /// The role GetRole returns for any name (with its path), or NoSuchEntity when `None`.
+    pub role_arn: Option<String>,
+    /// (principal ARN, resource ARN, principal tag `username`) that are allowed, and by which
+    /// policy; anything else is an implicit deny.
+    pub allowed: Vec<(String, String, String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeInstance {
+    pub id: String,
+    pub engine: String,
+    pub address: String,
+    pub port: u16,
+    pub iam_auth: bool,
+    pub resource_id: String,
+    pub cluster: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeCluster {
+    pub id: String,
+    pub engine: String,
+    pub writer: String,
+    pub reader: String,
+    pub custom: Vec<String>,
+    pub port: u16,
+    pub iam_auth: bool,
+    pub resource_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeProxy {
+    pub name: String,
+    pub arn: String,
+    pub engine_family: String,
+    pub endpoint: String,
+    pub iam_auth: String,
+    /// Its extra endpoints (DescribeDBProxyEndpoints).
+    pub extra_endpoints: Vec<String>,
+}
+
+/// A form body's fields, decoded.
+pub fn form(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, v)| (decode(n), decode(v)))
+        .collect()
+}
+
+pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
+    FakeAws::start(move |request| {
+        let fields = form(&request.body);
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let state = state.lock().unwrap().clone();
+        match field("Action").as_str() {
+            "GetCallerIdentity" => match &state.sts_error {
+                Some(code) => sts_error(
+                    403,
+                    code,
+                    "The security token included in the request is expired",
+                ),
+                None => caller_identity(&state.caller_arn),
+            },
+            "DescribeDBInstances" => rds_instances(&state.instances),
+            "DescribeDBClusters" => rds_clusters(&state.clusters),
+            "DescribeDBProxies" => rds_proxies(&state.proxies),
+            "DescribeDBProxyEndpoints" => rds_proxy_endpoints(&state.proxies),
+            "GetRole" => match &state.role_arn {
+                Some(arn) => iam_role(arn, &field("RoleName")),
+                None => iam_error(404, "NoSuchEntity", "The role cannot be found."),
+            },
+            "SimulatePrincipalPolicy" => {
+                let key = (
+                    field("PolicySourceArn"),
+                    field("ResourceArns.member.1"),
+                    field("ContextEntries.member.1.ContextKeyValues.member.1"),
+                );
+                let tag_key = field("ContextEntries.member.1.ContextKeyName");
+                let allowed = state.allowed.iter().find(|(p, r, t, _)| {
+                    (p, r, t) == (&key.0, &key.1, &key.2) && tag_key == "aws:PrincipalTag/username"
+                });
+                simulate_result(&key.1, allowed.map(|(_, _, _, policy)| policy.as_str()))
+            }
+            other => iam_error(400, "InvalidAction", &format!("{other} is not faked")),
+        }
+    })
+}
+
+fn rds_instances(instances: &[FakeInstance]) -> Reply {
+    let mut items = String::new();
+    for i in instances {
+        items.push_str(&format!(
+            "<DBInstance><DBInstanceIdentifier>{}</DBInstanceIdentifier><Engine>{}</Engine>\
+             <Endpoint><Address>{}</Address><Port>{}</Port></Endpoint>\
+             <IAMDatabaseAuthenticationEnabled>{}</IAMDatabaseAuthenticationEnabled>\
+             <DbiResourceId>{}</DbiResourceId>{}</DBInstance>",
+            i.id,
+            i.engine,
+            i.address,
+            i.port,
+            i.iam_auth,
+            i.resource_id,
+            i.cluster
+                .as_ref()
+                .map(|c| format!("<DBClusterIdentifier>{c}</DBClusterIdentifier>"))
+                .unwrap_or_default()
+        ));
+    }
+    rds_reply(
+        "DescribeDBInstances",
+        &format!("<DBInstances>{items}</DBInstances>"),
+    )
+}
+
+fn rds_clusters(clusters: &[FakeCluster]) -> Reply {
+    let mut items = String::new();
+    for c in clusters {
+        let custom: String = c
+            .custom
+            .iter()
+            .map(|e| format!("<member>{e}</member>"))
+            .collect();
+        items.push_str(&format!(
+            "<DBCluster><DBClusterIdentifier>{}</DBClusterIdentifier><Engine>{}</Engine>\
+             <Endpoint>{}</Endpoint><ReaderEndpoint>{}</ReaderEndpoint>\
+             <CustomEndpoints>{custom}</CustomEndpoints><Port>{}</Port>\
+             <IAMDatabaseAuthenticationEnabled>{}</IAMDatabaseAuthenticationEnabled>\
+             <DbClusterResourceId>{}</DbClusterResourceId></DBCluster>",
+            c.id, c.engine, c.writer, c.reader, c.port, c.iam_auth, c.resource_id
+        ));
+    }
+    rds_reply(
+        "DescribeDBClusters",
+        &format!("<DBClusters>{items}</DBClusters>"),
+    )
+}
+
+fn rds_proxies(proxies: &[FakeProxy]) -> Reply {
+    let mut items = String::new();
+    for p in proxies {
+        items.push_str(&format!(
+            "<member><DBProxyName>{}</DBProxyName><DBProxyArn>{}</DBProxyArn>\
+             <EngineFamily>{}</EngineFamily><Endpoint>{}</Endpoint>\
+             <Auth><member><AuthScheme>SECRETS</AuthScheme><IAMAuth>{}</IAMAuth></member></Auth>\
+             <RequireTLS>true</RequireTLS></member>",
+            p.name, p.arn, p.engine_family, p.endpoint, p.iam_auth
+        ));
+    }
+    rds_reply(
+        "DescribeDBProxies",
+        &format!("<DBProxies>{items}</DBProxies>"),
+    )
+}
+
+fn rds_proxy_endpoints(proxies: &[FakeProxy]) -> Reply {
+    let mut items = String::new();
+    for p in proxies {
+        for (i, endpoint) in p.extra_endpoints.iter().enumerate() {
+            items.push_str(&format!(
+                "<member><DBProxyEndpointName>{}-{i}</DBProxyEndpointName>\
+                 <DBProxyName>{}</DBProxyName><Endpoint>{endpoint}</Endpoint>\
+                 <TargetRole>READ_ONLY</TargetRole></member>",
+                p.name, p.name
+            ));
+        }
+    }
+    rds_reply(
+        "DescribeDBProxyEndpoints",
+        &format!("<DBProxyEndpoints>{items}</DBProxyEndpoints>"),
+    )
+}
+
+fn rds_reply(action: &str, result: &str) -> Reply {
+    Reply::xml(
+        200,
+        format!(
+            "<{action}Response xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">\
+             <{action}Result>{result}</{action}Result>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
+        ),
+    )
+}
+
+fn iam_role(arn: &str, name: &str) -> Reply {
+    Reply::xml(
+        200,
+        format!(
+            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult>\
+             <Role><Path>/</Path><Arn>{arn}</Arn><RoleName>{name}</RoleName><RoleId>AROAEXAMPLE</RoleId>\
+             <CreateDate>2024-01-01T00:00:00Z</CreateDate></Role></GetRoleResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetRoleResponse>"
+        ),
+    )
+}
+
+fn simulate_result(resource: &str, allowed_by: Option<&str>) -> Reply {
+    let (decision, statements) = match allowed_by {
+        Some(policy) => (
+            "allowed",
+            format!(
+                "<MatchedStatements><member><SourcePolicyId>{policy}</SourcePolicyId>\
+                 <SourcePolicyType>IAM Policy</SourcePolicyType></member></MatchedStatements>"
+            ),
+        ),
+        None => ("implicitDeny", "<MatchedStatements/>".to_string()),
+    };
+    Reply::xml(
+        200,
+        format!(
+            "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+             <SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member>\
+             <EvalActionName>rds-db:connect</EvalActionName><EvalResourceName>{resource}</EvalResourceName>\
+             <EvalDecision>{decision}</EvalDecision>{statements}<MissingContextValues/>\
+             </member></EvaluationResults></SimulatePrincipalPolicyResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+        ),
+    )
+}
+
+/// An IAM (or RDS) error in the awsQuery XML shape.
+pub fn iam_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::xml(
+        status,
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>\
+             </Error><RequestId>r</RequestId></ErrorResponse>"
+        ),
+    )
+}

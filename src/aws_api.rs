@@ -1,0 +1,487 @@
+//! The AWS calls behind `doctor`, `connections discover`, `policy` and `token --verify`: STS,
+//! RDS and IAM through the official SDK crates, built from the same SdkConfig as
+//! `credentials.rs` (so AWS_ENDPOINT_URL_* and the profile's settings apply) and signed with the
+//! credentials it resolved. SDK types stay in this file; callers get plain values.
+//!
+//! Nothing here runs on the token hot path: a cache hit never reaches this module.
+
+use crate::credentials::{self, Resolved};
+use crate::error::{Error, Result};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_types::SdkConfig;
+
+/// Clients for one profile and region, sharing one credential resolution.
+pub struct Aws {
+    runtime: tokio::runtime::Runtime,
+    config: SdkConfig,
+    pub region: String,
+}
+
+/// Who the credentials belong to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub arn: String,
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Instance,
+    Cluster,
+    Proxy,
+}
+
+/// An RDS instance, Aurora cluster or RDS Proxy, as far as IAM authentication is concerned.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    pub id: String,
+    /// What `rds-db:connect` names: DbiResourceId, DbClusterResourceId or the proxy's `prx-` id.
+    pub resource_id: String,
+    pub iam_auth: bool,
+    pub engine: String,
+    pub endpoint: String,
+    pub port: u16,
+    /// Which of the resource's endpoints matched the host ("writer endpoint", ...).
+    pub matched: &'static str,
+}
+
+impl Resource {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ResourceKind::Instance => "instance",
+            ResourceKind::Cluster => "cluster",
+            ResourceKind::Proxy => "proxy",
+        }
+    }
+}
+
+/// An endpoint name and which of a resource's endpoints it is ("reader endpoint", ...).
+type Endpoint = (String, &'static str);
+/// A resource and every endpoint that reaches it.
+type Endpoints = (Resource, Vec<Endpoint>);
+/// An instance, its endpoint, and the Aurora cluster it belongs to.
+type InstanceEndpoints = (Resource, Vec<Endpoint>, Option<String>);
+
+/// What IAM's policy simulator decided, and which statements decided it.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// "allowed", "explicitDeny" or "implicitDeny".
+    pub decision: String,
+    pub statements: Vec<String>,
+    pub missing_context: Vec<String>,
+}
+
+impl Aws {
+    /// Resolves credentials for `profile` (with the tool's own errors and hints, exit 3) and
+    /// builds the SDK configuration around them.
+    pub fn connect(profile: Option<&str>, region: Option<&str>) -> Result<Aws> {
+        let resolved = credentials::resolve(profile, region)?;
+        Aws::from_resolved(&resolved, profile)
+    }
+
+    pub fn from_resolved(resolved: &Resolved, profile: Option<&str>) -> Result<Aws> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::failure(format!("cannot start the AWS client runtime: {e}")))?;
+        let loaded = runtime.block_on(credentials::sdk_config(profile, &resolved.region));
+        let config = loaded
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(resolved.credentials.clone()))
+            .build();
+        Ok(Aws {
+            runtime,
+            config,
+            region: resolved.region.clone(),
+        })
+    }
+
+    pub fn caller(&self) -> Result<Caller> {
+        let client = aws_sdk_sts::Client::new(&self.config);
+        let output = self
+            .runtime
+            .block_on(client.get_caller_identity().send())
+            .map_err(|e| service_error("STS GetCallerIdentity", &e))?;
+        Ok(Caller {
+            arn: output.arn().unwrap_or_default().to_string(),
+            account: output.account().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// The instance, cluster or proxy that answers on `host`, looked up among all of them in
+    /// the region (DescribeDB* filter by identifier, not by endpoint).
+    pub fn find_by_endpoint(&self, host: &str) -> Result<Option<Resource>> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let clusters = self.clusters()?;
+        let mut all = clusters.clone();
+        for (instance, endpoints, cluster_id) in self.instances()? {
+            // An Aurora instance's own endpoint: the cluster decides IAM auth and owns the
+            // resource id.
+            let resource = match cluster_id {
+                Some(id) => match clusters.iter().find(|(c, _)| c.id == id) {
+                    Some((cluster, _)) => cluster.clone(),
+                    None => continue,
+                },
+                None => instance,
+            };
+            all.push((resource, endpoints));
+        }
+        if let Some(found) = matching(&all, &host) {
+            return Ok(Some(found));
+        }
+        // Proxies last: most hosts are instances or clusters, and fewer callers may list them.
+        Ok(matching(&self.proxies()?, &host))
+    }
+
+    /// Every instance and cluster with IAM database authentication on; instances that belong
+    /// to a cluster are left out (the cluster is the resource).
+    pub fn iam_enabled(&self) -> Result<Vec<Resource>> {
+        let mut found: Vec<Resource> = self.clusters()?.into_iter().map(|(r, _)| r).collect();
+        found.extend(
+            self.instances()?
+                .into_iter()
+                .filter(|(_, _, cluster)| cluster.is_none())
+                .map(|(r, _, _)| r),
+        );
+        found.retain(|r| r.iam_auth);
+        Ok(found)
+    }
+
+    pub fn instance(&self, id: &str) -> Result<Resource> {
+        self.instances()?
+            .into_iter()
+            .map(|(r, _, _)| r)
+            .find(|r| r.id == id)
+            .ok_or_else(|| {
+                Error::failure(format!("no RDS instance `{id}` in {}", self.region))
+                    .hint("check the identifier and the region (--region)")
+            })
+    }
+
+    pub fn cluster(&self, id: &str) -> Result<Resource> {
+        self.clusters()?
+            .into_iter()
+            .map(|(r, _)| r)
+            .find(|r| r.id == id)
+            .ok_or_else(|| {
+                Error::failure(format!("no Aurora cluster `{id}` in {}", self.region))
+                    .hint("check the identifier and the region (--region)")
+            })
+    }
+
+    /// Instances with their endpoint, and the cluster each Aurora instance belongs to.
+    fn instances(&self) -> Result<Vec<InstanceEndpoints>> {
+        let client = aws_sdk_rds::Client::new(&self.config);
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    client
+                        .describe_db_instances()
+                        .set_marker(marker.clone())
+                        .send(),
+                )
+                .map_err(|e| service_error("RDS DescribeDBInstances", &e))?;
+            for db in page.db_instances() {
+                let endpoint = db.endpoint();
+                let address = endpoint
+                    .and_then(|e| e.address())
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let resource = Resource {
+                    kind: ResourceKind::Instance,
+                    id: db.db_instance_identifier().unwrap_or_default().to_string(),
+                    resource_id: db.dbi_resource_id().unwrap_or_default().to_string(),
+                    iam_auth: db.iam_database_authentication_enabled().unwrap_or(false),
+                    engine: db.engine().unwrap_or_default().to_string(),
+                    endpoint: address.clone(),
+                    port: endpoint.and_then(|e| e.port()).unwrap_or(0) as u16,
+                    matched: "instance endpoint",
+                };
+                let cluster = db.db_cluster_identifier().map(str::to_string);
+                out.push((resource, vec![(address, "instance endpoint")], cluster));
+            }
+            marker = page.marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Clusters with their writer, reader and custom endpoints.
+    fn clusters(&self) -> Result<Vec<Endpoints>> {
+        let client = aws_sdk_rds::Client::new(&self.config);
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    client
+                        .describe_db_clusters()
+                        .set_marker(marker.clone())
+                        .send(),
+                )
+                .map_err(|e| service_error("RDS DescribeDBClusters", &e))?;
+            for cluster in page.db_clusters() {
+                let lower = |s: Option<&str>| s.unwrap_or_default().to_ascii_lowercase();
+                let writer = lower(cluster.endpoint());
+                let mut endpoints = vec![
+                    (writer.clone(), "writer endpoint"),
+                    (lower(cluster.reader_endpoint()), "reader endpoint"),
+                ];
+                for custom in cluster.custom_endpoints() {
+                    endpoints.push((custom.to_ascii_lowercase(), "custom endpoint"));
+                }
+                let resource = Resource {
+                    kind: ResourceKind::Cluster,
+                    id: cluster
+                        .db_cluster_identifier()
+                        .unwrap_or_default()
+                        .to_string(),
+                    resource_id: cluster
+                        .db_cluster_resource_id()
+                        .unwrap_or_default()
+                        .to_string(),
+                    iam_auth: cluster
+                        .iam_database_authentication_enabled()
+                        .unwrap_or(false),
+                    engine: cluster.engine().unwrap_or_default().to_string(),
+                    endpoint: writer,
+                    port: cluster.port().unwrap_or(0) as u16,
+                    matched: "writer endpoint",
+                };
+                out.push((resource, endpoints));
+            }
+            marker = page.marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// RDS Proxies: IAM auth is per proxy (`Auth[].IAMAuth`), and the resource id is the
+    /// `prx-` id at the end of its ARN.
+    fn proxies(&self) -> Result<Vec<Endpoints>> {
+        use aws_sdk_rds::types::IamAuthMode;
+        let client = aws_sdk_rds::Client::new(&self.config);
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    client
+                        .describe_db_proxies()
+                        .set_marker(marker.clone())
+                        .send(),
+                )
+                .map_err(|e| service_error("RDS DescribeDBProxies", &e))?;
+            for proxy in page.db_proxies() {
+                let endpoint = proxy.endpoint().unwrap_or_default().to_ascii_lowercase();
+                let family = proxy
+                    .engine_family()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let iam_auth = proxy.auth().iter().any(|auth| {
+                    matches!(
+                        auth.iam_auth(),
+                        Some(IamAuthMode::Required | IamAuthMode::Enabled)
+                    )
+                });
+                let arn = proxy.db_proxy_arn().unwrap_or_default();
+                let resource = Resource {
+                    kind: ResourceKind::Proxy,
+                    id: proxy.db_proxy_name().unwrap_or_default().to_string(),
+                    resource_id: arn.rsplit(':').next().unwrap_or_default().to_string(),
+                    iam_auth,
+                    port: if family.contains("postgres") {
+                        5432
+                    } else {
+                        3306
+                    },
+                    engine: family,
+                    endpoint: endpoint.clone(),
+                    matched: "proxy endpoint",
+                };
+                out.push((resource, vec![(endpoint, "proxy endpoint")]));
+            }
+            marker = page.marker().map(str::to_string);
+            if marker.is_none() {
+                break;
+            }
+        }
+        if !out.is_empty() {
+            self.add_proxy_endpoints(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// A proxy's own extra endpoints (read-only or in another VPC), from DescribeDBProxyEndpoints.
+    fn add_proxy_endpoints(&self, proxies: &mut [Endpoints]) -> Result<()> {
+        let client = aws_sdk_rds::Client::new(&self.config);
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .runtime
+                .block_on(
+                    client
+                        .describe_db_proxy_endpoints()
+                        .set_marker(marker.clone())
+                        .send(),
+                )
+                .map_err(|e| service_error("RDS DescribeDBProxyEndpoints", &e))?;
+            for endpoint in page.db_proxy_endpoints() {
+                let (Some(name), Some(address)) = (endpoint.db_proxy_name(), endpoint.endpoint())
+                else {
+                    continue;
+                };
+                if let Some((_, endpoints)) = proxies.iter_mut().find(|(p, _)| p.id == name) {
+                    endpoints.push((address.to_ascii_lowercase(), "proxy endpoint (custom)"));
+                }
+            }
+            marker = page.marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The IAM role behind an assumed-role ARN, with its path (Identity Center roles live
+    /// under /aws-reserved/sso.amazonaws.com/): asked of IAM GetRole, else the path guessed.
+    pub fn role_arn(&self, caller: &Caller) -> Option<String> {
+        let role = caller
+            .arn
+            .split_once(":assumed-role/")?
+            .1
+            .split('/')
+            .next()?;
+        let client = aws_sdk_iam::Client::new(&self.config);
+        if let Ok(output) = self
+            .runtime
+            .block_on(client.get_role().role_name(role).send())
+            && let Some(found) = output.role()
+        {
+            return Some(found.arn().to_string());
+        }
+        let partition = caller.arn.split(':').nth(1).unwrap_or("aws");
+        let path = if role.starts_with("AWSReservedSSO_") {
+            "aws-reserved/sso.amazonaws.com/"
+        } else {
+            ""
+        };
+        Some(format!(
+            "arn:{partition}:iam::{}:role/{path}{role}",
+            caller.account
+        ))
+    }
+
+    /// IAM SimulatePrincipalPolicy for `rds-db:connect` on `resource_arn`, with the
+    /// principal tag the guide's ABAC policy reads.
+    pub fn simulate_connect(
+        &self,
+        principal_arn: &str,
+        resource_arn: &str,
+        tag_key: &str,
+        tag_value: &str,
+    ) -> Result<Decision> {
+        use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+        let client = aws_sdk_iam::Client::new(&self.config);
+        let entry = ContextEntry::builder()
+            .context_key_name(format!("aws:PrincipalTag/{tag_key}"))
+            .context_key_type(ContextKeyTypeEnum::String)
+            .context_key_values(tag_value)
+            .build();
+        let output = self
+            .runtime
+            .block_on(
+                client
+                    .simulate_principal_policy()
+                    .policy_source_arn(principal_arn)
+                    .action_names("rds-db:connect")
+                    .resource_arns(resource_arn)
+                    .context_entries(entry)
+                    .send(),
+            )
+            .map_err(|e| service_error("IAM SimulatePrincipalPolicy", &e))?;
+        let result = output.evaluation_results().first().ok_or_else(|| {
+            Error::failure("IAM SimulatePrincipalPolicy returned no evaluation result")
+        })?;
+        Ok(Decision {
+            decision: result.eval_decision().as_str().to_string(),
+            statements: result
+                .matched_statements()
+                .iter()
+                .filter_map(|s| s.source_policy_id().map(str::to_string))
+                .collect(),
+            missing_context: result.missing_context_values().to_vec(),
+        })
+    }
+}
+
+fn matching(all: &[Endpoints], host: &str) -> Option<Resource> {
+    all.iter().find_map(|(resource, endpoints)| {
+        endpoints
+            .iter()
+            .find(|(endpoint, _)| endpoint.eq_ignore_ascii_case(host))
+            .map(|(_, matched)| Resource {
+                matched,
+                ..resource.clone()
+            })
+    })
+}
+
+/// One line for a failed call: the service's code and message, never the SDK's debug dump.
+/// Refused credentials are exit 3.
+fn service_error<E, R>(what: &str, err: &aws_sdk_sts::error::SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_sts::error::SdkError;
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("an error");
+            let message = e
+                .message()
+                .filter(|m| m.len() <= 300 && !m.contains('{'))
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            let text = format!("AWS {what} failed: {code}{message}");
+            if is_refused_credentials(code) {
+                Error::credentials(text).hint("the AWS credentials were refused; renew them (for SSO, `aws sso login --profile PROFILE`)")
+            } else {
+                Error::failure(text)
+            }
+        }
+        SdkError::TimeoutError(_) => Error::failure(format!("AWS {what} timed out")),
+        _ => Error::failure(format!("cannot reach AWS {what}{}", innermost(err)))
+            .hint("check the network, a proxy, or AWS_ENDPOINT_URL_*"),
+    }
+}
+
+/// The innermost cause of a transport failure ("Connection refused"), when it is one short line.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let last = std::iter::successors(Some(err), |e| e.source()).last();
+    match last.map(|e| e.to_string()) {
+        Some(text) if text.len() <= 120 && !text.contains(['{', '\n']) => format!(" ({text})"),
+        _ => String::new(),
+    }
+}
+
+pub fn is_refused_credentials(code: &str) -> bool {
+    matches!(
+        code,
+        "ExpiredToken"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "UnrecognizedClientException"
+            | "InvalidToken"
+    )
+}

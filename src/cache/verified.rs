@@ -1,0 +1,66 @@
+//! STS's verdict on a set of credentials (`token --verify`, `verify = true`): kept beside the
+//! tokens so that STS is asked once per credential lifetime. No secret: who signs, and until
+//! when STS accepted them.
+
+use super::folder::{CLOCK_SKEW, Cache, read_private_json, stem, write_private_json};
+use crate::clock;
+use crate::report;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+pub(super) const EXTENSION: &str = "verified";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    version: u32,
+    source: String,
+    verified_at: i64,
+    valid_until: i64,
+}
+
+impl Cache {
+    fn verified_path(&self, source: &str) -> PathBuf {
+        self.dir()
+            .join(format!("{}.{EXTENSION}", stem(&["verified", source])))
+    }
+
+    /// Until when STS accepted the credentials of `source`, if that is still ahead of `now`.
+    pub fn verified_until(&self, source: &str, now: SystemTime) -> Option<SystemTime> {
+        let path = self.verified_path(source);
+        let record: Record = read_private_json(&path, 4096).ok().flatten()?;
+        let now_s = clock::unix_seconds(now);
+        let usable = record.version == FORMAT_VERSION
+            && record.source == source
+            && record.verified_at <= now_s + CLOCK_SKEW.as_secs() as i64
+            && now_s < record.valid_until;
+        usable.then(|| {
+            report::verbose(format_args!(
+                "credentials verified with STS until {} ({})",
+                clock::rfc3339(clock::from_unix_seconds(record.valid_until)),
+                path.display()
+            ));
+            clock::from_unix_seconds(record.valid_until)
+        })
+    }
+
+    /// Keeps STS's acceptance of `source` until `valid_until`. Failing to write costs only
+    /// the next call an STS request.
+    pub fn keep_verified(&self, source: &str, now: SystemTime, valid_until: SystemTime) {
+        let path = self.verified_path(source);
+        let record = Record {
+            version: FORMAT_VERSION,
+            source: source.to_string(),
+            verified_at: clock::unix_seconds(now),
+            valid_until: clock::unix_seconds(valid_until),
+        };
+        if let Err(err) = write_private_json(self.dir(), &path, &record) {
+            report::warn(format_args!(
+                "cannot write {}: {err}; the credentials will be checked again next time",
+                path.display()
+            ));
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `doctor [NAME] [--format json] [--token]`: the checklist, one line per check, and for each
+//! warn or fail the exact fix. Exits 1 when any check fails.
+
+use crate::aws_api::Aws;
+use crate::cli::{DoctorArgs, OutputFormat};
+use crate::commands::print;
+use crate::config::{Config, Connection};
+use crate::doctor::{self, Check, Section};
+use crate::error::{Error, Result};
+use std::io::Read as _;
+
+pub fn run(config: &Config, args: &DoctorArgs) -> Result<i32> {
+    let sections = if args.token {
+        token(config, args.name.as_deref())?
+    } else {
+        checklist(config, args.name.as_deref())?
+    };
+    print(&match args.format {
+        OutputFormat::Text => doctor::render_text(&sections),
+        OutputFormat::Json => doctor::render_json(&sections),
+    })?;
+    Ok(if doctor::any_failed(&sections) { 1 } else { 0 })
+}
+
+fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
+    let connections: Vec<&Connection> = match name {
+        Some(name) => vec![config.get(name)?],
+        None => config.connections.values().collect(),
+    };
+    let mut sections = vec![Section {
+        name: "this machine".to_string(),
+        checks: vec![
+            doctor::config::check(config),
+            doctor::clock::check(),
+            doctor::clients::libpq(),
+            doctor::clients::mysql(),
+        ],
+    }];
+    sections.extend(connections.into_iter().map(connection));
+    Ok(sections)
+}
+
+/// One connection: offline checks first, then AWS, then the network and a real login.
+fn connection(connection: &Connection) -> Section {
+    let mut section = Section {
+        name: connection.display_name(),
+        checks: Vec::new(),
+    };
+    let (credentials, resolved) = doctor::credentials::check(connection);
+    section.checks.push(credentials);
+    section.checks.push(doctor::ca_bundle::check(connection));
+    section.checks.extend(doctor::tunnel::check(connection));
+    match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_deref())) {
+        Some(Ok(aws)) => section.checks.extend(online(&aws, connection)),
+        Some(Err(err)) => {
+            section
+                .checks
+                .push(Check::from_error("caller", doctor::Status::Fail, err))
+        }
+        None => section
+            .checks
+            .push(Check::skip("aws", "no AWS checks without credentials")),
+    }
+    section.checks.extend(doctor::network::check(connection));
+    let login = doctor::login::check(connection, &section);
+    section.checks.push(login);
+    section
+}
+
+fn online(aws: &Aws, connection: &Connection) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let (caller_check, caller) = doctor::caller::check(aws);
+    checks.push(caller_check);
+    let (rds_check, resource) = doctor::resource::lookup(aws, connection);
+    checks.push(rds_check);
+    let Some(resource) = resource else {
+        return checks;
+    };
+    checks.push(doctor::resource::iam_auth(&resource));
+    if let Some(caller) = caller {
+        checks.push(doctor::simulate::check(aws, &caller, &resource, connection));
+    }
+    checks
+}
+
+/// `--token`: the token on stdin, decoded and compared with the connection (the named one,
+/// or the only one).
+fn token(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(0) } == 1 {
+        return Err(
+            Error::usage("--token reads the token from stdin, which is a terminal").hint(
+                "pipe a token in: `rdsiam-helper token NAME | rdsiam-helper doctor NAME --token`",
+            ),
+        );
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin().lock().take(64 * 1024), &mut text)
+        .map_err(|e| Error::failure(format!("cannot read the token from stdin: {e}")))?;
+    let decoded = doctor::token::decode(&text).map_err(|problem| {
+        Error::usage(format!("stdin: {problem}"))
+            .hint("pipe a token in: `rdsiam-helper token NAME | rdsiam-helper doctor NAME --token`")
+    })?;
+    let connection = match name {
+        Some(name) => Some(config.get(name)?),
+        None if config.connections.len() == 1 => config.connections.values().next(),
+        None => None,
+    };
+    let mut checks = doctor::token::describe(&decoded);
+    checks.extend(doctor::token::compare(&decoded, connection));
+    Ok(vec![Section {
+        name: match connection {
+            Some(c) => format!("token for {}", c.display_name()),
+            None => "token".to_string(),
+        },
+        checks,
+    }])
+}

@@ -1,0 +1,107 @@
+//! `policy NAME --account ID [--resource-id ID] [--user-literal USER]`: the IAM policy that
+//! allows `rds-db:connect` to the connection's database, as the guide writes it (ABAC on the
+//! Identity Center user name by default).
+
+use crate::aws_api::Aws;
+use crate::cli::PolicyArgs;
+use crate::commands::print;
+use crate::config::{Config, Connection};
+use crate::error::{Error, Result};
+
+/// The attribute the guide maps from `${path:userName}` in Identity Center.
+pub const PRINCIPAL_TAG_USER: &str = "${aws:PrincipalTag/username}";
+
+pub fn run(config: &Config, args: &PolicyArgs) -> Result<i32> {
+    let connection = config.get(&args.name)?;
+    check_account(&args.account)?;
+    let (region, resource_id) = match &args.resource_id {
+        Some(id) => {
+            check_resource_id(id)?;
+            (region_of(connection)?, id.clone())
+        }
+        None => look_up(connection)?,
+    };
+    let user = args.user_literal.as_deref().unwrap_or(PRINCIPAL_TAG_USER);
+    let arn = dbuser_arn(&region, &args.account, &resource_id, user);
+    let policy = document(&arn);
+    print(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&policy).unwrap_or_default()
+    ))?;
+    Ok(0)
+}
+
+pub fn document(resource_arn: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "RdsIamConnect",
+            "Effect": "Allow",
+            "Action": "rds-db:connect",
+            "Resource": resource_arn,
+        }]
+    })
+}
+
+/// `arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`.
+pub fn dbuser_arn(region: &str, account: &str, resource_id: &str, user: &str) -> String {
+    format!(
+        "arn:{}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}",
+        partition(region)
+    )
+}
+
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+fn check_account(account: &str) -> Result<()> {
+    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    Err(Error::usage("--account: an AWS account id is 12 digits")
+        .hint("find it with `aws sts get-caller-identity --query Account`"))
+}
+
+fn check_resource_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        return Ok(());
+    }
+    Err(Error::usage(
+        "--resource-id: expected an id like db-ABCDEFGHIJKL, cluster-ABCDEFGHIJKL or prx-0123abcd",
+    )
+    .hint("it is the DbiResourceId (instance), DbClusterResourceId (Aurora) or the proxy id, not the name"))
+}
+
+fn region_of(connection: &Connection) -> Result<String> {
+    connection.signing_region().ok_or_else(|| {
+        Error::usage(format!(
+            "no region is known for `{}` without asking AWS",
+            connection.display_name()
+        ))
+        .hint("set `region` for the connection, or leave out --resource-id so RDS is asked")
+    })
+}
+
+/// The resource behind the connection's host, asked of RDS with the connection's profile.
+fn look_up(connection: &Connection) -> Result<(String, String)> {
+    let aws = Aws::connect(
+        connection.aws_profile.as_deref(),
+        connection.signing_region().as_deref(),
+    )?;
+    match aws.find_by_endpoint(&connection.host)? {
+        Some(resource) => Ok((aws.region.clone(), resource.resource_id)),
+        None => Err(Error::failure(format!(
+            "no RDS instance, cluster or proxy in {} has the endpoint {}",
+            aws.region, connection.host
+        ))
+        .hint("give --resource-id, or check the connection's host and region")),
+    }
+}

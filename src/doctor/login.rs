@@ -1,0 +1,204 @@
+//! A real login with a token, where the client is installed, and the server's answer mapped
+//! to its likely causes, each with what the other checks found about it.
+
+use super::{Check, Section, Status};
+use crate::cache::OptionFile;
+use crate::clients::{self, libpq, mysql};
+use crate::config::Connection;
+use crate::issuer;
+use crate::secret::Secret;
+use crate::values::Wire;
+use std::process::{Command, Stdio};
+
+/// `checks`: this connection's checks so far, to say which causes are ruled in or out.
+pub fn check(connection: &Connection, checks: &Section) -> Check {
+    let unreachable = ["dns", "tcp", "tunnel"]
+        .into_iter()
+        .find(|name| checks.status_of(name) == Some(Status::Fail));
+    if let Some(name) = unreachable {
+        return Check::skip(
+            "login",
+            format!("no login tried: the server cannot be reached (see {name})"),
+        );
+    }
+    let ca = clients::ca_bundle(connection);
+    let issued = match issuer::issue(connection, true) {
+        Ok(issued) => issued,
+        Err(err) => return Check::from_error("login", Status::Fail, err),
+    };
+    let output = match connection.engine.wire() {
+        Wire::Postgres => {
+            let Some(mut command) = program("psql") else {
+                return Check::skip("login", "psql is not installed; no login tried");
+            };
+            libpq::clear_overrides(&mut command);
+            command
+                .arg(libpq::conninfo(&libpq::params(
+                    connection,
+                    &issued.user,
+                    &ca.display().to_string(),
+                )))
+                .args(["-X", "-q", "-A", "-t", "-c", "select 1"])
+                .env("PGPASSWORD", issued.token.expose())
+                .env("PGCONNECT_TIMEOUT", "10");
+            run(command)
+        }
+        Wire::Mysql => {
+            let Ok(client) = mysql::find_client() else {
+                return Check::skip(
+                    "login",
+                    "neither mysql nor mariadb is installed; no login tried",
+                );
+            };
+            let flavour = mysql::detect(&client).ok();
+            let password = [("password", issued.token.expose().to_string())];
+            let Ok(file) = OptionFile::create(
+                "client.cnf",
+                &Secret::new(mysql::section("client", &password)),
+            ) else {
+                return Check::skip("login", "cannot write a private option file");
+            };
+            let mut command = Command::new(&client);
+            command
+                .arg(format!("--defaults-extra-file={}", file.path().display()))
+                .args(
+                    mysql::options(connection, &issued.user, None, flavour)
+                        .iter()
+                        .map(|(key, value)| format!("--{key}={value}")),
+                )
+                .args(flavour.map(mysql::client_args).unwrap_or_default())
+                .args(["--connect-timeout=10", "-e", "select 1"]);
+            run(command)
+        }
+    };
+    match output {
+        Ok(None) => Check::ok("login", format!("logged in as {}", issued.user)),
+        Ok(Some(answer)) => explain(&answer, connection, &issued.user, checks),
+        Err(err) => Check::skip("login", format!("the client could not be run: {err}")),
+    }
+}
+
+fn program(name: &str) -> Option<Command> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .map(Command::new)
+}
+
+/// `None` on success, else the server's (or client's) first line of complaint.
+fn run(mut command: Command) -> std::io::Result<Option<String>> {
+    let output = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    if output.status.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&output.stderr);
+    let line: String = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("the client failed without a message")
+        .chars()
+        .take(300)
+        .collect();
+    // Clients do not echo the password; should one ever, its words are not repeated.
+    if line.contains("X-Amz-") {
+        return Ok(Some(
+            "the client failed (its message quoted the token and is not shown)".to_string(),
+        ));
+    }
+    Ok(Some(line))
+}
+
+fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) -> Check {
+    let lower = answer.to_ascii_lowercase();
+    let seen = |name: &str| match checks.status_of(name) {
+        Some(Status::Ok) => "checked: ok",
+        Some(Status::Fail) => "checked: FAILED, see above",
+        Some(Status::Warn) => "checked: warning, see above",
+        _ => "not checked",
+    };
+    let engine = connection.engine.as_str();
+    let sql_user = format!(
+        "create the user as an administrator: `rdsiam-helper sql-user {user} --engine {engine}`"
+    );
+    let mut causes: Vec<String> = Vec::new();
+    let mut fixes: Vec<String> = Vec::new();
+    if lower.contains("pam authentication failed") || lower.contains("access denied") {
+        causes.push(format!(
+            "IAM database authentication off on the instance or cluster ({})",
+            seen("iam_auth")
+        ));
+        causes.push(format!(
+            "no IAM policy allows rds-db:connect as `{user}` ({})",
+            seen("iam_policy")
+        ));
+        causes.push("the user lacks the IAM grant (rds_iam / AWSAuthenticationPlugin) (not checkable from here)".to_string());
+        causes.push(format!(
+            "expired or revoked credentials signed the token ({})",
+            seen("credentials")
+        ));
+        causes.push(format!(
+            "the token names another host, port or region than the server's ({})",
+            seen("rds")
+        ));
+        causes.push(format!(
+            "the clock is off by more than 5 minutes ({})",
+            seen("clock")
+        ));
+        fixes.push(sql_user);
+    } else if lower.contains("password authentication failed") {
+        causes.push(format!(
+            "the server checked a password, not an IAM token: the user `{user}` is not set up for IAM (no rds_iam grant), or IAM database authentication is off ({}), or this is not an RDS server",
+            seen("iam_auth")
+        ));
+        fixes.push(sql_user);
+    } else if lower.contains("no pg_hba.conf entry") {
+        causes.push("the server accepts no connection from this address, user or without TLS (pg_hba); on RDS: the connection was not over TLS, or rds.force_ssl and the parameter group".to_string());
+        fixes.push(
+            "connect with sslmode=verify-full (what this tool sets); check the parameter group"
+                .to_string(),
+        );
+    } else if lower.contains("certificate verify failed") || lower.contains("certificate") {
+        causes.push(format!(
+            "the server's certificate is not signed by the CA bundle, or the name differs ({})",
+            seen("ca_bundle")
+        ));
+        fixes.push(
+            "`rdsiam-helper ca install`; through a tunnel keep `host` the RDS endpoint".to_string(),
+        );
+    } else if lower.contains("ssl")
+        && (lower.contains("required") || lower.contains("off") || lower.contains("not support"))
+    {
+        causes.push(
+            "the server or client refused TLS; IAM tokens are only accepted over TLS".to_string(),
+        );
+        fixes.push(
+            "connect with sslmode=verify-full / --ssl-verify-server-cert (what this tool sets)"
+                .to_string(),
+        );
+    } else if lower.contains("does not exist") || lower.contains("unknown database") {
+        causes.push(format!(
+            "the user or database does not exist on the server (`{user}`, `{}`)",
+            connection.database_or_default()
+        ));
+        fixes.push(sql_user);
+    } else if lower.contains("timeout")
+        || lower.contains("could not connect")
+        || lower.contains("can't connect")
+        || lower.contains("connection refused")
+    {
+        causes.push(format!("the server cannot be reached ({})", seen("tcp")));
+        fixes.push("see the dns / tcp / tunnel checks".to_string());
+    }
+    let mut message = format!("the login failed: {answer}");
+    if !causes.is_empty() {
+        message.push_str(&format!("; likely causes: {}", causes.join("; ")));
+    }
+    let mut check = Check::fail("login", message);
+    check.fix = fixes;
+    check
+}

@@ -1,0 +1,42 @@
+//! DNS and TCP to the endpoint (through the tunnel when there is one).
+
+use super::Check;
+use crate::config::Connection;
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+pub fn check(connection: &Connection) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let addresses: Vec<_> = match (connection.host.as_str(), connection.port).to_socket_addrs() {
+        Ok(found) => found.collect(),
+        Err(err) => {
+            checks.push(
+                Check::fail("dns", format!("{}: {err}", connection.host))
+                    .fix("check the host name; a private endpoint resolves only inside the VPC (use a VPN, or `tunnel`)"),
+            );
+            Vec::new()
+        }
+    };
+    if !addresses.is_empty() {
+        let shown: Vec<String> = addresses.iter().map(|a| a.ip().to_string()).collect();
+        checks.push(Check::ok(
+            "dns",
+            format!("{} -> {}", connection.host, shown.join(", ")),
+        ));
+    }
+    if connection.tunnel.is_some() {
+        return checks;
+    }
+    let Some(address) = addresses.first() else {
+        return checks;
+    };
+    checks.push(
+        match std::net::TcpStream::connect_timeout(address, Duration::from_secs(3)) {
+            Ok(_) => Check::ok("tcp", format!("{address} accepts connections")),
+            Err(err) => Check::fail("tcp", format!("{address}: {err}")).fix(
+                "the security group must allow this address on the port; a private instance needs a VPN or a `tunnel`",
+            ),
+        },
+    );
+    checks
+}

@@ -1,0 +1,170 @@
+//! `doctor --token`: a token read from stdin, decoded offline (host, port, user, region,
+//! signing time, expiry, session token or not) and compared with the connection. The signature
+//! and the session token are never printed.
+
+use super::Check;
+use crate::clock;
+use crate::config::Connection;
+use percent_encoding::percent_decode_str;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug)]
+pub struct Decoded {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub access_key_id: String,
+    pub region: String,
+    pub signed_at: SystemTime,
+    pub expires_at: SystemTime,
+    pub session_token: bool,
+}
+
+pub fn decode(text: &str) -> Result<Decoded, String> {
+    let text = text.trim();
+    let text = text.strip_prefix("https://").unwrap_or(text);
+    let (authority, query) = text
+        .split_once("/?")
+        .ok_or("not a token: no `/?` after host:port")?;
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or("not a token: no port after the host")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| "not a token: the port is not a number")?;
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
+    };
+    if param("Action").as_deref() != Some("connect") {
+        return Err("not an RDS IAM token: no Action=connect".to_string());
+    }
+    let user = param("DBUser").ok_or("no DBUser")?;
+    let credential = param("X-Amz-Credential").ok_or("no X-Amz-Credential")?;
+    let mut scope = credential.split('/');
+    let access_key_id = scope.next().unwrap_or_default().to_string();
+    let _date = scope.next();
+    let region = scope
+        .next()
+        .ok_or("X-Amz-Credential has no region")?
+        .to_string();
+    let date = param("X-Amz-Date").ok_or("no X-Amz-Date")?;
+    let signed_at = chrono::NaiveDateTime::parse_from_str(&date, "%Y%m%dT%H%M%SZ")
+        .map_err(|_| "X-Amz-Date is not a date")?
+        .and_utc();
+    let expires: u64 = param("X-Amz-Expires")
+        .and_then(|v| v.parse().ok())
+        .ok_or("no X-Amz-Expires")?;
+    let signed_at = SystemTime::from(signed_at);
+    Ok(Decoded {
+        host: host.to_string(),
+        port,
+        user,
+        access_key_id,
+        region,
+        signed_at,
+        expires_at: signed_at + Duration::from_secs(expires),
+        session_token: param("X-Amz-Security-Token").is_some(),
+    })
+}
+
+pub fn describe(token: &Decoded) -> Vec<Check> {
+    vec![Check::ok(
+        "token",
+        format!(
+            "signed for {}@{}:{} in {} by access key {} at {}, expires {}, {}",
+            token.user,
+            token.host,
+            token.port,
+            token.region,
+            token.access_key_id,
+            clock::rfc3339(token.signed_at),
+            clock::rfc3339(token.expires_at),
+            if token.session_token {
+                "with a session token (temporary credentials)"
+            } else {
+                "without a session token (long-term keys)"
+            }
+        ),
+    )]
+}
+
+/// What in the token contradicts the connection, or has run out.
+pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let now = clock::now();
+    checks.push(if token.expires_at <= now {
+        Check::fail(
+            "expiry",
+            format!("expired at {}", clock::rfc3339(token.expires_at)),
+        )
+        .fix("get a fresh one: `rdsiam-helper token NAME`")
+    } else if token.signed_at > now + Duration::from_secs(300) {
+        Check::fail("expiry", "signed in the future: the signing clock is ahead")
+            .fix("check the clock of the machine that signed it")
+    } else {
+        Check::ok(
+            "expiry",
+            format!("valid until {}", clock::rfc3339(token.expires_at)),
+        )
+    });
+    let Some(c) = connection else {
+        return checks;
+    };
+    let tunnel_signed = c
+        .tunnel
+        .is_some_and(|t| t.ip().to_string() == token.host.trim_matches(['[', ']']));
+    checks.push(if tunnel_signed {
+        Check::fail("host", format!("signed for the tunnel address {}, not the endpoint {}", token.host, c.host))
+            .fix("sign for the RDS endpoint (`host`); clients connect to the tunnel, the token names the endpoint")
+    } else if !token.host.eq_ignore_ascii_case(&c.host) {
+        Check::fail("host", format!("signed for {}, the connection's endpoint is {}", token.host, c.host))
+            .fix(format!("use a token for this connection: `rdsiam-helper token {}`", c.display_name()))
+    } else {
+        Check::ok("host", format!("{} matches", token.host))
+    });
+    checks.push(if token.port != c.port {
+        Check::fail(
+            "port",
+            format!(
+                "signed for port {}, the connection's is {}",
+                token.port, c.port
+            ),
+        )
+    } else {
+        Check::ok("port", format!("{} matches", token.port))
+    });
+    if !c.user_is_session_name() {
+        checks.push(if token.user != c.user {
+            Check::fail(
+                "user",
+                format!(
+                    "signed for user `{}`, the connection's is `{}`",
+                    token.user, c.user
+                ),
+            )
+        } else {
+            Check::ok("user", format!("`{}` matches", token.user))
+        });
+    }
+    if let Some(region) = c.signing_region() {
+        checks.push(if token.region != region {
+            Check::fail(
+                "region",
+                format!(
+                    "signed for {}, the connection is in {region}: the server refuses it",
+                    token.region
+                ),
+            )
+            .fix(format!(
+                "sign for {region} (`region` in the config, or --region)"
+            ))
+        } else {
+            Check::ok("region", format!("{} matches", token.region))
+        });
+    }
+    checks
+}

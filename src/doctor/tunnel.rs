@@ -1,0 +1,20 @@
+//! A connection's `tunnel` (an SSH/SSM port forward) accepts TCP.
+
+use super::Check;
+use crate::config::Connection;
+use std::time::Duration;
+
+pub fn check(connection: &Connection) -> Option<Check> {
+    let tunnel = connection.tunnel?;
+    Some(
+        match std::net::TcpStream::connect_timeout(&tunnel, Duration::from_secs(3)) {
+            Ok(_) => Check::ok("tunnel", format!("{tunnel} accepts connections")),
+            Err(err) => Check::fail("tunnel", format!("{tunnel}: {err}")).fix(format!(
+                "start the port forward, e.g. `ssh -N -L {}:{}:{} BASTION` or `aws ssm start-session --document-name AWS-StartPortForwardingSessionToRemoteHost ...`",
+                tunnel.port(),
+                connection.host,
+                connection.port
+            )),
+        },
+    )
+}

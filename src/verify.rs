@@ -1,0 +1,62 @@
+//! `token --verify` and `verify = true`: expired or revoked credentials still sign a token,
+//! which the server then refuses with nothing but "PAM authentication failed" (aws-cli #4613).
+//! So before a token is printed, STS GetCallerIdentity checks the credentials, once per
+//! credential lifetime: the verdict is kept in the cache folder beside the tokens.
+
+use crate::aws_api::Aws;
+use crate::cache::{self, CacheKey};
+use crate::clock;
+use crate::config::Connection;
+use crate::credentials;
+use crate::error::Result;
+use crate::issuer;
+use crate::report;
+use std::time::Duration;
+
+/// Long-term keys never expire but can be revoked: they are asked about again after an hour.
+const WITHOUT_EXPIRY: Duration = Duration::from_secs(3600);
+
+/// Ok when STS accepted these credentials within their lifetime; else asks STS now. Refused
+/// or expired credentials are exit 3, before anything reaches stdout.
+pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
+    // Opened as for tokens: a folder others can write to is refused before a record is read.
+    let cache = cache::Cache::open(cache::default_dir()?)?;
+    let now = clock::now();
+    if cache.verified_until(&key.source, now).is_some() {
+        return Ok(());
+    }
+    let resolved = credentials::resolve(
+        connection.aws_profile.as_deref(),
+        connection.signing_region().as_deref(),
+    )?;
+    let expiry = resolved.credentials.expiry();
+    issuer::check_not_expired(connection, expiry, || resolved.source())?;
+    let aws = Aws::from_resolved(&resolved, connection.aws_profile.as_deref())?;
+    let caller = aws.caller().map_err(|mut err| {
+        err.message = format!(
+            "verifying the credentials for {}: {}",
+            connection.display_name(),
+            err.message
+        );
+        err.hints.clear();
+        err.hint(renew_hint(connection))
+    })?;
+    report::verbose(format_args!(
+        "STS accepted the credentials of {}",
+        caller.arn
+    ));
+    let valid_until = expiry
+        .unwrap_or(now + WITHOUT_EXPIRY)
+        .min(now + WITHOUT_EXPIRY * 12);
+    cache.keep_verified(&key.source, now, valid_until);
+    Ok(())
+}
+
+fn renew_hint(connection: &Connection) -> String {
+    match &connection.aws_profile {
+        Some(profile) => format!(
+            "renew the credentials of AWS profile `{profile}` (for SSO, `aws sso login --profile {profile}`)"
+        ),
+        None => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
+    }
+}

@@ -1,0 +1,922 @@
+//! `doctor`, the AWS-side commands (`connections discover`, `policy`, `sql-user`, `ca install`,
+//! `profiles`) and `token --verify`, against fakes of STS, RDS and IAM on loopback and the
+//! private PostgreSQL and MariaDB servers.
+
+mod common;
+#[path = "common/fake_aws.rs"]
+mod fake_aws;
+
+use common::servers::{Mariadb, Postgres, TestCa};
+use common::{Home, Run};
+use fake_aws::{AwsState, FakeAws, FakeCluster, FakeInstance, FakeProxy};
+use std::sync::{Arc, Mutex};
+
+const ACCOUNT: &str = "123456789012";
+const ROLE: &str = "AWSReservedSSO_DBAccess_0123456789abcdef";
+const INSTANCE_HOST: &str = "prod-db.abc123.us-east-1.rds.invalid";
+const WRITER: &str = "aurora.cluster-abc123.us-east-1.rds.invalid";
+const READER: &str = "aurora.cluster-ro-abc123.us-east-1.rds.invalid";
+const CUSTOM: &str = "analytics.cluster-custom-abc123.us-east-1.rds.invalid";
+const PROXY: &str = "app-proxy.proxy-abc123.us-east-1.rds.invalid";
+const PROXY_READER: &str = "ro.endpoint.proxy-abc123.us-east-1.rds.invalid";
+
+fn role_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/{ROLE}")
+}
+
+fn dbuser(resource_id: &str, user: &str) -> String {
+    format!("arn:aws:rds-db:us-east-1:{ACCOUNT}:dbuser:{resource_id}/{user}")
+}
+
+/// An account with one instance, one Aurora cluster (writer, reader, custom endpoint) and a
+/// proxy; `jane` is allowed on the instance only.
+fn account() -> AwsState {
+    AwsState {
+        caller_arn: format!("arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/jane"),
+        sts_error: None,
+        instances: vec![
+            FakeInstance {
+                id: "prod-db".into(),
+                engine: "postgres".into(),
+                address: INSTANCE_HOST.into(),
+                port: 5432,
+                iam_auth: true,
+                resource_id: "db-ABCDEFGHIJKLMNOP".into(),
+                cluster: None,
+            },
+            FakeInstance {
+                id: "aurora-1".into(),
+                engine: "aurora-postgresql".into(),
+                address: "aurora-1.abc123.us-east-1.rds.invalid".into(),
+                port: 5432,
+                iam_auth: true,
+                resource_id: "db-AURORAINSTANCE1".into(),
+                cluster: Some("aurora".into()),
+            },
+        ],
+        clusters: vec![FakeCluster {
+            id: "aurora".into(),
+            engine: "aurora-postgresql".into(),
+            writer: WRITER.into(),
+            reader: READER.into(),
+            custom: vec![CUSTOM.into()],
+            port: 5432,
+            iam_auth: true,
+            resource_id: "cluster-QRSTUVWXYZ012345".into(),
+        }],
+        proxies: vec![FakeProxy {
+            name: "app-proxy".into(),
+            arn: format!("arn:aws:rds:us-east-1:{ACCOUNT}:db-proxy:prx-0123456789abcdef0"),
+            engine_family: "POSTGRESQL".into(),
+            endpoint: PROXY.into(),
+            iam_auth: "REQUIRED".into(),
+            extra_endpoints: vec![PROXY_READER.into()],
+        }],
+        role_arn: Some(role_arn()),
+        allowed: vec![(
+            role_arn(),
+            dbuser("db-ABCDEFGHIJKLMNOP", "jane"),
+            "jane".into(),
+            "DbConnectByUsername".into(),
+        )],
+    }
+}
+
+struct Aws {
+    state: Arc<Mutex<AwsState>>,
+    server: FakeAws,
+    other: FakeAws,
+}
+
+impl Aws {
+    fn new(state: AwsState) -> Aws {
+        let state = Arc::new(Mutex::new(state));
+        Aws {
+            server: fake_aws::aws_query(state.clone()),
+            state,
+            other: fake_aws::unexpected(),
+        }
+    }
+
+    fn run(&self, home: &Home, args: &[&str]) -> Run {
+        self.run_with_stdin(home, args, "")
+    }
+
+    fn run_with_stdin(&self, home: &Home, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write;
+        let mut cmd = home.cmd();
+        cmd.env("AWS_ENDPOINT_URL_STS", self.server.url())
+            .env("AWS_ENDPOINT_URL_RDS", self.server.url())
+            .env("AWS_ENDPOINT_URL_IAM", self.server.url())
+            .env("AWS_ENDPOINT_URL", self.other.url())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(self.other.hits(), 0, "a call went to an unfaked service");
+        run
+    }
+}
+
+fn home_with(connections: &str) -> Home {
+    let home = Home::new();
+    home.static_profile("db", common::ACCESS_KEY_ID);
+    home.config(&format!(
+        "[defaults]\naws_profile = \"db\"\nregion = \"us-east-1\"\nuser = \"jane\"\n{connections}"
+    ));
+    home
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// The check named `check` in the section for `section`.
+fn check<'a>(report: &'a serde_json::Value, section: &str, check: &str) -> &'a serde_json::Value {
+    report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == section)
+        .unwrap_or_else(|| panic!("no section {section} in {report:#}"))["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .unwrap_or_else(|| panic!("no check {check} in {section}: {report:#}"))
+}
+
+#[test]
+fn doctor_finds_instances_clusters_by_reader_and_custom_endpoint_and_proxies() {
+    let home = home_with(&format!(
+        "[connections.inst]\nhost = \"{INSTANCE_HOST}\"\n\
+         [connections.writer]\nhost = \"{WRITER}\"\n\
+         [connections.reader]\nhost = \"{READER}\"\n\
+         [connections.custom]\nhost = \"{CUSTOM}\"\n\
+         [connections.member]\nhost = \"aurora-1.abc123.us-east-1.rds.invalid\"\n\
+         [connections.proxy]\nhost = \"{PROXY}\"\n\
+         [connections.proxy-ro]\nhost = \"{PROXY_READER}\"\n\
+         [connections.gone]\nhost = \"gone.abc123.us-east-1.rds.invalid\"\n"
+    ));
+    let aws = Aws::new(account());
+    let run = aws.run(&home, &["doctor", "--format", "json"]);
+    // `gone` has no resource, and .invalid names do not resolve: failures, so exit 1.
+    run.code(1);
+    let report = json(&run);
+    assert_eq!(report["ok"], false);
+    let found = |section: &str| {
+        check(&report, section, "rds")["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        found("inst").contains("instance `prod-db` (instance endpoint"),
+        "{}",
+        found("inst")
+    );
+    assert!(found("writer").contains("cluster `aurora` (writer endpoint"));
+    assert!(found("reader").contains("cluster `aurora` (reader endpoint"));
+    assert!(found("custom").contains("cluster `aurora` (custom endpoint"));
+    assert!(found("member").contains("cluster `aurora` (instance endpoint"));
+    assert!(found("proxy").contains("proxy `app-proxy` (proxy endpoint"));
+    assert!(found("proxy").contains("prx-0123456789abcdef0"));
+    assert!(found("proxy-ro").contains("proxy `app-proxy` (proxy endpoint (custom)"));
+    assert_eq!(check(&report, "gone", "rds")["status"], "fail");
+    assert!(
+        check(&report, "gone", "rds")["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("connections discover")
+    );
+    for section in ["inst", "reader", "proxy"] {
+        assert_eq!(
+            check(&report, section, "iam_auth")["status"],
+            "ok",
+            "{section}"
+        );
+        let caller = check(&report, section, "caller");
+        assert_eq!(caller["status"], "ok");
+        assert!(
+            caller["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("assumed-role/{ROLE}/jane"))
+        );
+    }
+}
+
+#[test]
+fn doctor_reports_iam_auth_off_with_the_modify_command_and_on_as_ok() {
+    let home = home_with(&format!(
+        "[connections.inst]\nhost = \"{INSTANCE_HOST}\"\n[connections.reader]\nhost = \"{READER}\"\n"
+    ));
+    let mut state = account();
+    state.instances[0].iam_auth = false;
+    state.clusters[0].iam_auth = false;
+    let aws = Aws::new(state);
+    let run = aws.run(&home, &["doctor"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains(
+            "FAIL  iam_auth     IAM database authentication is off for instance `prod-db`"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fix: aws rds modify-db-instance --db-instance-identifier prod-db --apply-immediately --enable-iam-database-authentication"), "{}", run.stdout);
+    assert!(run.stdout.contains("fix: aws rds modify-db-cluster --db-cluster-identifier aurora --apply-immediately --enable-iam-database-authentication"), "{}", run.stdout);
+
+    aws.state.lock().unwrap().instances[0].iam_auth = true;
+    let report = json(&aws.run(&home, &["doctor", "inst", "--format", "json"]));
+    let iam = check(&report, "inst", "iam_auth");
+    assert_eq!(iam["status"], "ok");
+    assert!(iam.get("fix").is_none());
+}
+
+#[test]
+fn doctor_simulates_the_policy_for_the_sso_role_with_the_username_tag() {
+    let home = home_with(&format!(
+        "[connections.jane]\nhost = \"{INSTANCE_HOST}\"\n\
+         [connections.bob]\nhost = \"{INSTANCE_HOST}\"\nuser = \"bob\"\n\
+         [connections.aurora]\nhost = \"{WRITER}\"\n"
+    ));
+    let aws = Aws::new(account());
+    let report = json(aws.run(&home, &["doctor", "--format", "json"]).code(1));
+    let allowed = check(&report, "jane", "iam_policy");
+    assert_eq!(allowed["status"], "ok", "{allowed}");
+    let text = allowed["message"].as_str().unwrap();
+    assert!(
+        text.contains(&role_arn()),
+        "the SSO session maps back to its role: {text}"
+    );
+    assert!(text.contains("allowed by DbConnectByUsername"), "{text}");
+    for denied in ["bob", "aurora"] {
+        let check = check(&report, denied, "iam_policy");
+        assert_eq!(check["status"], "fail", "{check}");
+        assert!(
+            check["message"]
+                .as_str()
+                .unwrap()
+                .contains("the permission set lacks it")
+        );
+        assert!(check["fix"][0].as_str().unwrap().contains(&format!(
+            "rdsiam-helper policy {denied} --account {ACCOUNT}"
+        )));
+    }
+    // What IAM was asked: the role, the dbuser ARN and the principal tag.
+    let asked: Vec<String> = aws
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("Action=SimulatePrincipalPolicy"))
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(asked.len(), 3);
+    let fields = fake_aws::form(&asked[0]);
+    assert!(fields.contains(&(
+        "ContextEntries.member.1.ContextKeyName".into(),
+        "aws:PrincipalTag/username".into()
+    )));
+}
+
+#[test]
+fn doctor_token_decodes_offline_and_finds_a_wrong_region_and_a_tunnel_address() {
+    let home = home_with(&format!(
+        "[connections.prod]\nhost = \"{INSTANCE_HOST}\"\ntunnel = \"127.0.0.1:15432\"\n"
+    ));
+    let aws = Aws::new(account());
+    let signed = |host: &str, region: &str| {
+        let run = aws.run(
+            &home,
+            &[
+                "token",
+                "--host",
+                host,
+                "--user",
+                "jane",
+                "--region",
+                region,
+                "--no-cache",
+            ],
+        );
+        run.ok().token()
+    };
+    let good = signed(INSTANCE_HOST, "us-east-1");
+    let run = aws.run_with_stdin(&home, &["doctor", "prod", "--token"], &good);
+    run.ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "signed for jane@{INSTANCE_HOST}:5432 in us-east-1 by access key {}",
+            common::ACCESS_KEY_ID
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("X-Amz-Signature")
+            && !run
+                .stdout
+                .contains(good.split("X-Amz-Signature=").nth(1).unwrap())
+    );
+
+    let run = aws.run_with_stdin(
+        &home,
+        &["doctor", "prod", "--token", "--format", "json"],
+        &signed(INSTANCE_HOST, "eu-west-1"),
+    );
+    run.code(1);
+    let report = json(&run);
+    assert_eq!(check(&report, "token for prod", "region")["status"], "fail");
+
+    let run = aws.run_with_stdin(
+        &home,
+        &["doctor", "prod", "--token"],
+        &signed("127.0.0.1", "us-east-1"),
+    );
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("signed for the tunnel address 127.0.0.1, not the endpoint"),
+        "{}",
+        run.stdout
+    );
+    // Not a token at all: a usage error naming stdin.
+    aws.run_with_stdin(&home, &["doctor", "--token"], "hello")
+        .code(2)
+        .stderr_has("stdin: not a token");
+}
+
+#[test]
+fn token_verify_with_credentials_sts_calls_expired_exits_3_with_nothing_on_stdout() {
+    let home = home_with(&format!("[connections.prod]\nhost = \"{INSTANCE_HOST}\"\n"));
+    let mut state = account();
+    state.sts_error = Some("ExpiredToken".into());
+    let aws = Aws::new(state);
+    let run = aws.run(&home, &["token", "prod", "--verify"]);
+    run.code(3)
+        .stderr_has("ExpiredToken")
+        .stderr_has("aws sso login --profile db");
+    assert_eq!(run.stdout, "");
+    // Without --verify the dead token is printed (what the check exists for)...
+    aws.run(&home, &["token", "prod"]).ok();
+    // ...and `verify = true` in the config checks even a cached token's credentials.
+    home.config(&format!(
+        "[defaults]\naws_profile = \"db\"\nregion = \"us-east-1\"\nuser = \"jane\"\nverify = true\n[connections.prod]\nhost = \"{INSTANCE_HOST}\"\n"
+    ));
+    let run = aws.run(&home, &["pg", "prod"]);
+    run.code(3);
+    assert_eq!(run.stdout, "");
+    // Accepted credentials are checked once per credential lifetime, not per token.
+    aws.state.lock().unwrap().sts_error = None;
+    aws.run(&home, &["pg", "prod"]).ok();
+    aws.run(&home, &["pg", "prod"]).ok();
+    let calls = aws
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("GetCallerIdentity"))
+        .count();
+    assert_eq!(calls, 3, "two refusals, then one check for two tokens");
+}
+
+#[test]
+fn connections_discover_lists_iam_enabled_resources_and_add_fills_the_config() {
+    let home = home_with("[connections.prod-db]\nhost = \"kept.example.com\"\n");
+    let mut state = account();
+    state.instances.push(FakeInstance {
+        id: "legacy".into(),
+        engine: "mysql".into(),
+        address: "legacy.abc123.us-east-1.rds.invalid".into(),
+        port: 3306,
+        iam_auth: false,
+        resource_id: "db-LEGACY".into(),
+        cluster: None,
+    });
+    let aws = Aws::new(state);
+    let run = aws.run(
+        &home,
+        &[
+            "connections",
+            "discover",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ],
+    );
+    run.ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "aurora\tcluster\taurora-postgresql\t{WRITER}:5432"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!(
+        "prod-db\tinstance\tpostgres\t{INSTANCE_HOST}:5432"
+    )));
+    assert!(!run.stdout.contains("legacy"), "IAM auth off: not listed");
+    assert!(
+        !run.stdout.contains("aurora-1"),
+        "a cluster's instance is the cluster"
+    );
+
+    aws.run(
+        &home,
+        &[
+            "connections",
+            "discover",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+            "--add",
+        ],
+    )
+    .ok()
+    .stderr_has("kept the existing connection `prod-db`");
+    let show = home.run(&["connections", "show", "aurora"]);
+    show.ok();
+    for line in [
+        format!("host = {WRITER}"),
+        "engine = postgres".to_string(),
+        "user = {session_name}".to_string(),
+        "aws_profile = db".to_string(),
+        "region = us-east-1".to_string(),
+    ] {
+        assert!(show.stdout.contains(&line), "{line}: {}", show.stdout);
+    }
+    assert!(
+        home.run(&["connections", "show", "prod-db"])
+            .stdout
+            .contains("host = kept.example.com")
+    );
+
+    aws.run(
+        &home,
+        &[
+            "connections",
+            "add",
+            "one",
+            "--from-instance",
+            "prod-db",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+            "--user",
+            "jane",
+        ],
+    )
+    .ok();
+    let show = home.run(&["connections", "show", "one"]);
+    assert!(
+        show.stdout.contains(&format!("host = {INSTANCE_HOST}"))
+            && show.stdout.contains("user = jane"),
+        "{}",
+        show.stdout
+    );
+    aws.run(
+        &home,
+        &[
+            "connections",
+            "add",
+            "nope",
+            "--from-cluster",
+            "missing",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ],
+    )
+    .code(1)
+    .stderr_has("no Aurora cluster `missing`");
+}
+
+#[test]
+fn policy_is_json_with_the_looked_up_resource_id_or_the_given_one() {
+    let home = home_with(&format!("[connections.prod]\nhost = \"{READER}\"\n"));
+    let aws = Aws::new(account());
+    let run = aws.run(&home, &["policy", "prod", "--account", ACCOUNT]);
+    run.ok();
+    let policy: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(policy["Version"], "2012-10-17");
+    assert_eq!(policy["Statement"][0]["Action"], "rds-db:connect");
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        dbuser("cluster-QRSTUVWXYZ012345", "${aws:PrincipalTag/username}")
+    );
+    let run = home.run(&[
+        "policy",
+        "prod",
+        "--account",
+        ACCOUNT,
+        "--resource-id",
+        "db-GIVEN",
+        "--user-literal",
+        "O'Brien",
+    ]);
+    let policy: serde_json::Value = serde_json::from_str(&run.ok().stdout).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        dbuser("db-GIVEN", "O'Brien")
+    );
+    home.run(&["policy", "prod", "--account", "12345"])
+        .code(2)
+        .stderr_has("--account: an AWS account id is 12 digits");
+}
+
+const AWKWARD: [&str; 4] = [
+    "jane.doe@example.com",
+    "O'Brien",
+    "\"quoted\"",
+    "back\\slash`tick",
+];
+
+#[test]
+fn sql_user_statements_run_on_postgresql_for_awkward_names() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    pg.admin_psql("CREATE ROLE rds_iam");
+    let home = Home::new();
+    for name in AWKWARD {
+        let sql = home
+            .run(&["sql-user", name, "--engine", "postgres"])
+            .ok()
+            .stdout
+            .clone();
+        pg.admin_psql(&sql);
+        let member = pg.admin_psql(&format!(
+            "SELECT pg_has_role(r.rolname, 'rds_iam', 'member') FROM pg_roles r WHERE r.rolname = '{}'",
+            name.replace('\'', "''")
+        ));
+        assert_eq!(member, "t", "{name}: {sql}");
+    }
+}
+
+#[test]
+fn sql_user_statements_run_on_mariadb_for_awkward_names() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let home = Home::new();
+    for name in AWKWARD {
+        let sql = home
+            .run(&["sql-user", name, "--engine", "mysql"])
+            .ok()
+            .stdout
+            .clone();
+        assert!(
+            sql.contains("IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL"),
+            "{sql}"
+        );
+        // MariaDB has no AWSAuthenticationPlugin; the quoting is what is tested.
+        let sql = sql.replace("AWSAuthenticationPlugin AS 'RDS'", "mysql_native_password");
+        db.admin_sql(&sql);
+        let found = db.admin_sql(&format!(
+            "SELECT ssl_type FROM mysql.user WHERE User = '{}' AND Host = '%'",
+            name.replace('\\', "\\\\").replace('\'', "\\'")
+        ));
+        assert_eq!(found, "ANY", "{name}: {sql}");
+    }
+}
+
+/// The RDS instance stands for the private PostgreSQL server: found by its endpoint name
+/// (`localhost`), IAM auth on, the policy allowed.
+fn postgres_account(port: u16) -> AwsState {
+    let mut state = account();
+    state.instances[0].address = "localhost".into();
+    state.instances[0].port = port;
+    state
+}
+
+#[test]
+fn doctor_passes_on_the_private_postgresql_and_explains_a_refused_password() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let home = home_with(&format!(
+        "[connections.pg]\nhost = \"localhost\"\nport = {}\nca_bundle = \"{}\"\n",
+        pg.port(),
+        ca.ca_pem().display()
+    ));
+    let aws = Aws::new(postgres_account(pg.port()));
+    // The server stands in for RDS: the token is the role's password.
+    let token = aws.run(&home, &["pg", "pg"]).ok().token();
+    pg.create_role("jane", &token);
+    let run = aws.run(&home, &["doctor", "pg"]);
+    let login = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("login"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        login.contains("ok    login        logged in as jane"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+    run.ok();
+
+    pg.set_password("jane", "not-the-token");
+    let run = aws.run(&home, &["doctor", "pg", "--format", "json"]);
+    run.code(1);
+    let report = json(&run);
+    let login = check(&report, "pg", "login");
+    let message = login["message"].as_str().unwrap();
+    assert!(
+        message.contains("password authentication failed for user \"jane\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("the server checked a password, not an IAM token"),
+        "{message}"
+    );
+    assert!(
+        message.contains("IAM database authentication is off (checked: ok)"),
+        "{message}"
+    );
+    assert!(
+        login["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper sql-user jane --engine postgres")
+    );
+
+    // A bundle of another CA: TLS verification fails before any password is sent.
+    home.config(&format!(
+        "[defaults]\naws_profile = \"db\"\nregion = \"us-east-1\"\nuser = \"jane\"\n\
+         [connections.pg]\nhost = \"localhost\"\nport = {}\nca_bundle = \"{}\"\n",
+        pg.port(),
+        ca.other_ca_pem().display()
+    ));
+    let report = json(
+        aws.run(&home, &["doctor", "pg", "--format", "json"])
+            .code(1),
+    );
+    let login = check(&report, "pg", "login");
+    let message = login["message"].as_str().unwrap();
+    assert!(message.contains("certificate verify failed"), "{message}");
+    assert!(message.contains("not signed by the CA bundle"), "{message}");
+    assert!(
+        login["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper ca install")
+    );
+}
+
+/// A one-shot HTTP server on loopback that sends `head` then `body` and closes.
+fn http_once(head: String, body: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/global-bundle.pem",
+        listener.local_addr().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
+
+#[test]
+fn ca_install_downloads_checks_and_replaces_atomically_keeping_the_old_on_a_broken_download() {
+    let ca = TestCa::new();
+    let pem = std::fs::read(ca.ca_pem()).unwrap();
+    let home = Home::new();
+    let target = home.path().join(".aws/rds/global-bundle.pem");
+    let ok = http_once(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            pem.len()
+        ),
+        pem.clone(),
+    );
+    home.run(&["ca", "install", "--url", &ok])
+        .ok()
+        .stderr_has("(1 certificates)");
+    assert_eq!(std::fs::read(&target).unwrap(), pem);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+
+    // Half the bundle, then the connection drops: the old file stays.
+    let half = pem[..pem.len() / 2].to_vec();
+    let broken = http_once(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            pem.len()
+        ),
+        half,
+    );
+    home.run(&["ca", "install", "--url", &broken])
+        .code(1)
+        .stderr_has("was left as it was");
+    assert_eq!(std::fs::read(&target).unwrap(), pem);
+    // A whole answer that is not a bundle: refused too.
+    let html = b"<html>maintenance</html>".to_vec();
+    let not_pem = http_once(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            html.len()
+        ),
+        html,
+    );
+    home.run(&["ca", "install", "--url", &not_pem])
+        .code(1)
+        .stderr_has("is not a CA bundle");
+    assert_eq!(std::fs::read(&target).unwrap(), pem);
+    // Plain http anywhere but loopback is refused before any connection.
+    home.run(&["ca", "install", "--url", "http://example.com/b.pem"])
+        .code(2)
+        .stderr_has("only downloaded over https");
+
+    // doctor reads it: present, parses, nothing expiring within 90 days.
+    home.config(&format!(
+        "[connections.x]\nhost = \"{INSTANCE_HOST}\"\nuser = \"jane\"\nca_bundle = \"{}\"\n",
+        target.display()
+    ));
+    let run = home.run(&["doctor", "x", "--format", "json"]);
+    assert_eq!(check(&json(&run), "x", "ca_bundle")["status"], "ok");
+}
+
+#[test]
+fn profiles_lists_sso_sessions_keys_and_the_connections_that_use_them() {
+    let home = home_with(&format!("[connections.prod]\nhost = \"{INSTANCE_HOST}\"\n"));
+    home.aws_config("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n[profile sso-db]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = DBAccess\nregion = us-east-1");
+    home.write(
+        ".aws/sso/cache/a.json",
+        r#"{"startUrl":"https://corp.awsapps.com/start","region":"us-east-1","accessToken":"t","expiresAt":"2020-01-01T00:00:00Z"}"#,
+    );
+    let run = home.run(&["profiles"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("db\taccess keys\tno expiry\tconnections: prod"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("sso-db\tsso (session corp)\texpired 2020-01-01T00:00:00Z\tconnections: -"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A self-signed CA certificate named `name` that expires on `year`-`month`-01.
+fn ca_certificate(name: &str, year: i32, month: u8) -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year, month, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem()
+}
+
+#[test]
+fn doctor_names_the_ca_certificates_that_expire_within_90_days_and_a_broken_bundle() {
+    let home = home_with(&format!(
+        "[connections.x]\nhost = \"{INSTANCE_HOST}\"\nca_bundle = \"~/bundle.pem\"\n"
+    ));
+    let bundle = format!(
+        "{}{}",
+        ca_certificate("Long Lived CA", 2035, 1),
+        ca_certificate("Soon Expiring CA", 2030, 2)
+    );
+    home.write("bundle.pem", &bundle);
+    let run = |now: &str| {
+        let mut cmd = home.cmd();
+        cmd.env("RDSIAM_HELPER_TEST_NOW", now)
+            .args(["doctor", "x", "--format", "json"]);
+        Run::from(cmd.output().unwrap())
+    };
+    let report = json(&run("2029-12-15T00:00:00Z"));
+    let ca = check(&report, "x", "ca_bundle");
+    assert_eq!(ca["status"], "warn", "{ca}");
+    let message = ca["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "1 of 2 certificates expire within 90 days: CN=Soon Expiring CA (2030-02-01T00:00:00Z)"
+        ),
+        "{message}"
+    );
+    assert!(
+        ca["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper ca install --path")
+    );
+    assert_eq!(
+        check(&json(&run("2029-06-01T00:00:00Z")), "x", "ca_bundle")["status"],
+        "ok"
+    );
+
+    home.write(
+        "bundle.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    );
+    let ca = check(&json(&run("2029-06-01T00:00:00Z")), "x", "ca_bundle").clone();
+    assert_eq!(ca["status"], "fail", "{ca}");
+}
+
+#[test]
+fn doctor_sends_an_sso_profile_without_a_login_to_aws_sso_login() {
+    let home = home_with(&format!(
+        "[connections.x]\nhost = \"{INSTANCE_HOST}\"\naws_profile = \"sso-db\"\n"
+    ));
+    home.aws_config("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n[profile sso-db]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = DBAccess\nregion = us-east-1");
+    let aws = Aws::new(account());
+    let run = aws.run(&home, &["doctor", "x", "--format", "json"]);
+    run.code(1);
+    let report = json(&run);
+    let credentials = check(&report, "x", "credentials");
+    assert_eq!(credentials["status"], "fail");
+    assert!(
+        credentials["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("aws sso login --profile sso-db"),
+        "{credentials}"
+    );
+    assert_eq!(check(&report, "x", "aws")["status"], "skip");
+    assert_eq!(aws.server.hits(), 0, "no AWS call without credentials");
+}
+
+#[test]
+fn doctor_logs_in_to_the_private_mariadb_and_explains_access_denied() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let home = home_with(&format!(
+        "[connections.my]\nengine = \"mysql\"\nhost = \"localhost\"\nport = {}\nca_bundle = \"{}\"\n",
+        db.port(),
+        ca.ca_pem().display()
+    ));
+    let mut state = postgres_account(db.port());
+    state.instances[0].engine = "mariadb".into();
+    let aws = Aws::new(state);
+    let token = aws.run(&home, &["mysql", "my"]).ok().token();
+    db.create_user("jane", &token);
+    let run = aws.run(&home, &["doctor", "my"]);
+    assert!(
+        run.stdout.contains("ok    login        logged in as jane"),
+        "{}",
+        run.stdout
+    );
+    run.ok();
+
+    db.set_password("jane", "not-the-token");
+    let report = json(
+        aws.run(&home, &["doctor", "my", "--format", "json"])
+            .code(1),
+    );
+    let login = check(&report, "my", "login");
+    let message = login["message"].as_str().unwrap();
+    assert!(
+        message.contains("Access denied for user 'jane'"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("IAM database authentication off on the instance or cluster (checked: ok)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("no IAM policy allows rds-db:connect as `jane` (checked: ok)"),
+        "{message}"
+    );
+    assert!(
+        login["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("rdsiam-helper sql-user jane --engine mysql")
+    );
+}

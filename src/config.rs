@@ -3,6 +3,9 @@
 use crate::error::{Error, Result};
 use crate::report;
 pub use crate::values::SESSION_NAME_TEMPLATE;
+
+/// Where the AWS guide puts the RDS CA bundle, used when a connection names none.
+pub const DEFAULT_CA_BUNDLE: &str = "~/.aws/rds/global-bundle.pem";
 use crate::values::{
     AwsProfile, ConnectionName, Database, DbUser, FilePath, Host, Port, RefreshBefore, Region,
     SsoLogin, Tunnel,
@@ -190,9 +193,7 @@ impl Connection {
         match (&self.ca_bundle, self.engine) {
             (Some(path), _) => TrustAnchors::Bundle(path.clone()),
             (None, Engine::Dsql) => TrustAnchors::System,
-            (None, _) => {
-                TrustAnchors::Bundle(expand_home(Path::new(crate::clients::DEFAULT_CA_BUNDLE)))
-            }
+            (None, _) => TrustAnchors::Bundle(expand_home(Path::new(DEFAULT_CA_BUNDLE))),
         }
     }
 

@@ -1,5 +1,7 @@
 //! aws-config glue: the only module that talks to the AWS SDK. Runs only on a cache miss.
 
+use crate::clock;
+use crate::config::Connection;
 use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::{Error, Result};
 use crate::report;
@@ -17,6 +19,7 @@ use aws_types::SdkConfig;
 use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
 use std::borrow::Cow;
+use std::time::SystemTime;
 
 /// The region stand-in in a cache key when the AWS profile supplies the region. Reading the
 /// profile to find it would cost the hot path its speed.
@@ -595,6 +598,34 @@ fn process_failure(text: &str) -> Option<String> {
         return Some("the credential_process printed no valid credentials".to_string());
     }
     Some("the credential_process could not be run".to_string())
+}
+
+/// Expired credentials still sign a token that the server refuses: refused here, with the fix
+/// for the kind of source that handed them out.
+pub fn check_not_expired(
+    connection: &Connection,
+    expiry: Option<SystemTime>,
+    source: impl FnOnce() -> Source,
+) -> Result<()> {
+    let Some(expiry) = expiry.filter(|e| *e <= SystemTime::now()) else {
+        return Ok(());
+    };
+    Err(Error::credentials(format!(
+        "the AWS credentials for {} expired at {}",
+        connection.display_name(),
+        clock::rfc3339(expiry)
+    ))
+    .hint(match (&connection.aws_profile, source()) {
+        (Some(profile), Source::Sso) => format!(
+            "sign in again: `aws sso login --profile {profile}` (or `rdsiam-helper login {}`)",
+            connection.display_name()
+        ),
+        (Some(profile), Source::Process) => format!(
+            "the credential_process of AWS profile `{profile}` handed out expired credentials: check what it prints (`Expiration`)"
+        ),
+        (Some(profile), _) => format!("renew the credentials of AWS profile `{profile}` (~/.aws/credentials or its source)"),
+        (None, _) => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
+    }))
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
     )?;
     let now = clock::now();
     let expiry = resolved.credentials.expiry();
-    check_not_expired(connection, expiry, || resolved.source())?;
+    credentials::check_not_expired(connection, expiry, || resolved.source())?;
     // The token entry records the name too, so a token hit needs neither STS nor this cache.
     let user = signing_user(connection, key, cache, &resolved)?;
     let token = sign_for(connection, &resolved, &user, now)?;
@@ -86,34 +86,6 @@ fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Resul
         valid_until,
         lifetime: connection.token_lifetime,
     })
-}
-
-/// Expired credentials still sign a token that the server refuses: refused here, with the fix
-/// for the kind of source that handed them out.
-pub(crate) fn check_not_expired(
-    connection: &Connection,
-    expiry: Option<SystemTime>,
-    source: impl FnOnce() -> credentials::Source,
-) -> Result<()> {
-    let Some(expiry) = expiry.filter(|e| *e <= SystemTime::now()) else {
-        return Ok(());
-    };
-    Err(Error::credentials(format!(
-        "the AWS credentials for {} expired at {}",
-        connection.display_name(),
-        clock::rfc3339(expiry)
-    ))
-    .hint(match (&connection.aws_profile, source()) {
-        (Some(profile), credentials::Source::Sso) => format!(
-            "sign in again: `aws sso login --profile {profile}` (or `rdsiam-helper login {}`)",
-            connection.display_name()
-        ),
-        (Some(profile), credentials::Source::Process) => format!(
-            "the credential_process of AWS profile `{profile}` handed out expired credentials: check what it prints (`Expiration`)"
-        ),
-        (Some(profile), _) => format!("renew the credentials of AWS profile `{profile}` (~/.aws/credentials or its source)"),
-        (None, _) => "renew AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN".to_string(),
-    }))
 }
 
 /// A token signed with temporary credentials dies with them, even before its own lifetime.

@@ -9,7 +9,6 @@ use crate::clock;
 use crate::config::Connection;
 use crate::credentials;
 use crate::error::Result;
-use crate::issuer;
 use crate::report;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
         connection.signing_region().as_deref(),
     )?;
     let expiry = resolved.credentials.expiry();
-    issuer::check_not_expired(connection, expiry, || resolved.source())?;
+    credentials::check_not_expired(connection, expiry, || resolved.source())?;
     let aws = Aws::from_resolved(&resolved, connection.aws_profile.as_deref())?;
     let caller = aws.caller().map_err(|mut err| {
         err.message = format!(

@@ -18,7 +18,7 @@ use crate::secret::Contents;
 use std::path::{Path, PathBuf};
 
 /// Where the AWS guide puts the RDS CA bundle, used when a connection names none.
-pub const DEFAULT_CA_BUNDLE: &str = "~/.aws/rds/global-bundle.pem";
+pub use crate::config::DEFAULT_CA_BUNDLE;
 pub const CA_BUNDLE_URL: &str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
 
 /// Where the OS trust store usually is, for a client file written when this machine has none.

@@ -1,7 +1,7 @@
 //! `connections list | show | add | remove`. Edits keep the file's comments and other entries.
 
 use crate::cli::{AddConnection, ConnectionsCommand};
-use crate::commands::print;
+use crate::commands::{discover, print};
 use crate::config::{self, Config, Connection};
 use crate::error::{Error, Result};
 use crate::files;
@@ -17,10 +17,15 @@ pub fn run(explicit: Option<&Path>, command: ConnectionsCommand) -> Result<i32> 
         ConnectionsCommand::Add(add)
             if add.from_instance.is_some() || add.from_cluster.is_some() =>
         {
-            crate::commands::discover::add_from(explicit, &add)
+            add_connection(explicit, &discover::filled(&add)?)
         }
         ConnectionsCommand::Add(add) => add_connection(explicit, &add),
-        ConnectionsCommand::Discover(args) => crate::commands::discover::run(explicit, &args),
+        ConnectionsCommand::Discover(args) => {
+            for add in discover::run(explicit, &args)? {
+                add_connection(explicit, &add)?;
+            }
+            Ok(0)
+        }
         ConnectionsCommand::Remove { name } => remove(explicit, &name),
     }
 }
@@ -97,7 +102,7 @@ fn show(c: &Connection) -> Result<i32> {
     Ok(0)
 }
 
-pub fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
+fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
     let table = connection_table(add);
     let mut replaced = false;

@@ -3,13 +3,15 @@
 
 use crate::aws_api::{Aws, Resource};
 use crate::cli::{AddConnection, DiscoverArgs};
-use crate::commands::{connections, print};
+use crate::commands::print;
 use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
 use crate::values::{AwsProfile, ConnectionName, DbUser, Host, Port, Region};
 use std::path::Path;
 
-pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<i32> {
+/// Lists what RDS has with IAM authentication on; with `--add`, returns the connections to add
+/// for those the config does not have yet (`connections` adds them).
+pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnection>> {
     let config = Config::load(explicit)?;
     let profile = args.aws_profile.clone().map(AwsProfile::into_string);
     let aws = Aws::connect(profile.as_deref(), args.region.as_ref().map(Region::as_str))?;
@@ -19,7 +21,7 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<i32> {
             "rdsiam-helper: no instance or cluster in {} has IAM database authentication on",
             aws.region
         );
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let mut out = String::new();
     for resource in &found {
@@ -34,8 +36,9 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<i32> {
     }
     print(&out)?;
     if !args.add {
-        return Ok(0);
+        return Ok(Vec::new());
     }
+    let mut adds = Vec::new();
     for resource in &found {
         if config.connections.contains_key(&resource.id) {
             eprintln!(
@@ -44,14 +47,19 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<i32> {
             );
             continue;
         }
-        let add = connection_for(resource, &aws.region, profile.as_deref(), args.user.clone())?;
-        connections::add_connection(explicit, &add)?;
+        adds.push(connection_for(
+            resource,
+            &aws.region,
+            profile.as_deref(),
+            args.user.clone(),
+        )?);
     }
-    Ok(0)
+    Ok(adds)
 }
 
-/// `connections add NAME --from-instance ID | --from-cluster ID`.
-pub fn add_from(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
+/// `connections add NAME --from-instance ID | --from-cluster ID`: the connection to add, filled
+/// in from RDS.
+pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     let profile = add.aws_profile.clone().map(AwsProfile::into_string);
     let aws = Aws::connect(profile.as_deref(), add.region.as_ref().map(Region::as_str))?;
     let resource = match (&add.from_instance, &add.from_cluster) {
@@ -80,7 +88,7 @@ pub fn add_from(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     filled.ca_bundle = add.ca_bundle.clone();
     filled.refresh_before = add.refresh_before.clone();
     filled.tunnel = add.tunnel;
-    connections::add_connection(explicit, &filled)
+    Ok(filled)
 }
 
 fn connection_for(

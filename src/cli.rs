@@ -437,6 +437,44 @@ fn connection_name(text: &str) -> Result<String, crate::values::ValueError> {
         .map(|n| n.as_str().to_string())
 }
 
+/// `[--config PATH] pg|mysql NAME`, exactly as the tool prints it for a GUI, which runs it on
+/// every connect: read without building clap's whole command tree, which costs a cache hit
+/// more than everything else it does. Anything else, or anything odd (a flag, a name that is
+/// not one), is left to clap, so help, errors and every other form behave as before.
+fn password_command(args: Vec<OsString>) -> Option<Cli> {
+    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    let (config, rest) = match args.as_slice() {
+        ["--config", path, rest @ ..] if !path.is_empty() && !path.starts_with('-') => {
+            (Some(PathBuf::from(path)), rest)
+        }
+        rest => (None, rest),
+    };
+    let [verb, name] = rest else {
+        return None;
+    };
+    if name.starts_with('-') {
+        return None;
+    }
+    let name = connection_name(name).ok()?;
+    let args = EngineTokenArgs {
+        name,
+        output: TokenOutput {
+            no_cache: false,
+            format: OutputFormat::Text,
+        },
+    };
+    let command = match *verb {
+        "pg" => Command::Pg(args),
+        "mysql" => Command::Mysql(args),
+        _ => return None,
+    };
+    Some(Cli {
+        verbose: false,
+        config,
+        command,
+    })
+}
+
 /// The clap command, for completion and the man page.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
@@ -484,6 +522,9 @@ fn config_on_the_line() -> Option<PathBuf> {
 /// The parsed command line. Usage errors come out in the tool's own shape (one
 /// `rdsiam-helper: error:` line and a hint, exit 2) so scripts and GUI logs see one format.
 pub fn parse() -> Cli {
+    if let Some(cli) = password_command(std::env::args_os().skip(1).collect()) {
+        return cli;
+    }
     Cli::try_parse().unwrap_or_else(|err| {
         use clap::error::ErrorKind;
         if matches!(
@@ -535,4 +576,41 @@ fn invalid_value(err: &clap::Error) -> Option<String> {
         _ => arg.trim_start_matches('<').trim_end_matches('>'),
     };
     Some(format!("{flag}: {cause}"))
+}
+
+#[cfg(test)]
+mod password_command_tests {
+    use super::*;
+
+    fn fast(args: &[&str]) -> Option<String> {
+        password_command(args.iter().map(OsString::from).collect()).map(|cli| format!("{cli:?}"))
+    }
+
+    fn clap(args: &[&str]) -> String {
+        let argv = std::iter::once("rdsiam-helper").chain(args.iter().copied());
+        format!("{:?}", Cli::try_parse_from(argv).unwrap())
+    }
+
+    #[test]
+    fn the_gui_forms_read_as_clap_reads_them_and_nothing_else_is_taken() {
+        for args in [
+            &["pg", "prod"][..],
+            &["mysql", "shop.eu-1"],
+            &["--config", "/a b/c.toml", "pg", "prod"],
+        ] {
+            assert_eq!(fast(args).as_deref(), Some(clap(args).as_str()), "{args:?}");
+        }
+        for args in [
+            &["pg", "-v"][..],
+            &["pg", "--help"],
+            &["pg", "prod", "--no-cache"],
+            &["-v", "pg", "prod"],
+            &["token", "prod"],
+            &["pg", "bad name"],
+            &["--config", "", "pg", "prod"],
+            &["pg"],
+        ] {
+            assert_eq!(fast(args), None, "{args:?}");
+        }
+    }
 }

@@ -12,10 +12,12 @@ cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench needs hyperfine (apt install hyperfine)" >&2; exit 1; }
 
 if [ -z "${BIN:-}" ]; then
-  # glibc linked statically (see "Install" and "Performance" in the README); the explicit
+  # glibc linked statically, not position-independent (see "Install" and "Performance" in the
+  # README); the explicit
   # --target keeps the flag off build scripts and proc-macros.
   triple=$(rustc -vV | sed -n 's/^host: //p')
-  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$triple" >&2
+  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+    cargo build --release --locked --target "$triple" >&2
   BIN=target/$triple/release/rdsiam-helper
 fi
 BIN=$(readlink -f "$BIN")

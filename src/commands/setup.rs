@@ -26,16 +26,15 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
     if args.via_proxy {
         return via_proxy(connection, name, client, &destination, &command);
     }
-    let user_for = |issued: Option<&issuer::Issued>| match issued {
-        Some(issued) => issued.user.clone(),
-        None => connection.user.clone(),
-    };
     // A token is issued only where the plan needs one, or the `{session_name}` it resolves to.
     let issued = match needs_token(client, connection) {
         true => Some(issuer::issue(connection, true)?),
         false => None,
     };
-    let user = user_for(issued.as_ref());
+    let user = match &issued {
+        Some(issued) => issued.user.clone(),
+        None => connection.user.clone(),
+    };
     let request = Request {
         connection,
         name,

@@ -545,6 +545,22 @@ fn health_check_readiness_and_quitquitquit() {
             "--structured-logs",
         ],
     );
+    // As a startup probe does: the health server is bound just after the listeners that the
+    // log announces, so the first answer may take a moment.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(10)
+        && std::net::TcpStream::connect(("127.0.0.1", health))
+            .map(|mut stream| {
+                use std::io::{Read, Write};
+                let _ = stream.write_all(b"GET /startup HTTP/1.0\r\n\r\n");
+                let mut answer = String::new();
+                let _ = stream.read_to_string(&mut answer);
+                !answer.starts_with("HTTP/1.0 200") && !answer.starts_with("HTTP/1.1 200")
+            })
+            .unwrap_or(true)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for path in ["/startup", "/liveness", "/readiness"] {
         assert_eq!(http(health, "GET", path).0, 200, "{path}");
     }

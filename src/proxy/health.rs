@@ -23,17 +23,26 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, served: Vec<Arc<S
         let shared = shared.clone();
         let served = served.clone();
         tokio::spawn(async move {
+            // A quit is carried out once its answer has gone out: stopping at once could end
+            // the process before the caller hears that it asked successfully.
+            let quit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let asked = quit.clone();
+            let for_service = shared.clone();
             let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
+                let shared = for_service.clone();
                 let served = served.clone();
+                let asked = asked.clone();
                 async move {
-                    let response = answer(request, peer, &shared, &served).await;
+                    let response = answer(request, peer, &shared, &served, &asked).await;
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
+            if quit.load(std::sync::atomic::Ordering::SeqCst) {
+                shared.stopping.send_replace(true);
+            }
         });
     }
 }
@@ -43,6 +52,7 @@ async fn answer(
     peer: SocketAddr,
     shared: &Shared,
     served: &[Arc<Served>],
+    quit: &std::sync::atomic::AtomicBool,
 ) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/startup") | (&Method::GET, "/liveness") => reply(StatusCode::OK, "ok"),
@@ -60,7 +70,7 @@ async fn answer(
         (&Method::POST, "/quitquitquit") | (&Method::GET, "/quitquitquit")
             if shared.options.quitquitquit && peer.ip().is_loopback() =>
         {
-            shared.stopping.send_replace(true);
+            quit.store(true, std::sync::atomic::Ordering::SeqCst);
             reply(StatusCode::OK, "shutting down")
         }
         _ => reply(StatusCode::NOT_FOUND, "not found"),

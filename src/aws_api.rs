@@ -175,17 +175,18 @@ impl Aws {
     fn instances(&self) -> Result<Vec<InstanceEndpoints>> {
         let client = aws_sdk_rds::Client::new(&self.config);
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .runtime
-                .block_on(
-                    client
-                        .describe_db_instances()
-                        .set_marker(marker.clone())
-                        .send(),
-                )
-                .map_err(|e| service_error("RDS DescribeDBInstances", &e))?;
+        // The SDK's paginator follows each page's `Marker`.
+        let pages: Vec<_> = self
+            .runtime
+            .block_on(
+                client
+                    .describe_db_instances()
+                    .into_paginator()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>(),
+            )
+            .map_err(|e| service_error("RDS DescribeDBInstances", &e))?;
+        for page in pages {
             for db in page.db_instances() {
                 let endpoint = db.endpoint();
                 let address = endpoint
@@ -205,28 +206,26 @@ impl Aws {
                 let cluster = db.db_cluster_identifier().map(str::to_string);
                 out.push((resource, vec![(address, "instance endpoint")], cluster));
             }
-            marker = page.marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(out);
-            }
         }
+        Ok(out)
     }
 
     /// Clusters with their writer, reader and custom endpoints.
     fn clusters(&self) -> Result<Vec<Endpoints>> {
         let client = aws_sdk_rds::Client::new(&self.config);
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .runtime
-                .block_on(
-                    client
-                        .describe_db_clusters()
-                        .set_marker(marker.clone())
-                        .send(),
-                )
-                .map_err(|e| service_error("RDS DescribeDBClusters", &e))?;
+        // The SDK's paginator follows each page's `Marker`.
+        let pages: Vec<_> = self
+            .runtime
+            .block_on(
+                client
+                    .describe_db_clusters()
+                    .into_paginator()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>(),
+            )
+            .map_err(|e| service_error("RDS DescribeDBClusters", &e))?;
+        for page in pages {
             for cluster in page.db_clusters() {
                 let lower = |s: Option<&str>| s.unwrap_or_default().to_ascii_lowercase();
                 let writer = lower(cluster.endpoint());
@@ -257,11 +256,8 @@ impl Aws {
                 };
                 out.push((resource, endpoints));
             }
-            marker = page.marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(out);
-            }
         }
+        Ok(out)
     }
 
     /// RDS Proxies: IAM auth is per proxy (`Auth[].IAMAuth`), and the resource id is the
@@ -270,17 +266,18 @@ impl Aws {
         use aws_sdk_rds::types::IamAuthMode;
         let client = aws_sdk_rds::Client::new(&self.config);
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .runtime
-                .block_on(
-                    client
-                        .describe_db_proxies()
-                        .set_marker(marker.clone())
-                        .send(),
-                )
-                .map_err(|e| service_error("RDS DescribeDBProxies", &e))?;
+        // The SDK's paginator follows each page's `Marker`.
+        let pages: Vec<_> = self
+            .runtime
+            .block_on(
+                client
+                    .describe_db_proxies()
+                    .into_paginator()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>(),
+            )
+            .map_err(|e| service_error("RDS DescribeDBProxies", &e))?;
+        for page in pages {
             for proxy in page.db_proxies() {
                 let endpoint = proxy.endpoint().unwrap_or_default().to_ascii_lowercase();
                 let family = proxy
@@ -310,10 +307,6 @@ impl Aws {
                 };
                 out.push((resource, vec![(endpoint, "proxy endpoint")]));
             }
-            marker = page.marker().map(str::to_string);
-            if marker.is_none() {
-                break;
-            }
         }
         if !out.is_empty() {
             self.add_proxy_endpoints(&mut out)?;
@@ -324,17 +317,18 @@ impl Aws {
     /// A proxy's own extra endpoints (read-only or in another VPC), from DescribeDBProxyEndpoints.
     fn add_proxy_endpoints(&self, proxies: &mut [Endpoints]) -> Result<()> {
         let client = aws_sdk_rds::Client::new(&self.config);
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .runtime
-                .block_on(
-                    client
-                        .describe_db_proxy_endpoints()
-                        .set_marker(marker.clone())
-                        .send(),
-                )
-                .map_err(|e| service_error("RDS DescribeDBProxyEndpoints", &e))?;
+        // The SDK's paginator follows each page's `Marker`.
+        let pages: Vec<_> = self
+            .runtime
+            .block_on(
+                client
+                    .describe_db_proxy_endpoints()
+                    .into_paginator()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>(),
+            )
+            .map_err(|e| service_error("RDS DescribeDBProxyEndpoints", &e))?;
+        for page in pages {
             for endpoint in page.db_proxy_endpoints() {
                 let (Some(name), Some(address)) = (endpoint.db_proxy_name(), endpoint.endpoint())
                 else {
@@ -344,11 +338,8 @@ impl Aws {
                     endpoints.push((address.to_ascii_lowercase(), "proxy endpoint (custom)"));
                 }
             }
-            marker = page.marker().map(str::to_string);
-            if marker.is_none() {
-                return Ok(());
-            }
         }
+        Ok(())
     }
 
     /// The IAM role behind an assumed-role ARN, with its path (Identity Center roles live

@@ -1,5 +1,7 @@
 //! The command line, as data. Nothing below `main.rs` sees clap; commands get these structs.
 
+pub use crate::clients::{AuthMode, SetupClient};
+use crate::error::Error;
 use crate::config::Engine;
 use crate::values::{
     AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host, Port, RefreshBefore,
@@ -91,8 +93,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// One connection (default: every configured connection)
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: Option<String>,
+    #[arg(add = connection_names())]
+    pub name: Option<ConnectionName>,
     /// text: one line per check; json: the checks as data
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -126,8 +128,8 @@ pub struct SqlUserArgs {
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// A connection from the config file
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: String,
+    #[arg(add = connection_names())]
+    pub name: ConnectionName,
     /// The AWS account id (12 digits) that owns the database
     #[arg(long, value_name = "ID")]
     pub account: String,
@@ -148,8 +150,8 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// A connection from the config file; flags override its fields
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: Option<String>,
+    #[arg(add = connection_names())]
+    pub name: Option<ConnectionName>,
     /// The database endpoint to sign for (a DNS name, an IPv4 address or [IPv6])
     #[arg(long, value_name = "HOST")]
     pub host: Option<Host>,
@@ -178,8 +180,8 @@ pub struct TokenArgs {
 #[derive(Debug, Args)]
 pub struct EngineTokenArgs {
     /// A connection from the config file
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: String,
+    #[arg(add = connection_names())]
+    pub name: ConnectionName,
     #[command(flatten)]
     pub output: TokenOutput,
 }
@@ -197,8 +199,8 @@ pub struct TokenOutput {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// A connection from the config file
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: String,
+    #[arg(add = connection_names())]
+    pub name: ConnectionName,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -207,32 +209,11 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// A connection from the config file
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: String,
+    #[arg(add = connection_names())]
+    pub name: ConnectionName,
     /// Extra arguments for psql / mysql, after `--`
     #[arg(last = true, value_name = "CLIENT ARGS")]
     pub extra: Vec<OsString>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SetupClient {
-    Pgpass,
-    Pgservice,
-    Tableplus,
-    Datagrip,
-    Pgadmin,
-    Dbeaver,
-    Mysql,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthMode {
-    /// DataGrip: the AWS Toolkit plugin signs tokens itself (auth provider aws.rds.iam)
-    AwsToolkit,
-    /// DataGrip, DBeaver: the client reads ~/.pgpass, kept fresh by `refresh` (PostgreSQL)
-    Pgpass,
-    /// DBeaver 2026+: the client runs this tool for the password (shell_command model)
-    Command,
 }
 
 #[derive(Debug, Args)]
@@ -241,8 +222,8 @@ pub struct SetupArgs {
     #[arg(value_enum)]
     pub client: SetupClient,
     /// A connection from the config file
-    #[arg(value_parser = connection_name, add = connection_names())]
-    pub name: String,
+    #[arg(add = connection_names())]
+    pub name: ConnectionName,
     /// Merge into the client's file (its default place, or PATH) instead of printing
     #[arg(long, value_name = "PATH", num_args = 0..=1)]
     pub write: Option<Option<PathBuf>>,
@@ -267,8 +248,8 @@ pub enum SslNegotiation {
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// The connections to serve, each on a listener of its own
-    #[arg(required = true, value_parser = connection_name, add = connection_names())]
-    pub names: Vec<String>,
+    #[arg(required = true, add = connection_names())]
+    pub names: Vec<ConnectionName>,
     /// Where to listen, for one connection (default: 127.0.0.1 and the connection's local_port)
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<std::net::SocketAddr>,
@@ -304,8 +285,8 @@ pub struct ProxyArgs {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// A connection from the config file: sign in for its AWS profile
-    #[arg(value_parser = connection_name, add = connection_names(), conflicts_with_all = ["aws_profile", "sso_session"])]
-    pub name: Option<String>,
+    #[arg(add = connection_names(), conflicts_with_all = ["aws_profile", "sso_session"])]
+    pub name: Option<ConnectionName>,
     /// The AWS profile to sign in for (an sso_session or legacy sso_start_url profile)
     #[arg(long, value_name = "PROFILE", conflicts_with = "sso_session")]
     pub aws_profile: Option<AwsProfile>,
@@ -323,8 +304,8 @@ pub struct LoginArgs {
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// One connection; or --all
-    #[arg(required_unless_present = "all", conflicts_with = "all", value_parser = connection_name, add = connection_names())]
-    pub name: Option<String>,
+    #[arg(required_unless_present = "all", conflicts_with = "all", add = connection_names())]
+    pub name: Option<ConnectionName>,
     /// Every connection that has a line in .pgpass
     #[arg(long)]
     pub all: bool,
@@ -340,8 +321,8 @@ pub enum ConnectionsCommand {
     /// One connection's settings, with defaults applied
     Show {
         /// A connection from the config file
-        #[arg(value_parser = connection_name, add = connection_names())]
-        name: String,
+        #[arg(add = connection_names())]
+        name: ConnectionName,
     },
     /// Add (or replace) a connection, keeping the rest of the file and its comments
     Add(Box<AddConnection>),
@@ -350,8 +331,8 @@ pub enum ConnectionsCommand {
     /// Remove a connection
     Remove {
         /// A connection from the config file
-        #[arg(value_parser = connection_name, add = connection_names())]
-        name: String,
+        #[arg(add = connection_names())]
+        name: ConnectionName,
     },
 }
 
@@ -426,15 +407,9 @@ pub enum CacheCommand {
     /// Remove one connection's cached token, or all of them
     Clear {
         /// A connection from the config file (default: every cached token)
-        #[arg(value_parser = connection_name, add = connection_names())]
-        name: Option<String>,
+        #[arg(add = connection_names())]
+        name: Option<ConnectionName>,
     },
-}
-
-/// A connection's name on the command line, checked as the config file checks it.
-fn connection_name(text: &str) -> Result<String, crate::values::ValueError> {
-    text.parse::<ConnectionName>()
-        .map(|n| n.as_str().to_string())
 }
 
 /// `[--config PATH] pg|mysql NAME`, exactly as the tool prints it for a GUI, which runs it on
@@ -455,7 +430,7 @@ fn password_command(args: Vec<OsString>) -> Option<Cli> {
     if name.starts_with('-') {
         return None;
     }
-    let name = connection_name(name).ok()?;
+    let name = name.parse().ok()?;
     let args = EngineTokenArgs {
         name,
         output: TokenOutput {
@@ -497,7 +472,7 @@ fn connection_names() -> ArgValueCandidates {
             .iter()
             .map(|(name, c)| {
                 let help = format!("{} {}@{}", c.engine.as_str(), c.user, c.host);
-                CompletionCandidate::new(name).help(Some(help.into()))
+                CompletionCandidate::new(name.as_str()).help(Some(help.into()))
             })
             .collect()
     })
@@ -519,25 +494,25 @@ fn config_on_the_line() -> Option<PathBuf> {
     found.filter(|p| !p.as_os_str().is_empty())
 }
 
-/// The parsed command line. Usage errors come out in the tool's own shape (one
-/// `rdsiam-helper: error:` line and a hint, exit 2) so scripts and GUI logs see one format.
-pub fn parse() -> Cli {
+/// The parsed command line, or a usage error (exit 2) for `main` to render in the tool's own
+/// shape, so scripts and GUI logs see one format. Help and the version are printed by clap.
+pub fn parse() -> Result<Cli, Error> {
     if let Some(cli) = password_command(std::env::args_os().skip(1).collect()) {
-        return cli;
+        return Ok(cli);
     }
-    Cli::try_parse().unwrap_or_else(|err| {
+    Cli::try_parse().map_err(|err| {
         use clap::error::ErrorKind;
         if matches!(
             err.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        ) || err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-        {
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
             err.exit();
         }
+        let help = "run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)";
         if let Some(message) = invalid_value(&err) {
-            eprintln!("rdsiam-helper: error: {message}");
-            eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
-            std::process::exit(2);
+            return Error::usage(message).hint(help);
         }
         let rendered = err.render().to_string();
         // clap's message runs to the first blank line (a list of missing arguments follows
@@ -548,14 +523,11 @@ pub fn parse() -> Cli {
             .map(str::trim)
             .collect();
         let message = message.join(" ");
-        let message = message.strip_prefix("error: ").unwrap_or(&message);
-        eprintln!("rdsiam-helper: error: {message}");
-        let usage = rendered.lines().find(|l| l.starts_with("Usage: "));
-        if let Some(usage) = usage {
-            eprintln!("  hint: {usage}");
+        let mut error = Error::usage(message.strip_prefix("error: ").unwrap_or(&message));
+        if let Some(usage) = rendered.lines().find(|l| l.starts_with("Usage: ")) {
+            error = error.hint(usage);
         }
-        eprintln!("  hint: run `rdsiam-helper --help` (or `rdsiam-helper COMMAND --help`)");
-        std::process::exit(2);
+        error.hint(help)
     })
 }
 

@@ -90,28 +90,27 @@ impl Verification {
 /// Serialisable so that a large config's connections can be kept resolved (`cache::connection`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Connection {
-    /// `None` for an ad-hoc connection built from flags alone.
-    pub name: Option<String>,
+    pub origin: Origin,
     pub engine: Engine,
-    pub host: String,
-    pub port: u16,
+    pub host: Host,
+    pub port: Port,
     /// How long a token is signed for: 15 minutes for RDS, `token_lifetime` for DSQL.
     pub token_lifetime: Duration,
     /// DSQL's `dsql_action`, when it is set; see `dsql_action()`.
     pub dsql_action: Option<DsqlAction>,
-    pub user: String,
-    pub database: Option<String>,
+    pub user: DbUser,
+    pub database: Option<Database>,
     /// The region set by flag or by the connection itself; it beats the endpoint name's.
-    pub region: Option<String>,
+    pub region: Option<Region>,
     /// `[defaults] region`: after the endpoint name's region, before the profile's.
-    pub default_region: Option<String>,
-    pub aws_profile: Option<String>,
+    pub default_region: Option<Region>,
+    pub aws_profile: Option<AwsProfile>,
     pub ca_bundle: Option<PathBuf>,
     pub refresh_before: Duration,
     /// Where clients connect (an SSH/SSM port forward); the token stays signed for host:port.
-    pub tunnel: Option<SocketAddr>,
+    pub tunnel: Option<Tunnel>,
     /// Where `rdsiam-helper proxy` listens for this connection on 127.0.0.1.
-    pub local_port: Option<u16>,
+    pub local_port: Option<Port>,
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
@@ -123,31 +122,48 @@ pub struct Connection {
     pub verify: bool,
 }
 
+/// Where a connection came from: a table in the config file, which gives it the name that
+/// files and printed commands refer to, or flags alone, which give it none.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub enum Origin {
+    Named(ConnectionName),
+    AdHoc,
+}
+
 impl Connection {
-    pub fn display_name(&self) -> String {
-        match &self.name {
-            Some(name) => name.clone(),
-            None => format!("{}@{}:{}", self.user, self.host, self.port),
+    /// The config's name for it, for what is keyed by name (kept connections, cache labels).
+    pub fn name(&self) -> Option<&ConnectionName> {
+        match &self.origin {
+            Origin::Named(name) => Some(name),
+            Origin::AdHoc => None,
+        }
+    }
+
+    /// How messages refer to it: its name, or `user@host:port` for one given by flags.
+    pub fn label(&self) -> String {
+        match &self.origin {
+            Origin::Named(name) => name.to_string(),
+            Origin::AdHoc => format!("{}@{}:{}", self.user, self.host, self.port),
         }
     }
 
     /// The region to sign for when it is known without AWS configuration: the flag or the
     /// connection's own, else the endpoint name's, else `[defaults]`; `None` means the AWS
     /// profile's region.
-    pub fn signing_region(&self) -> Option<String> {
+    pub fn signing_region(&self) -> Option<Region> {
         if !self.region_from_host {
             return self.region.clone();
         }
         self.region
             .clone()
-            .or_else(|| region_from_host(&self.host))
+            .or_else(|| Region::of_endpoint(&self.host))
             .or_else(|| self.default_region.clone())
     }
 
     /// A region given explicitly that is not the endpoint name's: the server will refuse a
     /// token signed for it, so say so (once, where a token is issued).
     pub fn warn_if_region_contradicts_host(&self) {
-        let (Some(chosen), Some(named)) = (&self.region, region_from_host(&self.host)) else {
+        let (Some(chosen), Some(named)) = (&self.region, Region::of_endpoint(&self.host)) else {
             return;
         };
         if *chosen != named && self.region_from_host {
@@ -160,7 +176,7 @@ impl Connection {
 
     /// `dial_host` as it goes into a URL: an IPv6 tunnel address in brackets.
     pub fn dial_host_for_url(&self) -> String {
-        match self.tunnel {
+        match self.tunnel.map(Tunnel::addr) {
             Some(SocketAddr::V6(tunnel)) => format!("[{}]", tunnel.ip()),
             _ => self.dial_host(),
         }
@@ -169,13 +185,8 @@ impl Connection {
     /// The address a client dials: the tunnel when there is one, else the endpoint itself.
     pub fn dial_host(&self) -> String {
         self.tunnel
-            .map(|t| t.ip().to_string())
-            .unwrap_or_else(|| self.host.clone())
-    }
-
-    /// Whether the database user is resolved from the caller's identity at signing time.
-    pub fn user_is_session_name(&self) -> bool {
-        self.user == SESSION_NAME_TEMPLATE
+            .map(|t| t.addr().ip().to_string())
+            .unwrap_or_else(|| self.host.to_string())
     }
 
     /// For a client that dials `dial_host` and knows no other name: through a tunnel it can
@@ -200,17 +211,17 @@ impl Connection {
     /// The DSQL token's action: `dsql_action` when set, else by the user (`admin` or not).
     pub fn dsql_action(&self) -> DsqlAction {
         self.dsql_action
-            .unwrap_or_else(|| DsqlAction::for_user(&self.user))
+            .unwrap_or_else(|| DsqlAction::for_user(self.user.as_str()))
     }
 
     pub fn dial_port(&self) -> u16 {
-        self.tunnel.map(|t| t.port()).unwrap_or(self.port)
+        self.tunnel.map_or(self.port.get(), |t| t.addr().port())
     }
 
     /// The database a client opens when none is configured.
     pub fn database_or_default(&self) -> &str {
         match (&self.database, self.engine) {
-            (Some(db), _) => db,
+            (Some(db), _) => db.as_str(),
             (None, Engine::Postgres | Engine::Dsql) => "postgres",
             (None, Engine::Mysql) => "",
         }
@@ -279,19 +290,20 @@ pub struct Config {
     pub path: PathBuf,
     /// False when the file does not exist: fine for ad-hoc use.
     pub exists: bool,
-    pub connections: BTreeMap<String, Connection>,
+    pub connections: BTreeMap<ConnectionName, Connection>,
     defaults: Defaults,
 }
 
+/// `[defaults]`, each value parsed; `ca_bundle` with `~` expanded.
 #[derive(Debug, Default)]
 struct Defaults {
-    aws_profile: Option<String>,
-    region: Option<String>,
+    aws_profile: Option<AwsProfile>,
+    region: Option<Region>,
     token_lifetime: Option<Duration>,
     ca_bundle: Option<PathBuf>,
     refresh_before: Option<Duration>,
-    user: Option<String>,
-    database: Option<String>,
+    user: Option<DbUser>,
+    database: Option<Database>,
     sso_login: Option<SsoLogin>,
     verify: Option<bool>,
 }
@@ -299,13 +311,13 @@ struct Defaults {
 impl From<RawSettings> for Defaults {
     fn from(raw: RawSettings) -> Defaults {
         Defaults {
-            aws_profile: raw.aws_profile.map(AwsProfile::into_string),
-            region: raw.region.map(Region::into_string),
+            aws_profile: raw.aws_profile,
+            region: raw.region,
             token_lifetime: raw.token_lifetime.map(|t| t.get()),
             ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(p.as_str()))),
             refresh_before: raw.refresh_before.map(|r| r.get()),
-            user: raw.user.map(DbUser::into_string),
-            database: raw.database.map(Database::into_string),
+            user: raw.user,
+            database: raw.database,
             sso_login: raw.sso_login,
             verify: raw.verify,
         }
@@ -374,8 +386,8 @@ impl Config {
         let defaults = Defaults::from(raw.defaults);
         let mut connections = BTreeMap::new();
         for (name, entry) in raw.connections {
-            let connection = file.connection(name.as_str(), entry, &defaults)?;
-            connections.insert(name.as_str().to_string(), connection);
+            let connection = file.connection(&name, entry, &defaults)?;
+            connections.insert(name, connection);
         }
         Ok(Config {
             path,
@@ -398,27 +410,20 @@ impl Config {
             }
             connection.engine = engine;
         }
-        if let Some(host) = &overrides.host {
-            connection.host = host.as_str().to_string();
-        }
-        if let Some(port) = overrides.port {
-            connection.port = port.get();
-        }
-        if let Some(user) = &overrides.user {
-            connection.user = user.clone().into_string();
-        }
-        if let Some(profile) = &overrides.aws_profile {
-            connection.aws_profile = Some(profile.clone().into_string());
-        }
-        if let Some(region) = &overrides.region {
-            connection.region = Some(region.as_str().to_string());
-        }
+        let o = overrides.clone();
+        connection.host = o.host.unwrap_or(connection.host);
+        connection.port = o.port.unwrap_or(connection.port);
+        connection.user = o.user.unwrap_or(connection.user);
+        connection.aws_profile = o.aws_profile.or(connection.aws_profile);
+        connection.region = o.region.or(connection.region);
         // A bare cluster id given by --host (or --engine dsql on one) expands as in the file.
         let region = connection
             .region
-            .clone()
-            .or_else(|| connection.default_region.clone());
-        connection.host = dsql_host(connection.engine, &connection.host, region.as_deref())
+            .as_ref()
+            .or(connection.default_region.as_ref());
+        connection.host = connection
+            .host
+            .expand_dsql(connection.engine, region)
             .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
         Ok(connection)
     }
@@ -431,27 +436,21 @@ impl Config {
         let user = overrides
             .user
             .clone()
-            .map(DbUser::into_string)
             .or_else(|| self.defaults.user.clone())
             .ok_or_else(|| {
                 Error::usage("no database user given")
                     .hint("give the database user to sign for (or set `user` in [defaults])")
             })?;
-        let engine = overrides
-            .engine
-            .unwrap_or_else(|| Engine::of_host(host.as_str()));
-        let region = overrides.region.as_ref().map(Region::as_str);
-        let host = dsql_host(
-            engine,
-            host.as_str(),
-            region.or(self.defaults.region.as_deref()),
-        )
-        .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
+        let engine = overrides.engine.unwrap_or_else(|| Engine::of_host(host));
+        let region = overrides.region.as_ref().or(self.defaults.region.as_ref());
+        let host = host
+            .expand_dsql(engine, region)
+            .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
         Ok(Connection {
-            name: None,
+            origin: Origin::AdHoc,
             engine,
             host,
-            port: overrides.port.map_or(engine.default_port(), Port::get),
+            port: overrides.port.unwrap_or(engine.default_port()),
             token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
             dsql_action: None,
             user,
@@ -502,7 +501,7 @@ impl Config {
         if let Some((_, known)) = closest {
             err = err.hint(format!("did you mean `{known}`?"));
         }
-        let known: Vec<&str> = self.connections.keys().map(String::as_str).collect();
+        let known: Vec<&str> = self.connections.keys().map(|k| k.as_str()).collect();
         err.hint(format!("known connections: {}", known.join(", ")))
     }
 }
@@ -612,7 +611,7 @@ impl ConfigFile<'_> {
 
     fn connection(
         &self,
-        name: &str,
+        name: &ConnectionName,
         raw: Spanned<RawConnection>,
         defaults: &Defaults,
     ) -> Result<Connection> {
@@ -631,10 +630,11 @@ impl ConfigFile<'_> {
                 "missing; every connection needs the database endpoint",
             )
         })?;
-        let engine = raw.engine.unwrap_or_else(|| Engine::of_host(host.as_str()));
-        let region = raw.region.as_ref().map(Region::as_str);
-        let host = dsql_host(engine, host.as_str(), region.or(defaults.region.as_deref()))
-            .map_err(|problem| missing("host", &problem))?;
+        let engine = raw.engine.unwrap_or_else(|| Engine::of_host(&host));
+        let region = raw.region.as_ref().or(defaults.region.as_ref());
+        let host = host
+            .expand_dsql(engine, region)
+            .map_err(|problem| missing("host", &problem.to_string()))?;
         if engine != Engine::Dsql {
             let only_dsql = "only for engine = \"dsql\"; an RDS token always lives 15 minutes and its user alone says who connects";
             if raw.token_lifetime.is_some() {
@@ -649,16 +649,12 @@ impl ConfigFile<'_> {
             raw.token_lifetime.map(|t| t.get()),
             defaults.token_lifetime,
         );
-        let user = raw
-            .user
-            .map(DbUser::into_string)
-            .or_else(|| defaults.user.clone())
-            .ok_or_else(|| {
-                missing(
-                    "user",
-                    "missing; set the database user (or [defaults] user)",
-                )
-            })?;
+        let user = raw.user.or_else(|| defaults.user.clone()).ok_or_else(|| {
+            missing(
+                "user",
+                "missing; set the database user (or [defaults] user)",
+            )
+        })?;
         let refresh_before = raw
             .refresh_before
             .map(|r| r.get())
@@ -675,32 +671,26 @@ impl ConfigFile<'_> {
             ));
         }
         Ok(Connection {
-            name: Some(name.to_string()),
+            origin: Origin::Named(name.clone()),
             engine,
             host,
-            port: raw.port.map_or(engine.default_port(), Port::get),
+            port: raw.port.unwrap_or(engine.default_port()),
             token_lifetime,
             dsql_action: raw.dsql_action,
             user,
-            database: raw
-                .database
-                .map(Database::into_string)
-                .or_else(|| defaults.database.clone()),
-            region: raw.region.map(Region::into_string),
+            database: raw.database.or_else(|| defaults.database.clone()),
+            region: raw.region,
             default_region: defaults.region.clone(),
             region_from_host: true,
-            aws_profile: raw
-                .aws_profile
-                .map(AwsProfile::into_string)
-                .or_else(|| defaults.aws_profile.clone()),
+            aws_profile: raw.aws_profile.or_else(|| defaults.aws_profile.clone()),
             ca_bundle: raw
                 .ca_bundle
                 .map(|p| expand_home(Path::new(p.as_str())))
                 .or_else(|| defaults.ca_bundle.clone()),
             refresh_before,
-            tunnel: raw.tunnel.map(Tunnel::addr),
+            tunnel: raw.tunnel,
             sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),
-            local_port: raw.local_port.map(Port::get),
+            local_port: raw.local_port,
             verify: raw.verify.or(defaults.verify).unwrap_or(false),
         })
     }
@@ -735,38 +725,6 @@ fn lifetime(engine: Engine, own: Option<Duration>, default: Option<Duration>) ->
         Engine::Dsql => own.or(default).unwrap_or(DEFAULT_TOKEN_LIFETIME),
         Engine::Postgres | Engine::Mysql => DEFAULT_TOKEN_LIFETIME,
     }
-}
-
-/// The endpoint to sign for. For DSQL a bare cluster id (no dot) expands with the region to
-/// `CLUSTER_ID.dsql.REGION.on.aws`, as AWS's DSQL connectors do.
-fn dsql_host(
-    engine: Engine,
-    host: &str,
-    region: Option<&str>,
-) -> std::result::Result<String, String> {
-    let bare = engine == Engine::Dsql && !host.contains(['.', '[', ':']);
-    if !bare {
-        return Ok(host.to_string());
-    }
-    if !host.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "`{host}` is neither a DSQL endpoint (CLUSTER_ID.dsql.REGION.on.aws) nor a cluster id (letters and digits)"
-        ));
-    }
-    match region {
-        Some(region) => Ok(format!(
-            "{}.dsql.{region}.on.aws",
-            host.to_ascii_lowercase()
-        )),
-        None => Err(format!(
-            "`{host}` is a bare DSQL cluster id, and no region is set to expand it with; set `region` or give the full endpoint CLUSTER_ID.dsql.REGION.on.aws"
-        )),
-    }
-}
-
-/// The region in an RDS endpoint's name (see `Region::of_endpoint`).
-pub fn region_from_host(host: &str) -> Option<String> {
-    Region::of_endpoint(host).map(Region::into_string)
 }
 
 /// `cargo test fuzz`: the loader against generated files, well-formed or not.
@@ -844,8 +802,8 @@ mod fuzz {
                 for (name, c) in &config.connections {
                     prop_assert!(name.parse::<ConnectionName>().is_ok());
                     prop_assert!(c.host.parse::<Host>().is_ok());
-                    prop_assert!(c.user.parse::<DbUser>().is_ok());
-                    prop_assert!(c.port != 0);
+                    prop_assert_eq!(c.user.to_string().parse::<DbUser>(), Ok(c.user.clone()));
+                    prop_assert!(c.port.get() != 0);
                     prop_assert!(c.refresh_before < crate::values::TOKEN_LIFETIME);
                     prop_assert!(c.refresh_before < c.token_lifetime);
                     prop_assert!(
@@ -903,6 +861,6 @@ mod fuzz {
     #[test]
     fn fuzz_base_file_is_valid() {
         let config = Config::parse(PathBuf::from("c.toml"), BASE).unwrap();
-        assert_eq!(config.connections["prod"].port, 5432);
+        assert_eq!(config.connections["prod"].port.get(), 5432);
     }
 }

@@ -612,13 +612,13 @@ pub fn check_not_expired(
     };
     Err(Error::credentials(format!(
         "the AWS credentials for {} expired at {}",
-        connection.display_name(),
+        connection.label(),
         clock::rfc3339(expiry)
     ))
     .hint(match (&connection.aws_profile, source()) {
         (Some(profile), Source::Sso) => format!(
             "sign in again: `aws sso login --profile {profile}` (or `rdsiam-helper login {}`)",
-            connection.display_name()
+            connection.label()
         ),
         (Some(profile), Source::Process) => format!(
             "the credential_process of AWS profile `{profile}` handed out expired credentials: check what it prints (`Expiration`)"

@@ -9,13 +9,14 @@ use crate::credentials;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{self, Endpoint, Token};
+use crate::values::DbUser;
 use std::time::{Duration, SystemTime};
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
     CacheKey {
         host: connection.host.to_ascii_lowercase(),
-        port: connection.port,
-        user: connection.user.clone(),
+        port: connection.port.get(),
+        user: connection.user.to_string(),
         region: credentials::region_key(connection.signing_region().as_deref()),
         source: credentials::source_key(connection.aws_profile.as_deref()),
         signed_for: signed_for(connection),
@@ -50,7 +51,7 @@ pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     }
     cache.refresh(
         &key,
-        connection.name.as_deref(),
+        connection.name().map(|name| name.as_str()),
         clock::now,
         connection.refresh_before,
         || sign(connection, &key, Some(&cache)),
@@ -112,8 +113,8 @@ fn signing_user(
     cache: Option<&Cache>,
     resolved: &credentials::Resolved,
 ) -> Result<String> {
-    if !connection.user_is_session_name() {
-        return Ok(connection.user.clone());
+    if let DbUser::Named(name) = &connection.user {
+        return Ok(name.clone());
     }
     // Keyed by who signs, not by the connection: all connections signed with the same
     // credentials share the name.
@@ -150,7 +151,7 @@ fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
         ))
         .hint("use an assumed role (e.g. an Identity Center permission set) or an IAM user, or set `user` to the database user")
     })?;
-    let name = crate::values::DbUser::named(name).map_err(|e| {
+    let name = DbUser::named(name).map_err(|e| {
         Error::failure(format!(
             "the session name in {shown} cannot be the database user for `{SESSION_NAME_TEMPLATE}`: {e}"
         ))
@@ -172,7 +173,7 @@ fn sign_for(
         Engine::Postgres | Engine::Mysql => {
             let endpoint = Endpoint {
                 host: &connection.host,
-                port: connection.port,
+                port: connection.port.get(),
                 user,
                 region: &resolved.region,
             };

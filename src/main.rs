@@ -25,9 +25,11 @@ fn main() {
     clap_complete::CompleteEnv::with_factory(cli::command)
         .var(cli::COMPLETE_VAR)
         .complete();
-    let cli = cli::parse();
-    report::set_verbose(cli.verbose);
-    let code = match commands::run(cli) {
+    let result = cli::parse().and_then(|cli| {
+        report::set_verbose(cli.verbose);
+        commands::run(cli)
+    });
+    let code = match result {
         Ok(code) => code,
         Err(err) => {
             eprint!("{}", render(&err));

@@ -88,16 +88,50 @@ deserialize_from_str!(
     SsoLogin
 );
 
+/// A validated text value reads as the text it holds (`&host` where a `&str` is wanted, `{host}`
+/// in a message) and is written back as a string; it is only ever built by `FromStr`.
+macro_rules! text_value {
+    ($($type:ident),*) => {$(
+        impl $type {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$type> for String {
+            fn from(value: $type) -> String {
+                value.0
+            }
+        }
+
+        impl std::ops::Deref for $type {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    )*};
+}
+
+text_value!(Host, Region, ConnectionName, AwsProfile, Database, FilePath);
+
 /// A database endpoint's name or address, as it is signed: a DNS name, an IPv4 address, or an
 /// IPv6 address in brackets (`[::1]`, as the AWS CLI takes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host(String);
-
-impl Host {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 impl FromStr for Host {
     type Err = ValueError;
@@ -176,6 +210,18 @@ impl FromStr for Port {
     }
 }
 
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl serde::Serialize for Port {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.0)
+    }
+}
+
 /// The file writes a port as an integer.
 impl<'de> Deserialize<'de> for Port {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -189,14 +235,6 @@ impl<'de> Deserialize<'de> for Port {
 pub struct Region(String);
 
 impl Region {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-
     /// The region in an RDS endpoint: `NAME.ID.REGION.rds.amazonaws.com` for instances, Aurora
     /// cluster (`.cluster-`, `.cluster-ro-`, `.cluster-custom-`) and RDS Proxy (`.proxy-`)
     /// endpoints alike, and the `.amazonaws.com.cn` partition; and an Aurora DSQL cluster's
@@ -256,8 +294,9 @@ impl FromStr for Region {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnectionName(String);
 
-impl ConnectionName {
-    pub fn as_str(&self) -> &str {
+/// Connections are kept by name; looked up by the text a caller has.
+impl std::borrow::Borrow<str> for ConnectionName {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }
@@ -286,12 +325,6 @@ impl FromStr for ConnectionName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsProfile(String);
 
-impl AwsProfile {
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
 impl FromStr for AwsProfile {
     type Err = ValueError;
 
@@ -313,6 +346,26 @@ pub struct Tunnel(SocketAddr);
 impl Tunnel {
     pub fn addr(self) -> SocketAddr {
         self.0
+    }
+
+    pub fn ip(self) -> std::net::IpAddr {
+        self.0.ip()
+    }
+
+    pub fn port(self) -> u16 {
+        self.0.port()
+    }
+}
+
+impl fmt::Display for Tunnel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl serde::Serialize for Tunnel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
     }
 }
 
@@ -404,6 +457,26 @@ impl DbUser {
             DbUser::SessionName => SESSION_NAME_TEMPLATE.to_string(),
         }
     }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DbUser::Named(name) => name,
+            DbUser::SessionName => SESSION_NAME_TEMPLATE,
+        }
+    }
+}
+
+/// As written in the config: the name, or `{session_name}`.
+impl fmt::Display for DbUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl serde::Serialize for DbUser {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl FromStr for DbUser {
@@ -428,12 +501,6 @@ impl FromStr for DbUser {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Database(String);
 
-impl Database {
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
 impl FromStr for Database {
     type Err = ValueError;
 
@@ -446,12 +513,6 @@ impl FromStr for Database {
 /// A file's path as given (`~/` is expanded where it is used): not empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilePath(String);
-
-impl FilePath {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 impl FromStr for FilePath {
     type Err = ValueError;
@@ -479,10 +540,10 @@ pub enum Wire {
 }
 
 impl Engine {
-    pub fn default_port(self) -> u16 {
+    pub fn default_port(self) -> Port {
         match self.wire() {
-            Wire::Postgres => 5432,
-            Wire::Mysql => 3306,
+            Wire::Postgres => Port(5432),
+            Wire::Mysql => Port(3306),
         }
     }
 

@@ -34,7 +34,7 @@ pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
     let caller = aws.caller().map_err(|mut err| {
         err.message = format!(
             "verifying the credentials for {}: {}",
-            connection.display_name(),
+            connection.label(),
             err.message
         );
         err.hints.clear();

@@ -78,7 +78,7 @@ impl Cache {
             && entry.program == env!("CARGO_PKG_VERSION")
             && entry.config == config
             && entry.stamp == Stamp::of(meta)
-            && entry.connection.name.as_deref() == Some(name);
+            && entry.connection.name().map(|n| n.as_str()) == Some(name);
         if usable {
             report::verbose(format_args!(
                 "connection `{name}`: resolved earlier from the unchanged {} ({})",
@@ -97,7 +97,7 @@ impl Cache {
         meta: &std::fs::Metadata,
         connection: &Connection,
     ) {
-        let Some(name) = connection.name.as_deref() else {
+        let Some(name) = connection.name() else {
             return;
         };
         if !self.is_writable() {

@@ -76,7 +76,6 @@ impl Entry {
             && self.credentials == key.fingerprint()
             && self.resolved_at <= now + CLOCK_SKEW.as_secs() as i64
             && now < valid_until
-            && self.session_name != SESSION_NAME_TEMPLATE
             && crate::values::DbUser::named(&self.session_name).is_ok()
     }
 }

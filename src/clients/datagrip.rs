@@ -3,7 +3,10 @@
 //! of "Import from Clipboard". XML is read and written with quick-xml; a merge re-emits every
 //! event of the user's file and swaps only our `<data-source>`.
 
-use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
+use crate::clients::{
+    AuthMode, Client, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire, tunnel_caveat,
+    via_proxy,
+};
 use crate::config::{Connection, Engine, Verification, Wire};
 use crate::error::{Error, Result};
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
@@ -110,7 +113,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
                 format!("profile:{}", c.aws_profile.as_deref().unwrap_or("default")),
             ),
             ("AWS.RegionId", inputs.region.to_string()),
-            ("AWS.RdsSigningHost", c.host.clone()),
+            ("AWS.RdsSigningHost", c.host.to_string()),
             ("AWS.RdsSigningPort", c.port.to_string()),
         ],
         Auth::Pgpass => Vec::new(),
@@ -140,7 +143,74 @@ type XmlWriter = Writer<Vec<u8>>;
 /// `setup datagrip`: a data source for the clipboard import, or merged into the project's
 /// `.idea/dataSources.xml` (shared) and `.idea/dataSources.local.xml` (per user). A data source
 /// already there keeps its uuid, read under the shared file's lock, so the two files agree.
-pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Plan<'a>> {
+pub struct Datagrip;
+
+impl Client for Datagrip {
+    fn accepts(&self, connection: &Connection, name: &str, auth: Option<AuthMode>) -> Result<()> {
+        if auth == Some(AuthMode::Pgpass) {
+            require_wire(
+                connection,
+                name,
+                Wire::Postgres,
+                "DataGrip's pgpass mode",
+                Some("use --auth aws-toolkit for MySQL (the AWS Toolkit plugin signs the token)"),
+            )?;
+        }
+        Auth::for_connection(connection, auth).map(|_| ())
+    }
+
+    /// The AWS Toolkit's data source names the signing region; when only the AWS profile knows
+    /// it, a token is issued to learn it. A DSQL data source reads .pgpass and names none.
+    fn needs_token(&self, connection: &Connection) -> bool {
+        connection.engine != Engine::Dsql && connection.signing_region().is_none()
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        let region = match request.issued {
+            Some(issued) => issued.region.clone(),
+            None => request
+                .connection
+                .signing_region()
+                .map(String::from)
+                .unwrap_or_default(),
+        };
+        let auth = Auth::for_connection(request.connection, request.auth)?;
+        let mut plan = plan(request, auth, region)?;
+        plan.notes
+            .extend(ca_file_note(request.connection, "pgjdbc"));
+        Ok(plan)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::jdbc_client(request, "DataGrip")
+    }
+}
+
+impl Auth {
+    /// The AWS Toolkit signs RDS tokens only: a DSQL connection gets its password from
+    /// `.pgpass` (the default there).
+    fn for_connection(connection: &Connection, auth: Option<AuthMode>) -> Result<Auth> {
+        if connection.engine == Engine::Dsql {
+            return match auth.unwrap_or(AuthMode::Pgpass) {
+                AuthMode::Pgpass => Ok(Auth::Pgpass),
+                _ => Err(Error::usage(
+                    "for an Aurora DSQL connection DataGrip reads its password from ~/.pgpass",
+                )
+                .hint(
+                    "use --auth pgpass (the default for dsql); the AWS Toolkit signs RDS tokens only",
+                )),
+            };
+        }
+        match auth.unwrap_or(AuthMode::AwsToolkit) {
+            AuthMode::AwsToolkit => Ok(Auth::AwsToolkit),
+            AuthMode::Pgpass => Ok(Auth::Pgpass),
+            AuthMode::Command => Err(Error::usage("DataGrip has no command password mode")
+                .hint("use --auth aws-toolkit (the AWS Toolkit plugin) or --auth pgpass")),
+        }
+    }
+}
+
+fn plan<'a>(request: &Request<'a>, auth: Auth, region: String) -> Result<Plan<'a>> {
     let connection = request.connection;
     let name = request.name;
     let mut notes: Vec<String> = tunnel_caveat(connection)
@@ -163,7 +233,7 @@ pub fn plan<'a>(request: &Request<'a>, auth: Auth, region: &'a str) -> Result<Pl
             name,
             connection,
             user,
-            region,
+            region: &region,
             ca_bundle: &ca,
             auth,
             uuid,

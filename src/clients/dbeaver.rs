@@ -2,8 +2,11 @@
 //! password comes from `~/.pgpass` (`postgres_pgpass`, kept fresh by `refresh`) or, in 2026
 //! releases with the preference switched on, from a shell command (`shell_command`).
 
-use crate::clients::{Edit, Plan, Request, ca_bundle, tunnel_caveat};
-use crate::config::Connection;
+use crate::clients::{
+    AuthMode, Client, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire, tunnel_caveat,
+    via_proxy,
+};
+use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -109,7 +112,46 @@ pub fn merge(text: &str, path: &Path, id: &str, entry: Value) -> Result<String> 
 }
 
 /// `setup dbeaver`: a connection in `data-sources.json`, password from `.pgpass` or a command.
-pub fn plan<'a>(request: &Request<'a>, auth: Auth) -> Result<Plan<'a>> {
+pub struct Dbeaver;
+
+impl Client for Dbeaver {
+    fn accepts(&self, connection: &Connection, name: &str, auth: Option<AuthMode>) -> Result<()> {
+        require_wire(
+            connection,
+            name,
+            Wire::Postgres,
+            "`setup dbeaver`",
+            Some(
+                "for MySQL in DBeaver, use the shell-command password model with the command from `rdsiam-helper setup tableplus NAME`",
+            ),
+        )?;
+        Auth::from_mode(auth).map(|_| ())
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        let mut plan = plan(request, Auth::from_mode(request.auth)?)?;
+        plan.notes
+            .extend(ca_file_note(request.connection, "pgjdbc"));
+        Ok(plan)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::jdbc_client(request, "DBeaver")
+    }
+}
+
+impl Auth {
+    fn from_mode(auth: Option<AuthMode>) -> Result<Auth> {
+        match auth.unwrap_or(AuthMode::Pgpass) {
+            AuthMode::Pgpass => Ok(Auth::Pgpass),
+            AuthMode::Command => Ok(Auth::ShellCommand),
+            AuthMode::AwsToolkit => Err(Error::usage("DBeaver CE has no AWS IAM auth model")
+                .hint("use --auth pgpass or --auth command")),
+        }
+    }
+}
+
+fn plan<'a>(request: &Request<'a>, auth: Auth) -> Result<Plan<'a>> {
     let name = request.name;
     let command = request.command.password(request.connection, name);
     let id = connection_id(name);

@@ -13,7 +13,7 @@ pub fn params(
     user: &str,
     sslrootcert: &str,
 ) -> Vec<(&'static str, String)> {
-    let mut pairs = vec![("host", connection.host.clone())];
+    let mut pairs = vec![("host", connection.host.to_string())];
     if let Some(tunnel) = connection.tunnel {
         pairs.push(("hostaddr", tunnel.ip().to_string()));
     }

@@ -14,6 +14,7 @@ pub mod via_proxy;
 
 use crate::config::{Connection, TrustAnchors, Wire, system_bundle};
 use crate::error::{Error, Result};
+use crate::issuer::Issued;
 use crate::secret::Contents;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,17 @@ pub fn system_trust_note(connection: &Connection, how: &str) -> Option<String> {
             "TLS: the server is verified against the system trust store ({how}); Aurora DSQL's certificates are publicly trusted, so no RDS CA bundle is needed"
         )
     })
+}
+
+/// `system_trust_note` for a client that takes only a CA file (`reader`): the OS bundle file.
+pub fn ca_file_note(connection: &Connection, reader: &str) -> Option<String> {
+    system_trust_note(
+        connection,
+        &format!(
+            "the OS bundle file {}, which {reader} reads",
+            ca_bundle(connection).display()
+        ),
+    )
 }
 
 /// libpq's `sslrootcert`: the bundle file; for the system store `system` where libpq is 16 or
@@ -181,6 +193,87 @@ impl Destination {
     }
 }
 
+/// The clients `setup` configures. Each names its module's `Client`; adding a client is its
+/// module and a line here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SetupClient {
+    Pgpass,
+    Pgservice,
+    Tableplus,
+    Datagrip,
+    Pgadmin,
+    Dbeaver,
+    Mysql,
+}
+
+impl SetupClient {
+    pub fn client(self) -> &'static dyn Client {
+        match self {
+            SetupClient::Pgpass => &pgpass::Pgpass,
+            SetupClient::Pgservice => &pgservice::Pgservice,
+            SetupClient::Tableplus => &tableplus::Tableplus,
+            SetupClient::Datagrip => &datagrip::Datagrip,
+            SetupClient::Pgadmin => &pgadmin::Pgadmin,
+            SetupClient::Dbeaver => &dbeaver::Dbeaver,
+            SetupClient::Mysql => &mysql::Mysql,
+        }
+    }
+}
+
+/// How a GUI that offers a choice gets the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// DataGrip: the AWS Toolkit plugin signs tokens itself (auth provider aws.rds.iam)
+    AwsToolkit,
+    /// DataGrip, DBeaver: the client reads ~/.pgpass, kept fresh by `refresh` (PostgreSQL)
+    Pgpass,
+    /// DBeaver 2026+: the client runs this tool for the password (shell_command model)
+    Command,
+}
+
+/// One client's set-up, as pure functions from the request to a plan; `commands::setup`
+/// gathers the request and performs the plan.
+pub trait Client: Sync {
+    /// Refuses, before anything is issued, a connection or auth mode the client cannot serve.
+    fn accepts(&self, connection: &Connection, name: &str, auth: Option<AuthMode>) -> Result<()>;
+
+    /// Whether the plan needs a token issued first (a `{session_name}` user always does).
+    fn needs_token(&self, _connection: &Connection) -> bool {
+        false
+    }
+
+    /// The direct set-up: the client signs in to the database with a token.
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>>;
+
+    /// `--via-proxy`: the client signs in to `rdsiam-helper proxy`, with no password.
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>>;
+}
+
+/// Refuses a connection whose engine speaks another protocol than the client's.
+pub fn require_wire(
+    connection: &Connection,
+    name: &str,
+    wire: Wire,
+    what: &str,
+    hint: Option<&str>,
+) -> Result<()> {
+    if connection.engine.wire() == wire {
+        return Ok(());
+    }
+    let wanted = match wire {
+        Wire::Postgres => "postgres (or dsql)",
+        Wire::Mysql => "mysql",
+    };
+    let err = Error::usage(format!(
+        "{what} is for {wanted} connections; `{name}` is {}",
+        connection.engine.as_str()
+    ));
+    Err(match hint {
+        Some(hint) => err.hint(hint),
+        None => err,
+    })
+}
+
 /// What `setup CLIENT NAME` asks of a client, gathered by the driver (which issues a token
 /// first where the user name or the token itself is needed).
 pub struct Request<'a> {
@@ -188,6 +281,9 @@ pub struct Request<'a> {
     pub name: &'a str,
     /// The database user, with `{session_name}` resolved.
     pub user: &'a str,
+    /// The token issued for the plan, where `needs_token` asked for one.
+    pub issued: Option<&'a Issued>,
+    pub auth: Option<AuthMode>,
     pub destination: &'a Destination,
     pub command: &'a HelperCommand,
 }

@@ -3,8 +3,10 @@
 //! `--ssl-mode` and verifies with `--ssl-verify-server-cert`. The token always travels in a
 //! 0600 option file, never in argv where `ps` shows it.
 
-use crate::clients::{Edit, Plan, Request, ca_bundle, ini};
-use crate::config::Connection;
+use crate::clients::{
+    AuthMode, Client, Edit, Plan, Request, ca_bundle, ini, require_wire, via_proxy,
+};
+use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use crate::secret::Contents;
 use std::path::{Path, PathBuf};
@@ -94,7 +96,7 @@ pub fn mysql_options(connection: &Connection) -> Vec<(&'static str, String)> {
     connection
         .database
         .iter()
-        .map(|database| ("database", database.clone()))
+        .map(|database| ("database", database.to_string()))
         .collect()
 }
 
@@ -245,7 +247,23 @@ pub fn default_path() -> Result<PathBuf> {
 
 /// `setup mysql`: a `[client_NAME]` group for `~/.my.cnf` that both flavours read, and how to
 /// connect with it.
-pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+pub struct Mysql;
+
+impl Client for Mysql {
+    fn accepts(&self, connection: &Connection, name: &str, _auth: Option<AuthMode>) -> Result<()> {
+        require_wire(connection, name, Wire::Mysql, "the mysql option file", None)
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        plan(request)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::mysql(request)
+    }
+}
+
+fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
     let group = format!("client_{name}");
     let client = section(

@@ -2,8 +2,10 @@
 //! `PasswordExecCommand` with `sh -c`, strips stdout, and reuses the password for
 //! `PasswordExecExpiration` seconds.
 
-use crate::clients::{Edit, Plan, Request, ca_bundle};
-use crate::config::Connection;
+use crate::clients::{
+    AuthMode, Client, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire, via_proxy,
+};
+use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -96,7 +98,26 @@ fn pretty(value: &Value) -> String {
 }
 
 /// `setup pgadmin`: a servers.json entry whose password command finds this connection.
-pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+pub struct Pgadmin;
+
+impl Client for Pgadmin {
+    fn accepts(&self, connection: &Connection, name: &str, _auth: Option<AuthMode>) -> Result<()> {
+        require_wire(connection, name, Wire::Postgres, "pgAdmin", None)
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        let mut plan = plan(request)?;
+        plan.notes
+            .extend(ca_file_note(request.connection, "pgAdmin's libpq"));
+        Ok(plan)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::pgadmin(request)
+    }
+}
+
+fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let command = request.command.password(request.connection, request.name);
     let server = server(
         request.connection,

@@ -4,11 +4,12 @@
 //! first matching line, so a dead token left above a fresh one would keep being sent. A line
 //! without a token is the user's own password and is never changed.
 
-use crate::clients::{Edit, Plan, Request};
+use crate::clients::{AuthMode, Client, Edit, Plan, Request, require_wire, via_proxy};
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::token::Token;
+use crate::values::{DbUser, Wire};
 
 use std::path::{Path, PathBuf};
 
@@ -41,10 +42,10 @@ pub fn escape(field: &str) -> String {
 /// (DataGrip, DBeaver) know only the address they dial. With a tunnel both get a line, with the
 /// same token, so one refresh keeps both fresh.
 pub fn entry(name: &str, connection: &Connection, user: &str, token: &Token) -> Secret {
-    let mut hosts = vec![connection.host.clone()];
+    let mut hosts = vec![connection.host.to_string()];
     if let Some(tunnel) = connection.tunnel {
         let ip = tunnel.ip().to_string();
-        if ip != connection.host {
+        if ip != *connection.host {
             hosts.push(ip);
         }
     }
@@ -63,7 +64,31 @@ pub fn entry(name: &str, connection: &Connection, user: &str, token: &Token) -> 
 
 /// `setup pgpass`: the entry printed, or merged into `.pgpass` (0600) above any line of the
 /// user's that would match first.
-pub fn plan<'a>(request: &Request<'a>, token: &Token) -> Result<Plan<'a>> {
+/// `setup pgpass`: the token line for libpq, which reads `.pgpass` for every connection.
+pub struct Pgpass;
+
+impl Client for Pgpass {
+    fn accepts(&self, connection: &Connection, name: &str, _auth: Option<AuthMode>) -> Result<()> {
+        require_wire(connection, name, Wire::Postgres, ".pgpass", None)
+    }
+
+    fn needs_token(&self, _connection: &Connection) -> bool {
+        true
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        let issued = request
+            .issued
+            .ok_or_else(|| Error::failure("internal error: .pgpass is planned without a token"))?;
+        plan(request, &issued.token)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::pgpass(request)
+    }
+}
+
+fn plan<'a>(request: &Request<'a>, token: &Token) -> Result<Plan<'a>> {
     let name = request.name;
     let text = entry(name, request.connection, request.user, token);
     let Some(path) = request.destination.file(default_path)? else {
@@ -286,7 +311,7 @@ pub fn merge(text: &str, name: &str, entry: &str) -> String {
 /// marker deleted by hand). Such a line dies within 15 minutes and, being above anything
 /// appended later, would keep being sent: `refresh --all` takes it over.
 pub fn has_unmarked_line(text: &str, connection: &Connection) -> bool {
-    let mut hosts = vec![connection.host.clone()];
+    let mut hosts = vec![connection.host.to_string()];
     hosts.extend(connection.tunnel.map(|t| t.ip().to_string()));
     let port = connection.dial_port().to_string();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
@@ -298,7 +323,10 @@ pub fn has_unmarked_line(text: &str, connection: &Connection) -> bool {
         .any(|login| {
             hosts.contains(&login.host)
                 && login.port == port
-                && (connection.user_is_session_name() || login.user == connection.user)
+                && match &connection.user {
+                    DbUser::Named(user) => login.user == *user,
+                    DbUser::SessionName => true,
+                }
         })
 }
 

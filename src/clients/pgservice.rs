@@ -1,8 +1,11 @@
 //! `pg_service.conf`: a `[NAME]` service with TLS verification, so `psql service=NAME` works
 //! with the password from `.pgpass`.
 
-use crate::clients::{Edit, Plan, Request, ini, libpq, libpq_root_cert, system_trust_note};
-use crate::config::Connection;
+use crate::clients::{
+    AuthMode, Client, Edit, Plan, Request, ini, libpq, libpq_root_cert, require_wire,
+    system_trust_note, via_proxy,
+};
+use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
@@ -28,7 +31,24 @@ pub fn section(
 }
 
 /// `setup pgservice`: the `[NAME]` service, printed or merged into `pg_service.conf`.
-pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+/// `setup pgservice`: a `[NAME]` service for libpq, with the password from `.pgpass`.
+pub struct Pgservice;
+
+impl Client for Pgservice {
+    fn accepts(&self, connection: &Connection, name: &str, _auth: Option<AuthMode>) -> Result<()> {
+        require_wire(connection, name, Wire::Postgres, "pg_service.conf", None)
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        plan(request)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::pgservice(request)
+    }
+}
+
+fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
     let libpq_major = libpq::installed_major();
     let text = section(request.connection, name, request.user, libpq_major);

@@ -3,7 +3,9 @@
 //! value is this binary's absolute path. Its URL cannot carry a CA file or a command password
 //! (#3120, #3411): the output names the fields to set by hand.
 
-use crate::clients::{Destination, Plan, Request, ca_bundle, tunnel_caveat};
+use crate::clients::{
+    AuthMode, Client, Destination, Plan, Request, ca_bundle, ca_file_note, tunnel_caveat, via_proxy,
+};
 use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -100,7 +102,32 @@ pub fn instructions(
 
 /// `setup tableplus`: the fields to type and the import URL. TablePlus keeps connections in
 /// its own store, so there is nothing to write.
-pub fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+pub struct Tableplus;
+
+/// TablePlus speaks both protocols.
+impl Client for Tableplus {
+    fn accepts(
+        &self,
+        _connection: &Connection,
+        _name: &str,
+        _auth: Option<AuthMode>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        let mut plan = plan(request)?;
+        plan.notes
+            .extend(ca_file_note(request.connection, "TablePlus"));
+        Ok(plan)
+    }
+
+    fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        via_proxy::tableplus(request)
+    }
+}
+
+fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     if *request.destination != Destination::Print {
         return Err(Error::usage(
             "TablePlus keeps connections in its own store; there is no file to --write",

@@ -6,7 +6,7 @@
 use crate::clients::{Destination, Edit, Plan, Request, ini};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::values::Wire;
+use crate::values::{Port, Wire};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
@@ -14,7 +14,7 @@ pub const PROXY_HOST: &str = "127.0.0.1";
 
 /// Where the proxy listens for this connection: its `local_port`, which the proxy reads too.
 pub fn local_port(connection: &Connection, name: &str) -> Result<u16> {
-    connection.local_port.ok_or_else(|| {
+    connection.local_port.map(Port::get).ok_or_else(|| {
         Error::usage(format!(
             "`{name}` has no local_port for the proxy to listen on"
         ))

@@ -6,7 +6,7 @@ use crate::config::{self, Config, Connection};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::secret::Contents;
-use crate::values::{AwsProfile, Database, DbUser, Region, TokenLifetime};
+use crate::values::{DbUser, TokenLifetime};
 use std::path::Path;
 use toml_edit::{DocumentMut, Item, Table, value};
 
@@ -38,7 +38,7 @@ fn list(config: &Config) -> Result<i32> {
     let width = config
         .connections
         .keys()
-        .map(String::len)
+        .map(|name| name.len())
         .max()
         .unwrap_or(0);
     let mut out = String::new();
@@ -62,16 +62,16 @@ fn list(config: &Config) -> Result<i32> {
 fn show(c: &Connection) -> Result<i32> {
     let mut out = format!(
         "name = {}\nengine = {}\nhost = {}\nport = {}\nuser = {}\n",
-        c.display_name(),
+        c.label(),
         c.engine.as_str(),
         c.host,
         c.port,
         c.user
     );
     let optional = [
-        ("database", c.database.clone()),
-        ("region", c.signing_region()),
-        ("aws_profile", c.aws_profile.clone()),
+        ("database", c.database.as_ref().map(|d| d.to_string())),
+        ("region", c.signing_region().map(|r| r.to_string())),
+        ("aws_profile", c.aws_profile.as_ref().map(|p| p.to_string())),
         (
             "ca_bundle",
             c.ca_bundle.as_ref().map(|p| p.display().to_string()),
@@ -172,12 +172,9 @@ fn connection_table(add: &AddConnection) -> Table {
     // Every value was parsed by its type on the command line; they go in as given.
     let strings = [
         ("user", add.user.clone().map(DbUser::into_string)),
-        ("database", add.database.clone().map(Database::into_string)),
-        ("region", add.region.clone().map(Region::into_string)),
-        (
-            "aws_profile",
-            add.aws_profile.clone().map(AwsProfile::into_string),
-        ),
+        ("database", add.database.clone().map(String::from)),
+        ("region", add.region.clone().map(String::from)),
+        ("aws_profile", add.aws_profile.clone().map(String::from)),
         (
             "ca_bundle",
             add.ca_bundle.as_ref().map(|p| p.as_str().to_string()),

@@ -13,7 +13,7 @@ use std::path::Path;
 /// for those the config does not have yet (`connections` adds them).
 pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnection>> {
     let config = Config::load(explicit)?;
-    let profile = args.aws_profile.clone().map(AwsProfile::into_string);
+    let profile = args.aws_profile.clone().map(String::from);
     let aws = Aws::connect(profile.as_deref(), args.region.as_ref().map(Region::as_str))?;
     let found = aws.iam_enabled()?;
     if found.is_empty() {
@@ -40,7 +40,7 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
     }
     let mut adds = Vec::new();
     for resource in &found {
-        if config.connections.contains_key(&resource.id) {
+        if config.connections.contains_key(resource.id.as_str()) {
             eprintln!(
                 "rdsiam-helper: kept the existing connection `{}`",
                 resource.id
@@ -60,7 +60,7 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
 /// `connections add NAME --from-instance ID | --from-cluster ID`: the connection to add, filled
 /// in from RDS.
 pub fn filled(add: &AddConnection) -> Result<AddConnection> {
-    let profile = add.aws_profile.clone().map(AwsProfile::into_string);
+    let profile = add.aws_profile.clone().map(String::from);
     let aws = Aws::connect(profile.as_deref(), add.region.as_ref().map(Region::as_str))?;
     let resource = match (&add.from_instance, &add.from_cluster) {
         (Some(id), _) => aws.instance(id)?,

@@ -43,7 +43,7 @@ fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
 /// One connection: offline checks first, then AWS, then the network and a real login.
 fn connection(connection: &Connection) -> Section {
     let mut section = Section {
-        name: connection.display_name(),
+        name: connection.label(),
         checks: Vec::new(),
     };
     let (credentials, resolved) = doctor::credentials::check(connection);
@@ -110,7 +110,7 @@ fn token(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
     checks.extend(doctor::token::compare(&decoded, connection));
     Ok(vec![Section {
         name: match connection {
-            Some(c) => format!("token for {}", c.display_name()),
+            Some(c) => format!("token for {}", c.label()),
             None => "token".to_string(),
         },
         checks,

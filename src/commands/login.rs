@@ -18,8 +18,8 @@ pub fn run(config: &Config, args: &LoginArgs) -> Result<i32> {
         }
         None => None,
     };
-    let profile = connection_profile.or_else(|| args.aws_profile.clone().map(|p| p.into_string()));
-    let session = args.sso_session.clone().map(|s| s.into_string());
+    let profile = connection_profile.or_else(|| args.aws_profile.clone());
+    let session = args.sso_session.clone().map(String::from);
     login::login(&login::Request {
         profile: profile.as_deref(),
         session: session.as_deref(),

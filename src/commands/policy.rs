@@ -81,13 +81,16 @@ fn check_resource_id(id: &str) -> Result<()> {
 }
 
 fn region_of(connection: &Connection) -> Result<String> {
-    connection.signing_region().ok_or_else(|| {
-        Error::usage(format!(
-            "no region is known for `{}` without asking AWS",
-            connection.display_name()
-        ))
-        .hint("set `region` for the connection, or leave out --resource-id so RDS is asked")
-    })
+    connection
+        .signing_region()
+        .map(String::from)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "no region is known for `{}` without asking AWS",
+                connection.label()
+            ))
+            .hint("set `region` for the connection, or leave out --resource-id so RDS is asked")
+        })
 }
 
 /// The resource behind the connection's host, asked of RDS with the connection's profile.

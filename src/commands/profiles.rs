@@ -27,10 +27,10 @@ pub fn run(config: &Config) -> Result<i32> {
         })?;
     let mut users: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (name, connection) in &config.connections {
-        let profile = connection
-            .aws_profile
-            .clone()
-            .unwrap_or_else(|| "(default chain)".into());
+        let profile = match &connection.aws_profile {
+            Some(profile) => profile.to_string(),
+            None => "(default chain)".to_string(),
+        };
         users.entry(profile).or_default().push(name);
     }
     let mut names: Vec<&str> = profiles.profiles().collect();

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::proxy::{self, Negotiation, Options, Target};
 use crate::report;
-use crate::values::Wire;
+use crate::values::{Port, Wire};
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
@@ -20,7 +20,7 @@ pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
     let mut targets: Vec<Target> = Vec::new();
     for name in &args.names {
         let connection = config.get(name)?.clone();
-        let listen = listen_address(args, name, connection.local_port)?;
+        let listen = listen_address(args, name, connection.local_port.map(Port::get))?;
         if let Some(other) = targets
             .iter()
             .find(|t| t.listen == listen || t.name == *name)

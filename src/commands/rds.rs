@@ -76,7 +76,10 @@ pub fn run(args: &[String]) -> Result<i32> {
     // The AWS CLI knows nothing of our config: no [defaults], no profile of ours.
     let mut connection = Config::empty(PathBuf::new()).resolve(None, &overrides)?;
     // Its credentials: --profile, else its default chain.
-    connection.aws_profile = request.profile.clone();
+    connection.aws_profile = match request.profile.as_deref().map(str::parse).transpose() {
+        Ok(profile) => profile,
+        Err(problem) => return Ok(param_error(&format!("--profile: {problem}"))),
+    };
     // Its region: --region, else AWS_REGION / the profile's; it never reads the host name.
     connection.region_from_host = false;
     let entry = match issuer::issue(&connection, true) {

@@ -41,14 +41,14 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         .connections
         .iter()
         .filter(|(name, c)| {
-            !owned.contains(name)
+            !owned.iter().any(|o| o == name.as_str())
                 && c.engine.wire() == Wire::Postgres
                 && pgpass::has_unmarked_line(&text, c)
         })
-        .map(|(name, _)| name.clone())
+        .map(|(name, _)| name.to_string())
         .collect();
-    let names: Vec<String> = match &args.name {
-        Some(name) if owned.contains(name) || unmarked.contains(name) => vec![name.clone()],
+    let names: Vec<String> = match args.name.as_ref().map(|n| n.to_string()) {
+        Some(name) if owned.contains(&name) || unmarked.contains(&name) => vec![name],
         Some(name) => {
             return Err(Error::failure(format!(
                 "{} has no line for `{name}` written by rdsiam-helper",

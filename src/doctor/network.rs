@@ -7,7 +7,9 @@ use std::time::Duration;
 
 pub fn check(connection: &Connection) -> Vec<Check> {
     let mut checks = Vec::new();
-    let addresses: Vec<_> = match (connection.host.as_str(), connection.port).to_socket_addrs() {
+    let addresses: Vec<_> = match (connection.host.as_str(), connection.port.get())
+        .to_socket_addrs()
+    {
         Ok(found) => found.collect(),
         Err(err) => {
             checks.push(

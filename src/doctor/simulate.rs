@@ -7,13 +7,15 @@ use crate::aws_api::{Aws, Caller, Resource};
 use crate::commands::policy;
 use crate::config::Connection;
 use crate::credentials;
+use crate::values::DbUser;
 
 /// The Identity Center attribute the guide maps from `${path:userName}`.
 const TAG_KEY: &str = "username";
 
 pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Connection) -> Check {
-    let user = if connection.user_is_session_name() {
-        match credentials::session_name(&caller.arn) {
+    let user = match &connection.user {
+        DbUser::Named(name) => name.clone(),
+        DbUser::SessionName => match credentials::session_name(&caller.arn) {
             Some(name) => name.to_string(),
             None => {
                 return Check::skip(
@@ -21,9 +23,7 @@ pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Conne
                     "the caller has no session name for `{session_name}`",
                 );
             }
-        }
-    } else {
-        connection.user.clone()
+        },
     };
     let principal = if caller.arn.contains(":assumed-role/") {
         match aws.role_arn(caller) {
@@ -54,7 +54,7 @@ pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Conne
     };
     let policy_fix = format!(
         "attach the policy from `rdsiam-helper policy {} --account {}` to the permission set (or role) {principal}",
-        connection.name.as_deref().unwrap_or("NAME"),
+        connection.name().map_or("NAME", |name| name.as_str()),
         caller.account
     );
     match decision.decision.as_str() {

@@ -5,6 +5,7 @@
 use super::Check;
 use crate::clock;
 use crate::config::Connection;
+use crate::values::DbUser;
 use percent_encoding::percent_decode_str;
 use std::time::{Duration, SystemTime};
 
@@ -122,11 +123,11 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
             .fix("sign for the RDS endpoint (`host`); clients connect to the tunnel, the token names the endpoint")
     } else if !token.host.eq_ignore_ascii_case(&c.host) {
         Check::fail("host", format!("signed for {}, the connection's endpoint is {}", token.host, c.host))
-            .fix(format!("use a token for this connection: `rdsiam-helper token {}`", c.display_name()))
+            .fix(format!("use a token for this connection: `rdsiam-helper token {}`", c.label()))
     } else {
         Check::ok("host", format!("{} matches", token.host))
     });
-    checks.push(if token.port != c.port {
+    checks.push(if token.port != c.port.get() {
         Check::fail(
             "port",
             format!(
@@ -137,8 +138,8 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
     } else {
         Check::ok("port", format!("{} matches", token.port))
     });
-    if !c.user_is_session_name() {
-        checks.push(if token.user != c.user {
+    if let DbUser::Named(user) = &c.user {
+        checks.push(if token.user != *user {
             Check::fail(
                 "user",
                 format!(
@@ -151,7 +152,7 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
         });
     }
     if let Some(region) = c.signing_region() {
-        checks.push(if token.region != region {
+        checks.push(if token.region != *region {
             Check::fail(
                 "region",
                 format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 pub fn check(connection: &Connection) -> Option<Check> {
     let tunnel = connection.tunnel?;
     Some(
-        match std::net::TcpStream::connect_timeout(&tunnel, Duration::from_secs(3)) {
+        match std::net::TcpStream::connect_timeout(&tunnel.addr(), Duration::from_secs(3)) {
             Ok(_) => Check::ok("tunnel", format!("{tunnel} accepts connections")),
             Err(err) => Check::fail("tunnel", format!("{tunnel}: {err}")).fix(format!(
                 "start the port forward, e.g. `ssh -N -L {}:{}:{} BASTION` or `aws ssm start-session --document-name AWS-StartPortForwardingSessionToRemoteHost ...`",

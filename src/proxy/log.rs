@@ -27,7 +27,7 @@ impl Record {
         let c = &target.connection;
         Record {
             id: 0,
-            connection: target.name.clone(),
+            connection: target.name.to_string(),
             client,
             upstream: match c.tunnel {
                 Some(tunnel) => format!("{}:{} via {tunnel}", c.host, c.port),

@@ -14,7 +14,7 @@ mod tls;
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::issuer::{self, Issued};
-use crate::values::Wire;
+use crate::values::{ConnectionName, Wire};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub struct Options {
 
 /// One connection served: where clients reach it, and how the proxy reaches the database.
 pub struct Target {
-    pub name: String,
+    pub name: ConnectionName,
     pub connection: Connection,
     pub listen: SocketAddr,
     /// PostgreSQL only: the folder for `.s.PGSQL.PORT`.

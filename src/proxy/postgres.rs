@@ -365,7 +365,7 @@ impl<'a> CancelKey<'a> {
         cancels.insert(
             key,
             CancelTarget {
-                listener: session.served.target.name.clone(),
+                listener: session.served.target.name.to_string(),
                 process_id,
                 secret_key,
             },
@@ -405,7 +405,7 @@ async fn cancel(session: &Session<'_>, process_id: i32, secret_key: i32) -> Resu
         .expect("cancel map")
         .get(&(process_id, secret_key))
         .cloned()
-        .filter(|t| t.listener == session.served.target.name)
+        .filter(|t| t.listener == *session.served.target.name)
         .ok_or_else(|| format!("a CancelRequest for backend {process_id} with a key this proxy did not hand out: ignored"))?;
     let mut upstream = open(session).await?;
     let mut buf = BytesMut::new();

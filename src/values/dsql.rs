@@ -1,6 +1,6 @@
 //! The values only an Aurora DSQL connection takes: which token, and how long it lives.
 
-use super::{ValueError, refuse, shown};
+use super::{Engine, Host, Region, ValueError, refuse, shown};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -117,6 +117,29 @@ impl FromStr for TokenLifetime {
             ));
         }
         Ok(TokenLifetime(duration, text.to_string()))
+    }
+}
+
+impl Host {
+    /// The endpoint to sign for. For DSQL a bare cluster id (no dot) expands with the region to
+    /// `CLUSTER_ID.dsql.REGION.on.aws`, as AWS's DSQL connectors do.
+    pub fn expand_dsql(&self, engine: Engine, region: Option<&Region>) -> Result<Host, ValueError> {
+        let bare = engine == Engine::Dsql && !self.contains(['.', '[', ':']);
+        if !bare {
+            return Ok(self.clone());
+        }
+        if !self.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return refuse(format!(
+                "`{}` is neither a DSQL endpoint (CLUSTER_ID.dsql.REGION.on.aws) nor a cluster id (letters and digits)",
+                shown(self)
+            ));
+        }
+        match region {
+            Some(region) => format!("{}.dsql.{region}.on.aws", self.to_ascii_lowercase()).parse(),
+            None => refuse(format!(
+                "`{self}` is a bare DSQL cluster id, and no region is set to expand it with; set `region` or give the full endpoint CLUSTER_ID.dsql.REGION.on.aws"
+            )),
+        }
     }
 }
 

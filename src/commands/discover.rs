@@ -1,7 +1,8 @@
 //! `connections discover [--region R] [--add]` and `connections add NAME --from-instance ID |
-//! --from-cluster ID`: the RDS side, asked of RDS, written as connections.
+//! --from-cluster ID | --from-dsql-cluster ID`: what RDS and Aurora DSQL have, written as
+//! connections.
 
-use crate::aws_api::{Aws, Resource};
+use crate::aws_api::{Aws, DsqlCluster, DsqlLookup, Resource};
 use crate::cli::{AddConnection, DiscoverArgs};
 use crate::commands::print;
 use crate::config::{Config, Engine};
@@ -9,16 +10,34 @@ use crate::error::{Error, Result};
 use crate::values::{AwsProfile, ConnectionName, DbUser, Host, Port, Region};
 use std::path::Path;
 
-/// Lists what RDS has with IAM authentication on; with `--add`, returns the connections to add
-/// for those the config does not have yet (`connections` adds them).
+/// Lists what RDS has with IAM authentication on, and the Aurora DSQL clusters (always IAM);
+/// with `--add`, returns the connections to add for those the config does not have yet
+/// (`connections` adds them).
 pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnection>> {
     let config = Config::load(explicit)?;
     let profile = args.aws_profile.clone().map(AwsProfile::into_string);
     let aws = Aws::connect(profile.as_deref(), args.region.as_ref().map(Region::as_str))?;
-    let found = aws.iam_enabled()?;
-    if found.is_empty() {
+    // One side may be closed to the caller (no rds:Describe* or no dsql:ListClusters): the
+    // other is still worth listing.
+    let (found, clusters) = match (aws.iam_enabled(), aws.dsql_clusters()) {
+        (Err(rds), Err(_)) => return Err(rds),
+        (Ok(found), Ok(clusters)) => (found, clusters),
+        (Err(rds), Ok(clusters)) => {
+            crate::report::warn(format_args!(
+                "{rds}; listing Aurora DSQL clusters only (RDS needs rds:DescribeDBInstances and rds:DescribeDBClusters)"
+            ));
+            (Vec::new(), clusters)
+        }
+        (Ok(found), Err(dsql)) => {
+            crate::report::warn(format_args!(
+                "{dsql}; listing RDS only (Aurora DSQL needs dsql:ListClusters)"
+            ));
+            (found, Vec::new())
+        }
+    };
+    if found.is_empty() && clusters.is_empty() {
         eprintln!(
-            "rdsiam-helper: no instance or cluster in {} has IAM database authentication on",
+            "rdsiam-helper: no instance or cluster in {} has IAM database authentication on, and there is no Aurora DSQL cluster",
             aws.region
         );
         return Ok(Vec::new());
@@ -34,25 +53,47 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
             resource.port
         ));
     }
+    for cluster in &clusters {
+        out.push_str(&format!(
+            "{}\tcluster\tdsql\t{}:{}\n",
+            cluster.id,
+            cluster.endpoint,
+            Engine::Dsql.default_port()
+        ));
+    }
     print(&out)?;
     if !args.add {
         return Ok(Vec::new());
     }
     let mut adds = Vec::new();
-    for resource in &found {
-        if config.connections.contains_key(&resource.id) {
-            eprintln!(
-                "rdsiam-helper: kept the existing connection `{}`",
-                resource.id
-            );
-            continue;
+    let ids = found
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(clusters.iter().map(|c| c.id.as_str()));
+    for id in ids {
+        if config.connections.contains_key(id) {
+            eprintln!("rdsiam-helper: kept the existing connection `{id}`");
         }
-        adds.push(connection_for(
-            resource,
-            &aws.region,
-            profile.as_deref(),
-            args.user.clone(),
-        )?);
+    }
+    for resource in &found {
+        if !config.connections.contains_key(&resource.id) {
+            adds.push(connection_for(
+                resource,
+                &aws.region,
+                profile.as_deref(),
+                args.user.clone(),
+            )?);
+        }
+    }
+    for cluster in &clusters {
+        if !config.connections.contains_key(&cluster.id) {
+            adds.push(connection_for_dsql(
+                cluster,
+                &aws.region,
+                profile.as_deref(),
+                args.user.clone(),
+            )?);
+        }
     }
     Ok(adds)
 }
@@ -62,12 +103,15 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
 pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     let profile = add.aws_profile.clone().map(AwsProfile::into_string);
     let aws = Aws::connect(profile.as_deref(), add.region.as_ref().map(Region::as_str))?;
+    if let Some(id) = &add.from_dsql_cluster {
+        return filled_dsql(add, &aws, id, profile.as_deref());
+    }
     let resource = match (&add.from_instance, &add.from_cluster) {
         (Some(id), _) => aws.instance(id)?,
         (None, Some(id)) => aws.cluster(id)?,
         (None, None) => {
             return Err(Error::usage(
-                "give --host, --from-instance or --from-cluster",
+                "give --host, --from-instance, --from-cluster or --from-dsql-cluster",
             ));
         }
     };
@@ -89,6 +133,101 @@ pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     filled.refresh_before = add.refresh_before.clone();
     filled.tunnel = add.tunnel;
     Ok(filled)
+}
+
+/// `--from-dsql-cluster ID`: the cluster must exist; its endpoint is the host.
+fn filled_dsql(
+    add: &AddConnection,
+    aws: &Aws,
+    id: &str,
+    profile: Option<&str>,
+) -> Result<AddConnection> {
+    let cluster = match aws.dsql_cluster(id)? {
+        DsqlLookup::Found(cluster) => cluster,
+        DsqlLookup::NotFound => {
+            return Err(
+                Error::failure(format!("no Aurora DSQL cluster `{id}` in {}", aws.region)).hint(
+                    format!(
+                        "check the identifier and the region (--region); `aws dsql list-clusters --region {}` lists them",
+                        aws.region
+                    ),
+                ),
+            );
+        }
+        DsqlLookup::Denied(err) => {
+            return Err(err.hint(format!(
+                "GetCluster needs dsql:GetCluster; or add it by hand: `rdsiam-helper connections add {} --host {id}.dsql.{}.on.aws --user admin`",
+                add.name.as_str(),
+                aws.region
+            )));
+        }
+    };
+    let mut filled = connection_for_dsql(&cluster, &aws.region, profile, add.user.clone())?;
+    // What was given on the command line wins over what DSQL says.
+    filled.name = add.name.clone();
+    filled.port = add.port;
+    filled.database = add.database.clone();
+    filled.ca_bundle = add.ca_bundle.clone();
+    filled.refresh_before = add.refresh_before.clone();
+    filled.tunnel = add.tunnel;
+    filled.token_lifetime = add.token_lifetime.clone();
+    filled.dsql_action = add.dsql_action;
+    Ok(filled)
+}
+
+/// A DSQL cluster as a connection: its endpoint, `admin` unless another user is given (the
+/// role every cluster has; an Identity Center session name is no DSQL role).
+fn connection_for_dsql(
+    cluster: &DsqlCluster,
+    region: &str,
+    profile: Option<&str>,
+    user: Option<DbUser>,
+) -> Result<AddConnection> {
+    let invalid = |what: &str, e: crate::values::ValueError| {
+        Error::failure(format!(
+            "Aurora DSQL returned {what} this tool cannot use for `{}`: {e}",
+            cluster.id
+        ))
+    };
+    let user = match user {
+        Some(user) => user,
+        None => crate::values::DSQL_ADMIN
+            .parse::<DbUser>()
+            .map_err(|e| invalid("a user", e))?,
+    };
+    Ok(AddConnection {
+        name: cluster
+            .id
+            .parse::<ConnectionName>()
+            .map_err(|e| invalid("a name", e))?,
+        host: Some(
+            cluster
+                .endpoint
+                .parse::<Host>()
+                .map_err(|e| invalid("an endpoint", e))?,
+        ),
+        from_instance: None,
+        from_cluster: None,
+        from_dsql_cluster: None,
+        token_lifetime: None,
+        dsql_action: None,
+        engine: Some(Engine::Dsql),
+        port: None,
+        user: Some(user),
+        database: None,
+        region: Some(
+            region
+                .parse::<Region>()
+                .map_err(|e| invalid("a region", e))?,
+        ),
+        aws_profile: profile
+            .map(|p| p.parse::<AwsProfile>())
+            .transpose()
+            .map_err(|e| invalid("a profile", e))?,
+        ca_bundle: None,
+        refresh_before: None,
+        tunnel: None,
+    })
 }
 
 fn connection_for(
@@ -120,6 +259,7 @@ fn connection_for(
         ),
         from_instance: None,
         from_cluster: None,
+        from_dsql_cluster: None,
         token_lifetime: None,
         dsql_action: None,
         engine: Some(engine),

@@ -28,11 +28,9 @@ pub fn cluster(aws: &Aws, id: &str) -> Check {
     let cluster = match aws.dsql_cluster(id) {
         Ok(DsqlLookup::Found(cluster)) => cluster,
         Ok(DsqlLookup::NotFound) => {
-            return Check::fail(
-                "dsql",
-                format!("no Aurora DSQL cluster `{id}` in {region}"),
-            )
-            .fix(format!("check `host` (CLUSTER_ID.dsql.REGION.on.aws) and the region; {list}"));
+            return Check::fail("dsql", format!("no Aurora DSQL cluster `{id}` in {region}")).fix(
+                format!("check `host` (CLUSTER_ID.dsql.REGION.on.aws) and the region; {list}"),
+            );
         }
         Ok(DsqlLookup::Denied(err)) => {
             return Check::from_error("dsql", Status::Warn, err).fix(format!(

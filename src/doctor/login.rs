@@ -4,10 +4,10 @@
 use super::{Check, Section, Status};
 use crate::cache::OptionFile;
 use crate::clients::{self, libpq, mysql};
-use crate::config::Connection;
+use crate::config::{Connection, Engine};
 use crate::issuer;
 use crate::secret::Secret;
-use crate::values::Wire;
+use crate::values::{DsqlAction, Wire};
 use std::process::{Command, Stdio};
 
 /// `checks`: this connection's checks so far, to say which causes are ruled in or out.
@@ -113,14 +113,24 @@ fn run(mut command: Command) -> std::io::Result<Option<String>> {
     Ok(Some(line))
 }
 
-fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) -> Check {
-    let lower = answer.to_ascii_lowercase();
-    let seen = |name: &str| match checks.status_of(name) {
+/// What another check found about a cause, in a few words.
+fn seen_in(checks: &Section, name: &str) -> &'static str {
+    match checks.status_of(name) {
         Some(Status::Ok) => "checked: ok",
         Some(Status::Fail) => "checked: FAILED, see above",
         Some(Status::Warn) => "checked: warning, see above",
         _ => "not checked",
-    };
+    }
+}
+
+fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) -> Check {
+    if connection.engine == Engine::Dsql
+        && let Some(check) = explain_dsql(answer, connection, user, checks)
+    {
+        return check;
+    }
+    let lower = answer.to_ascii_lowercase();
+    let seen = |name: &str| seen_in(checks, name);
     let engine = connection.engine.as_str();
     let sql_user = format!(
         "create the user as an administrator: `rdsiam-helper sql-user {user} --engine {engine}`"
@@ -201,4 +211,78 @@ fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) 
     let mut check = Check::fail("login", message);
     check.fix = fixes;
     check
+}
+
+/// Aurora DSQL's refusals have causes of their own: no IAM auth switch, no rds_iam, a cluster
+/// that may not be ACTIVE, and custom roles mapped to IAM principals inside the cluster. `None`
+/// leaves the answer to the general explanation (the network, a missing database).
+fn explain_dsql(
+    answer: &str,
+    connection: &Connection,
+    user: &str,
+    checks: &Section,
+) -> Option<Check> {
+    let lower = answer.to_ascii_lowercase();
+    let seen = |name: &str| seen_in(checks, name);
+    let action = connection.dsql_action();
+    let refused = [
+        "access denied",
+        "authentication failed",
+        "unable to accept",
+        "token",
+        "signature",
+        "expired",
+    ]
+    .iter()
+    .any(|words| lower.contains(words));
+    let (causes, fixes): (Vec<String>, Vec<String>) = if refused {
+        let mut causes = vec![
+            format!("the cluster is not ACTIVE ({})", seen("dsql")),
+            format!(
+                "no IAM policy allows dsql:{} on the cluster ({})",
+                action.as_str(),
+                seen("iam_policy")
+            ),
+        ];
+        let mut fixes = vec![format!(
+            "the IAM policy: `rdsiam-helper policy {} --account ACCOUNT`",
+            connection.display_name()
+        )];
+        if action == DsqlAction::DbConnect {
+            causes.push(format!(
+                "the role `{user}` does not exist or is not granted to the IAM principal (not checkable from here)"
+            ));
+            fixes.push(format!(
+                "as admin in the cluster: CREATE ROLE {user} WITH LOGIN; AWS IAM GRANT {user} TO 'ROLE_ARN';"
+            ));
+        }
+        causes.push(format!(
+            "expired or revoked credentials signed the token ({})",
+            seen("credentials")
+        ));
+        causes.push(format!(
+            "the clock is off by more than 5 minutes ({})",
+            seen("clock")
+        ));
+        (causes, fixes)
+    } else if lower.contains("certificate") {
+        (
+            vec![format!(
+                "the server's certificate is not signed by a CA in the trust store, or the name differs ({})",
+                seen("ca_bundle")
+            )],
+            vec!["keep `host` the DSQL endpoint (also through a tunnel); Aurora DSQL's certificates are public, so the system trust store needs no RDS bundle".to_string()],
+        )
+    } else {
+        return None;
+    };
+    let mut check = Check::fail(
+        "login",
+        format!(
+            "the login failed: {answer}; likely causes: {}",
+            causes.join("; ")
+        ),
+    );
+    check.fix = fixes;
+    Some(check)
 }

@@ -70,15 +70,14 @@ fn simulate(aws: &Aws, caller: &Caller, connection: &Connection, asked: &Asked) 
         caller.arn.clone()
     };
     let (action, arn) = (asked.action, asked.resource);
-    let decision =
-        match aws.simulate_connect(&principal, action, arn, asked.principal_tag) {
-            Ok(decision) => decision,
-            Err(err) => {
-                let mut check = Check::from_error("iam_policy", Status::Warn, err);
-                check.fix.push("the simulation needs iam:SimulatePrincipalPolicy (and iam:GetRole); ask an administrator to run `doctor`, or check the policy by hand".to_string());
-                return check;
-            }
-        };
+    let decision = match aws.simulate_connect(&principal, action, arn, asked.principal_tag) {
+        Ok(decision) => decision,
+        Err(err) => {
+            let mut check = Check::from_error("iam_policy", Status::Warn, err);
+            check.fix.push("the simulation needs iam:SimulatePrincipalPolicy (and iam:GetRole); ask an administrator to run `doctor`, or check the policy by hand".to_string());
+            return check;
+        }
+    };
     let deciding = if decision.statements.is_empty() {
         String::new()
     } else {

@@ -286,3 +286,61 @@ fn explain_dsql(
     check.fix = fixes;
     Some(check)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::PathBuf;
+
+    fn connection(user: &str) -> Connection {
+        let text =
+            format!("[connections.c]\nhost = \"abc.dsql.us-east-1.on.aws\"\nuser = \"{user}\"\n");
+        let config = Config::parse(PathBuf::from("config.toml"), &text).unwrap();
+        config.get("c").unwrap().clone()
+    }
+
+    #[test]
+    fn a_refused_dsql_login_names_dsql_causes_not_rds_ones() {
+        let checks = Section {
+            name: "c".to_string(),
+            checks: vec![Check::ok("dsql", "ACTIVE"), Check::fail("iam_policy", "no")],
+        };
+        let answer = "FATAL:  unable to accept connection, access denied";
+        let admin = explain(answer, &connection("admin"), "admin", &checks);
+        assert!(
+            admin
+                .message
+                .contains("the cluster is not ACTIVE (checked: ok)")
+                && admin.message.contains(
+                    "no IAM policy allows dsql:DbConnectAdmin on the cluster (checked: FAILED, see above)"
+                ),
+            "{admin:?}"
+        );
+        let said = format!("{} {}", admin.message, admin.fix.join(" "));
+        for rds in [
+            "rds_iam",
+            "rds-db:connect",
+            "sql-user",
+            "IAM database authentication off",
+        ] {
+            assert!(!said.contains(rds), "{rds}: {said}");
+        }
+        let app = explain(answer, &connection("app"), "app", &checks);
+        assert!(
+            app.fix.iter().any(|f| f.contains("AWS IAM GRANT app TO")),
+            "{app:?}"
+        );
+        // What DSQL has no word of its own for goes to the general explanation.
+        let other = explain(
+            "could not connect to server: Connection refused",
+            &connection("admin"),
+            "admin",
+            &checks,
+        );
+        assert!(
+            other.message.contains("the server cannot be reached"),
+            "{other:?}"
+        );
+    }
+}

@@ -66,34 +66,35 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
         return Ok(Vec::new());
     }
     let mut adds = Vec::new();
-    let ids = found
-        .iter()
-        .map(|r| r.id.as_str())
-        .chain(clusters.iter().map(|c| c.id.as_str()));
-    for id in ids {
-        if config.connections.contains_key(id) {
-            eprintln!("rdsiam-helper: kept the existing connection `{id}`");
-        }
-    }
     for resource in &found {
-        if !config.connections.contains_key(&resource.id) {
-            adds.push(connection_for(
-                resource,
-                &aws.region,
-                profile.as_deref(),
-                args.user.clone(),
-            )?);
+        if config.connections.contains_key(&resource.id) {
+            eprintln!(
+                "rdsiam-helper: kept the existing connection `{}`",
+                resource.id
+            );
+            continue;
         }
+        adds.push(connection_for(
+            resource,
+            &aws.region,
+            profile.as_deref(),
+            args.user.clone(),
+        )?);
     }
     for cluster in &clusters {
-        if !config.connections.contains_key(&cluster.id) {
-            adds.push(connection_for_dsql(
-                cluster,
-                &aws.region,
-                profile.as_deref(),
-                args.user.clone(),
-            )?);
+        if config.connections.contains_key(&cluster.id) {
+            eprintln!(
+                "rdsiam-helper: kept the existing connection `{}`",
+                cluster.id
+            );
+            continue;
         }
+        adds.push(connection_for_dsql(
+            cluster,
+            &aws.region,
+            profile.as_deref(),
+            args.user.clone(),
+        )?);
     }
     Ok(adds)
 }

@@ -1,5 +1,5 @@
 //! The AWS calls behind `doctor`, `connections discover`, `policy` and `token --verify`: STS,
-//! RDS and IAM through the official SDK crates, built from the same SdkConfig as
+//! RDS, Aurora DSQL and IAM through the official SDK crates, built from the same SdkConfig as
 //! `credentials.rs` (so AWS_ENDPOINT_URL_* and the profile's settings apply) and signed with the
 //! credentials it resolved. SDK types stay in this file; callers get plain values.
 //!
@@ -63,6 +63,82 @@ type Endpoint = (String, &'static str);
 type Endpoints = (Resource, Vec<Endpoint>);
 /// An instance, its endpoint, and the Aurora cluster it belongs to.
 type InstanceEndpoints = (Resource, Vec<Endpoint>, Option<String>);
+
+/// An Aurora DSQL cluster, as far as connecting to it is concerned.
+#[derive(Debug, Clone)]
+pub struct DsqlCluster {
+    pub id: String,
+    /// `CLUSTER_ID.dsql.REGION.on.aws`: what clients connect to and tokens are signed for.
+    pub endpoint: String,
+    /// `None` where the call does not say (ListClusters gives ids and ARNs only).
+    pub status: Option<DsqlStatus>,
+}
+
+/// A DSQL cluster's status, as GetCluster gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DsqlStatus {
+    Active,
+    /// Scaled down after a while without connections; a connection wakes it.
+    Idle,
+    /// Scaled to zero after a long while without connections; a connection wakes it, slowly.
+    Inactive,
+    Creating,
+    Updating,
+    /// A multi-Region cluster waiting for its peer.
+    PendingSetup,
+    /// A multi-Region cluster whose peers are being deleted.
+    PendingDelete,
+    Deleting,
+    Deleted,
+    Failed,
+    /// A status this build does not know, as AWS spells it.
+    Other(String),
+}
+
+impl DsqlStatus {
+    /// As AWS spells it (`ACTIVE`, `PENDING_SETUP`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            DsqlStatus::Active => "ACTIVE",
+            DsqlStatus::Idle => "IDLE",
+            DsqlStatus::Inactive => "INACTIVE",
+            DsqlStatus::Creating => "CREATING",
+            DsqlStatus::Updating => "UPDATING",
+            DsqlStatus::PendingSetup => "PENDING_SETUP",
+            DsqlStatus::PendingDelete => "PENDING_DELETE",
+            DsqlStatus::Deleting => "DELETING",
+            DsqlStatus::Deleted => "DELETED",
+            DsqlStatus::Failed => "FAILED",
+            DsqlStatus::Other(other) => other,
+        }
+    }
+
+    /// By AWS's spelling, so that a status newer than the SDK still reads as itself.
+    fn from_aws(text: &str) -> DsqlStatus {
+        match text {
+            "ACTIVE" => DsqlStatus::Active,
+            "IDLE" => DsqlStatus::Idle,
+            "INACTIVE" => DsqlStatus::Inactive,
+            "CREATING" => DsqlStatus::Creating,
+            "UPDATING" => DsqlStatus::Updating,
+            "PENDING_SETUP" => DsqlStatus::PendingSetup,
+            "PENDING_DELETE" => DsqlStatus::PendingDelete,
+            "DELETING" => DsqlStatus::Deleting,
+            "DELETED" => DsqlStatus::Deleted,
+            "FAILED" => DsqlStatus::Failed,
+            other => DsqlStatus::Other(other.to_string()),
+        }
+    }
+}
+
+/// GetCluster's answer. Access denied is kept apart from other failures: it says nothing about
+/// the cluster, and doctor goes on without it.
+#[derive(Debug)]
+pub enum DsqlLookup {
+    Found(DsqlCluster),
+    NotFound,
+    Denied(Error),
+}
 
 /// What IAM's policy simulator decided, and which statements decided it.
 #[derive(Debug, Clone)]
@@ -371,31 +447,35 @@ impl Aws {
         ))
     }
 
-    /// IAM SimulatePrincipalPolicy for `rds-db:connect` on `resource_arn`, with the
-    /// principal tag the guide's ABAC policy reads.
+    /// IAM SimulatePrincipalPolicy for one connect action (`rds-db:connect`,
+    /// `dsql:DbConnect`, `dsql:DbConnectAdmin`) on `resource_arn`, with the principal tag
+    /// the guide's ABAC policy reads when there is one (`(key, value)`, key after
+    /// `aws:PrincipalTag/`).
     pub fn simulate_connect(
         &self,
         principal_arn: &str,
+        action: &str,
         resource_arn: &str,
-        tag_key: &str,
-        tag_value: &str,
+        principal_tag: Option<(&str, &str)>,
     ) -> Result<Decision> {
         use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
         let client = aws_sdk_iam::Client::new(&self.config);
-        let entry = ContextEntry::builder()
-            .context_key_name(format!("aws:PrincipalTag/{tag_key}"))
-            .context_key_type(ContextKeyTypeEnum::String)
-            .context_key_values(tag_value)
-            .build();
+        let context = principal_tag.map(|(key, value)| {
+            ContextEntry::builder()
+                .context_key_name(format!("aws:PrincipalTag/{key}"))
+                .context_key_type(ContextKeyTypeEnum::String)
+                .context_key_values(value)
+                .build()
+        });
         let output = self
             .runtime
             .block_on(
                 client
                     .simulate_principal_policy()
                     .policy_source_arn(principal_arn)
-                    .action_names("rds-db:connect")
+                    .action_names(action)
                     .resource_arns(resource_arn)
-                    .context_entries(entry)
+                    .set_context_entries(context.map(|entry| vec![entry]))
                     .send(),
             )
             .map_err(|e| service_error("IAM SimulatePrincipalPolicy", &e))?;
@@ -412,6 +492,63 @@ impl Aws {
             missing_context: result.missing_context_values().to_vec(),
         })
     }
+
+    /// Aurora DSQL GetCluster: the cluster, that it does not exist, or that the caller may not ask.
+    pub fn dsql_cluster(&self, id: &str) -> Result<DsqlLookup> {
+        use aws_sdk_dsql::operation::get_cluster::GetClusterError;
+        let client = aws_sdk_dsql::Client::new(&self.config);
+        let output = match self
+            .runtime
+            .block_on(client.get_cluster().identifier(id).send())
+        {
+            Ok(output) => output,
+            Err(err) => {
+                return match err.as_service_error() {
+                    Some(GetClusterError::ResourceNotFoundException(_)) => Ok(DsqlLookup::NotFound),
+                    Some(GetClusterError::AccessDeniedException(_)) => Ok(DsqlLookup::Denied(
+                        service_error("Aurora DSQL GetCluster", &err),
+                    )),
+                    _ => Err(service_error("Aurora DSQL GetCluster", &err)),
+                };
+            }
+        };
+        let id = output.identifier().to_string();
+        Ok(DsqlLookup::Found(DsqlCluster {
+            endpoint: dsql_endpoint(&id, &self.region),
+            status: Some(DsqlStatus::from_aws(output.status().as_str())),
+            id,
+        }))
+    }
+
+    /// Aurora DSQL ListClusters: every cluster in the region, with its endpoint.
+    pub fn dsql_clusters(&self) -> Result<Vec<DsqlCluster>> {
+        let client = aws_sdk_dsql::Client::new(&self.config);
+        // The SDK's paginator follows each page's `nextToken`.
+        let pages: Vec<_> = self
+            .runtime
+            .block_on(
+                client
+                    .list_clusters()
+                    .into_paginator()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>(),
+            )
+            .map_err(|e| service_error("Aurora DSQL ListClusters", &e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.clusters())
+            .map(|summary| DsqlCluster {
+                id: summary.identifier().to_string(),
+                endpoint: dsql_endpoint(summary.identifier(), &self.region),
+                status: None,
+            })
+            .collect())
+    }
+}
+
+/// DSQL's public endpoint: what the AWS connectors build from an id and a region.
+fn dsql_endpoint(id: &str, region: &str) -> String {
+    format!("{}.dsql.{region}.on.aws", id.to_ascii_lowercase())
 }
 
 fn matching(all: &[Endpoints], host: &str) -> Option<Resource> {

@@ -1,8 +1,8 @@
 //! The command line, as data. Nothing below `main.rs` sees clap; commands get these structs.
 
 pub use crate::clients::{AuthMode, SetupClient};
-use crate::error::Error;
 use crate::config::Engine;
+use crate::error::Error;
 use crate::values::{
     AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host, Port, RefreshBefore,
     Region, TokenLifetime, Tunnel,
@@ -326,7 +326,7 @@ pub enum ConnectionsCommand {
     },
     /// Add (or replace) a connection, keeping the rest of the file and its comments
     Add(Box<AddConnection>),
-    /// List the instances and clusters with IAM authentication on (--add: write them to the config)
+    /// List the instances and clusters with IAM authentication on, and the Aurora DSQL clusters (--add: write them to the config)
     Discover(DiscoverArgs),
     /// Remove a connection
     Remove {
@@ -357,14 +357,17 @@ pub struct AddConnection {
     /// The connection's name: letters, digits, `-`, `_` and `.`
     pub name: ConnectionName,
     /// The database endpoint (a DNS name, an IPv4 address or [IPv6])
-    #[arg(long, required_unless_present_any = ["from_instance", "from_cluster"], conflicts_with_all = ["from_instance", "from_cluster"])]
+    #[arg(long, required_unless_present_any = ["from_instance", "from_cluster", "from_dsql_cluster"], conflicts_with_all = ["from_instance", "from_cluster", "from_dsql_cluster"])]
     pub host: Option<Host>,
     /// Take host, port, engine and region from this RDS instance (asks RDS)
-    #[arg(long, value_name = "ID", conflicts_with = "from_cluster")]
+    #[arg(long, value_name = "ID", conflicts_with_all = ["from_cluster", "from_dsql_cluster"])]
     pub from_instance: Option<String>,
     /// Take host, port, engine and region from this Aurora cluster (asks RDS)
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "from_dsql_cluster")]
     pub from_cluster: Option<String>,
+    /// Take host and region from this Aurora DSQL cluster (asks DSQL; user admin unless --user)
+    #[arg(long, value_name = "ID")]
+    pub from_dsql_cluster: Option<String>,
     /// The database engine (default: dsql for a CLUSTER_ID.dsql.REGION.on.aws host, else postgres)
     #[arg(long, value_name = "postgres|mysql|dsql")]
     pub engine: Option<Engine>,

@@ -424,7 +424,7 @@ impl Config {
         connection.host = connection
             .host
             .expand_dsql(connection.engine, region)
-            .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
+            .map_err(|problem| Error::usage(problem.to_string()))?;
         Ok(connection)
     }
 
@@ -445,7 +445,7 @@ impl Config {
         let region = overrides.region.as_ref().or(self.defaults.region.as_ref());
         let host = host
             .expand_dsql(engine, region)
-            .map_err(|problem| Error::usage(format!("--host: {problem}")))?;
+            .map_err(|problem| Error::usage(problem.to_string()))?;
         Ok(Connection {
             origin: Origin::AdHoc,
             engine,

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod dsql;
-pub use dsql::{DsqlAction, MAX_DSQL_TOKEN_LIFETIME, TokenLifetime};
+pub use dsql::{DSQL_ADMIN, DsqlAction, MAX_DSQL_TOKEN_LIFETIME, TokenLifetime, dsql_cluster_id};
 
 /// A token lives 15 minutes; a `refresh_before` at or above that could never be satisfied.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);

@@ -8,7 +8,7 @@ mod fake_aws;
 
 use common::servers::{Mariadb, Postgres, TestCa};
 use common::{Home, Run};
-use fake_aws::{AwsState, FakeAws, FakeCluster, FakeInstance, FakeProxy};
+use fake_aws::{AwsState, DsqlState, FakeAws, FakeCluster, FakeInstance, FakeProxy};
 use std::sync::{Arc, Mutex};
 
 const ACCOUNT: &str = "123456789012";
@@ -79,21 +79,33 @@ fn account() -> AwsState {
             "jane".into(),
             "DbConnectByUsername".into(),
         )],
+        allowed_dsql: Vec::new(),
     }
 }
 
 struct Aws {
     state: Arc<Mutex<AwsState>>,
     server: FakeAws,
+    /// The Aurora DSQL control plane: no cluster unless a test adds some.
+    dsql_state: Arc<Mutex<DsqlState>>,
+    dsql: FakeAws,
     other: FakeAws,
 }
 
 impl Aws {
     fn new(state: AwsState) -> Aws {
         let state = Arc::new(Mutex::new(state));
+        let dsql_state = Arc::new(Mutex::new(DsqlState::default()));
         Aws {
             server: fake_aws::aws_query(state.clone()),
             state,
+            dsql: fake_aws::dsql(
+                dsql_state.clone(),
+                "us-east-1",
+                common::ACCESS_KEY_ID,
+                common::SECRET_ACCESS_KEY,
+            ),
+            dsql_state,
             other: fake_aws::unexpected(),
         }
     }
@@ -108,6 +120,7 @@ impl Aws {
         cmd.env("AWS_ENDPOINT_URL_STS", self.server.url())
             .env("AWS_ENDPOINT_URL_RDS", self.server.url())
             .env("AWS_ENDPOINT_URL_IAM", self.server.url())
+            .env("AWS_ENDPOINT_URL_DSQL", self.dsql.url())
             .env("AWS_ENDPOINT_URL", self.other.url())
             .args(args)
             .stdin(std::process::Stdio::piped())
@@ -919,4 +932,538 @@ fn doctor_logs_in_to_the_private_mariadb_and_explains_access_denied() {
             .unwrap()
             .contains("rdsiam-helper sql-user jane --engine mysql")
     );
+}
+
+// Aurora DSQL: the fake control plane (GetCluster, ListClusters) beside STS, RDS and IAM.
+
+const DSQL_ID: &str = "s4abtwoqgjtpkqzkbtuyzcbxsu";
+const DSQL_OTHER: &str = "iaabt2ydjohxwlwj6j6oaw5lna";
+
+fn dsql_host(id: &str) -> String {
+    format!("{id}.dsql.us-east-1.on.aws")
+}
+
+fn cluster_arn(id: &str) -> String {
+    format!("arn:aws:dsql:us-east-1:{ACCOUNT}:cluster/{id}")
+}
+
+/// A DSQL connection named `name`, reached through a tunnel to a closed port: no check dials
+/// AWS, and no login is tried.
+fn dsql_connection(name: &str, user: &str, extra: &str) -> String {
+    format!(
+        "[connections.{name}]\nhost = \"{}\"\nuser = \"{user}\"\ntunnel = \"127.0.0.1:1\"\n{extra}",
+        dsql_host(DSQL_ID)
+    )
+}
+
+/// `doctor NAME --format json`, with nothing secret on stdout either.
+fn doctor_json(aws: &Aws, home: &Home, name: &str) -> serde_json::Value {
+    let run = aws.run(home, &["doctor", name, "--format", "json"]);
+    common::assert_no_secret("doctor's stdout", &run.stdout, &[]);
+    json(&run)
+}
+
+fn section_checks(report: &serde_json::Value, section: &str) -> Vec<String> {
+    report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == section)
+        .unwrap()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn doctor_asks_dsql_for_the_cluster_and_reports_each_status_not_found_and_access_denied() {
+    let home = home_with(&dsql_connection("ledger", "admin", ""));
+    let aws = Aws::new(account());
+    let set_cluster = |status: Option<&str>| {
+        aws.dsql_state.lock().unwrap().clusters = status
+            .map(|s| vec![(DSQL_ID.to_string(), s.to_string())])
+            .unwrap_or_default();
+    };
+    set_cluster(Some("ACTIVE"));
+    let report = doctor_json(&aws, &home, "ledger");
+    let dsql = check(&report, "ledger", "dsql");
+    assert_eq!(dsql["status"], "ok", "{dsql}");
+    assert_eq!(
+        dsql["message"],
+        format!("cluster `{DSQL_ID}` in us-east-1 is ACTIVE")
+    );
+    // The RDS lookup cannot find a DSQL cluster: it does not run, nor does its IAM switch.
+    let names = section_checks(&report, "ledger");
+    for rds_only in ["rds", "iam_auth"] {
+        assert!(!names.iter().any(|n| n == rds_only), "{names:?}");
+    }
+    // The system trust store, not the RDS bundle (and never `ca install` over it).
+    let ca = check(&report, "ledger", "ca_bundle");
+    assert_eq!(ca["status"], "ok", "{ca}");
+    assert!(
+        ca["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the system trust store"),
+        "{ca}"
+    );
+    // What DSQL was asked, signed for dsql in the connection's region (the fake refuses
+    // anything else).
+    let asked: Vec<_> = aws.dsql.requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].method, "GET");
+    assert_eq!(asked[0].path(), format!("/cluster/{DSQL_ID}"));
+    assert!(
+        asked[0]
+            .header("authorization")
+            .unwrap()
+            .contains(&format!("{}/", common::ACCESS_KEY_ID))
+    );
+
+    let wait = format!("aws dsql wait cluster-active --identifier {DSQL_ID} --region us-east-1");
+    for (status, verdict, said) in [
+        ("IDLE", "warn", "a connection wakes it"),
+        ("INACTIVE", "warn", "longer from INACTIVE"),
+        ("CREATING", "warn", wait.as_str()),
+        ("UPDATING", "warn", wait.as_str()),
+        ("PENDING_SETUP", "fail", "peer"),
+        (
+            "DELETING",
+            "fail",
+            "aws dsql list-clusters --region us-east-1",
+        ),
+        (
+            "FAILED",
+            "fail",
+            "aws dsql create-cluster --region us-east-1",
+        ),
+        ("HIBERNATING", "warn", "a status this version does not know"),
+    ] {
+        set_cluster(Some(status));
+        let report = doctor_json(&aws, &home, "ledger");
+        let dsql = check(&report, "ledger", "dsql");
+        assert_eq!(dsql["status"], verdict, "{status}: {dsql}");
+        assert!(dsql["message"].as_str().unwrap().contains(status), "{dsql}");
+        assert!(dsql.to_string().contains(said), "{status}: {dsql}");
+    }
+
+    set_cluster(None);
+    let report = doctor_json(&aws, &home, "ledger");
+    let dsql = check(&report, "ledger", "dsql");
+    assert_eq!(dsql["status"], "fail", "{dsql}");
+    assert_eq!(
+        dsql["message"],
+        format!("no Aurora DSQL cluster `{DSQL_ID}` in us-east-1")
+    );
+    assert!(
+        dsql["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("`aws dsql list-clusters --region us-east-1`")
+    );
+
+    set_cluster(Some("ACTIVE"));
+    aws.dsql_state.lock().unwrap().deny_get = true;
+    let report = doctor_json(&aws, &home, "ledger");
+    let dsql = check(&report, "ledger", "dsql");
+    assert_eq!(
+        dsql["status"], "warn",
+        "access denied is no verdict: {dsql}"
+    );
+    assert!(
+        dsql["message"]
+            .as_str()
+            .unwrap()
+            .contains("AccessDeniedException"),
+        "{dsql}"
+    );
+    assert!(
+        dsql["fix"][0].as_str().unwrap().contains("dsql:GetCluster"),
+        "{dsql}"
+    );
+
+    // The fake checks the signature itself: keys other than the profile's are refused.
+    let other_keys = fake_aws::dsql(
+        aws.dsql_state.clone(),
+        "us-east-1",
+        common::ACCESS_KEY_ID,
+        "another/secret/key/than/the/profiles/one",
+    );
+    let mut cmd = home.cmd();
+    cmd.env("AWS_ENDPOINT_URL_STS", aws.server.url())
+        .env("AWS_ENDPOINT_URL_IAM", aws.server.url())
+        .env("AWS_ENDPOINT_URL_DSQL", other_keys.url())
+        .args(["doctor", "ledger", "--format", "json"]);
+    let report = json(&Run::from(cmd.output().unwrap()));
+    let dsql = check(&report, "ledger", "dsql");
+    assert!(
+        dsql["message"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidSignatureException"),
+        "{dsql}"
+    );
+}
+
+#[test]
+fn doctor_simulates_dsql_db_connect_and_db_connect_admin_on_the_cluster_arn() {
+    let home = home_with(&format!(
+        "{}{}{}",
+        dsql_connection("admin", "admin", ""),
+        dsql_connection("app", "app_reader", ""),
+        dsql_connection("forced", "app_reader", "dsql_action = \"admin\"\n"),
+    ));
+    let mut state = account();
+    state.allowed_dsql = vec![(
+        role_arn(),
+        "dsql:DbConnectAdmin".into(),
+        cluster_arn(DSQL_ID),
+        "DsqlAdmins".into(),
+    )];
+    let aws = Aws::new(state);
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let run = aws.run(&home, &["doctor", "--format", "json"]);
+    common::assert_no_secret("doctor's stdout", &run.stdout, &[]);
+    let report = json(&run);
+    for admin in ["admin", "forced"] {
+        let policy = check(&report, admin, "iam_policy");
+        assert_eq!(policy["status"], "ok", "{policy}");
+        assert_eq!(
+            policy["message"],
+            format!(
+                "{} may dsql:DbConnectAdmin to {}: allowed by DsqlAdmins",
+                role_arn(),
+                cluster_arn(DSQL_ID)
+            )
+        );
+    }
+    let denied = check(&report, "app", "iam_policy");
+    assert_eq!(denied["status"], "fail", "{denied}");
+    assert!(
+        denied["message"].as_str().unwrap().contains(&format!(
+            "may not dsql:DbConnect to {}",
+            cluster_arn(DSQL_ID)
+        )),
+        "{denied}"
+    );
+    assert!(
+        denied["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("rdsiam-helper policy app --account {ACCOUNT}"))
+    );
+    // What IAM was asked: the role, the action the token carries, the cluster; no user tag.
+    let asked: Vec<Vec<(String, String)>> = aws
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("Action=SimulatePrincipalPolicy"))
+        .map(|r| fake_aws::form(&r.body))
+        .collect();
+    let field = |fields: &[(String, String)], name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut actions: Vec<String> = asked
+        .iter()
+        .map(|f| field(f, "ActionNames.member.1").unwrap())
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "dsql:DbConnect",
+            "dsql:DbConnectAdmin",
+            "dsql:DbConnectAdmin"
+        ]
+    );
+    for fields in &asked {
+        assert_eq!(
+            field(fields, "ResourceArns.member.1").as_deref(),
+            Some(cluster_arn(DSQL_ID).as_str())
+        );
+        assert_eq!(
+            field(fields, "PolicySourceArn").as_deref(),
+            Some(role_arn().as_str())
+        );
+        assert!(field(fields, "ContextEntries.member.1.ContextKeyName").is_none());
+    }
+
+    // Allowed DbConnect as well: the custom role passes too.
+    aws.state.lock().unwrap().allowed_dsql.push((
+        role_arn(),
+        "dsql:DbConnect".into(),
+        cluster_arn(DSQL_ID),
+        "DsqlReaders".into(),
+    ));
+    let report = doctor_json(&aws, &home, "app");
+    let allowed = check(&report, "app", "iam_policy");
+    assert_eq!(allowed["status"], "ok", "{allowed}");
+    assert!(
+        allowed["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("allowed by DsqlReaders")
+    );
+}
+
+#[test]
+fn doctor_warns_of_a_dsql_token_lifetime_past_the_session_hour() {
+    let home = home_with(&format!(
+        "{}{}",
+        dsql_connection("long", "admin", "token_lifetime = \"7200\"\n"),
+        dsql_connection("short", "admin", "token_lifetime = \"900\"\n"),
+    ));
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let report = json(&aws.run(&home, &["doctor", "--format", "json"]));
+    let long = check(&report, "long", "lifetime");
+    assert_eq!(long["status"], "warn", "{long}");
+    assert!(
+        long["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("tokens live 2h, longer than the 1h a DSQL session lasts"),
+        "{long}"
+    );
+    assert_eq!(
+        long["fix"][0],
+        "lower `token_lifetime` for `long` to 1h or less (the default is 15m)"
+    );
+    assert!(
+        long["fix"][1]
+            .as_str()
+            .unwrap()
+            .contains("clients reconnect"),
+        "{long}"
+    );
+    let short = check(&report, "short", "lifetime");
+    assert_eq!(short["status"], "ok", "{short}");
+    assert!(short.get("fix").is_none());
+    // An RDS connection has no such check: its token always lives 15 minutes.
+    let home = home_with(&format!("[connections.inst]\nhost = \"{INSTANCE_HOST}\"\n"));
+    let report = doctor_json(&aws, &home, "inst");
+    assert!(!section_checks(&report, "inst").contains(&"lifetime".to_string()));
+}
+
+fn discover(aws: &Aws, home: &Home, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "connections",
+        "discover",
+        "--aws-profile",
+        "db",
+        "--region",
+        "us-east-1",
+    ];
+    args.extend(extra);
+    aws.run(home, &args)
+}
+
+#[test]
+fn connections_discover_lists_rds_and_dsql_together_and_add_writes_dsql_connections_once() {
+    let home = home_with("");
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![
+        (DSQL_ID.into(), "ACTIVE".into()),
+        (DSQL_OTHER.into(), "IDLE".into()),
+    ];
+    let run = discover(&aws, &home, &[]);
+    run.ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "prod-db\tinstance\tpostgres\t{INSTANCE_HOST}:5432\n"
+        )),
+        "{}",
+        run.stdout
+    );
+    for id in [DSQL_ID, DSQL_OTHER] {
+        assert!(
+            run.stdout
+                .contains(&format!("{id}\tcluster\tdsql\t{}:5432\n", dsql_host(id))),
+            "{}",
+            run.stdout
+        );
+    }
+    // One cluster a page: the SDK's paginator followed nextToken.
+    let listed: Vec<String> = aws.dsql.requests().iter().map(|r| r.url.clone()).collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed[1].contains("next-token=1"), "{listed:?}");
+
+    discover(&aws, &home, &["--add"]).ok();
+    let show = home.run(&["connections", "show", DSQL_ID]);
+    for line in [
+        "engine = dsql".to_string(),
+        format!("host = {}", dsql_host(DSQL_ID)),
+        "port = 5432".to_string(),
+        "user = admin".to_string(),
+        "region = us-east-1".to_string(),
+        "aws_profile = db".to_string(),
+        "dsql_action = admin".to_string(),
+    ] {
+        assert!(show.ok().stdout.contains(&line), "{line}: {}", show.stdout);
+    }
+    let text = std::fs::read_to_string(home.config_path()).unwrap();
+    assert!(text.contains("engine = \"dsql\""), "{text}");
+    // The added connection signs offline, with the profile's static keys: no AWS at all.
+    let token = home.run(&["token", DSQL_OTHER, "--no-cache"]).ok().token();
+    assert!(
+        token.starts_with(&format!(
+            "{}/?Action=DbConnectAdmin&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}%2F",
+            dsql_host(DSQL_OTHER),
+            common::ACCESS_KEY_ID
+        )),
+        "{token}"
+    );
+    // RDS ones were added alongside, as before.
+    assert!(text.contains("[connections.aurora]"), "{text}");
+
+    // A second --add changes nothing.
+    let before = std::fs::read(home.config_path()).unwrap();
+    discover(&aws, &home, &["--add"])
+        .ok()
+        .stderr_has(&format!("kept the existing connection `{DSQL_ID}`"));
+    assert_eq!(std::fs::read(home.config_path()).unwrap(), before);
+
+    // --user names another role for every connection added.
+    let home = home_with("");
+    discover(&aws, &home, &["--add", "--user", "app_reader"]).ok();
+    let show = home.run(&["connections", "show", DSQL_ID]);
+    assert!(
+        show.ok().stdout.contains("user = app_reader\n"),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout.contains("dsql_action = connect"),
+        "{}",
+        show.stdout
+    );
+}
+
+#[test]
+fn connections_discover_lists_one_side_when_the_other_is_denied() {
+    let home = home_with("");
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    aws.dsql_state.lock().unwrap().deny_list = true;
+    let run = discover(&aws, &home, &[]);
+    run.ok()
+        .stderr_has("AccessDeniedException")
+        .stderr_has("listing RDS only (Aurora DSQL needs dsql:ListClusters)");
+    assert!(run.stdout.contains("prod-db\tinstance"), "{}", run.stdout);
+    assert!(!run.stdout.contains(DSQL_ID));
+
+    // RDS refuses, DSQL answers: the DSQL side is listed.
+    aws.dsql_state.lock().unwrap().deny_list = false;
+    let rds_denied = FakeAws::start(|request| {
+        if request.body.contains("Action=DescribeDB") {
+            return fake_aws::iam_error(
+                403,
+                "AccessDenied",
+                "User is not authorized to perform: rds:DescribeDBClusters",
+            );
+        }
+        fake_aws::caller_identity("arn:aws:iam::123456789012:user/jane")
+    });
+    let mut cmd = home.cmd();
+    cmd.env("AWS_ENDPOINT_URL_STS", rds_denied.url())
+        .env("AWS_ENDPOINT_URL_RDS", rds_denied.url())
+        .env("AWS_ENDPOINT_URL_DSQL", aws.dsql.url())
+        .env("AWS_ENDPOINT_URL", aws.other.url())
+        .args([
+            "connections",
+            "discover",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ]);
+    let run = Run::from(cmd.output().unwrap());
+    run.ok()
+        .stderr_has("AccessDenied")
+        .stderr_has("listing Aurora DSQL clusters only");
+    assert_eq!(
+        run.stdout,
+        format!("{DSQL_ID}\tcluster\tdsql\t{}:5432\n", dsql_host(DSQL_ID))
+    );
+    assert_eq!(aws.other.hits(), 0);
+
+    // Both refused: the RDS error, exit 1.
+    aws.dsql_state.lock().unwrap().deny_list = true;
+    let run = Run::from(cmd.output().unwrap());
+    run.code(1).stderr_has("AccessDenied");
+}
+
+#[test]
+fn connections_add_from_a_dsql_cluster_and_the_dsql_policy() {
+    let home = home_with("");
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    aws.run(
+        &home,
+        &[
+            "connections",
+            "add",
+            "ledger",
+            "--from-dsql-cluster",
+            DSQL_ID,
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+            "--token-lifetime",
+            "1h",
+        ],
+    )
+    .ok();
+    let show = home.run(&["connections", "show", "ledger"]);
+    for line in [
+        "engine = dsql".to_string(),
+        format!("host = {}", dsql_host(DSQL_ID)),
+        "user = admin".to_string(),
+        "token_lifetime = 1h".to_string(),
+    ] {
+        assert!(show.ok().stdout.contains(&line), "{line}: {}", show.stdout);
+    }
+    aws.run(
+        &home,
+        &[
+            "connections",
+            "add",
+            "nope",
+            "--from-dsql-cluster",
+            DSQL_OTHER,
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ],
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "no Aurora DSQL cluster `{DSQL_OTHER}` in us-east-1"
+    ))
+    .stderr_has("aws dsql list-clusters --region us-east-1");
+
+    // The policy names the cluster and the token's action, without asking AWS.
+    let before = aws.dsql.hits() + aws.server.hits();
+    let run = home.run(&["policy", "ledger", "--account", ACCOUNT]);
+    let policy: serde_json::Value = serde_json::from_str(&run.ok().stdout).unwrap();
+    assert_eq!(policy["Statement"][0]["Action"], "dsql:DbConnectAdmin");
+    assert_eq!(policy["Statement"][0]["Resource"], cluster_arn(DSQL_ID));
+    assert_eq!(aws.dsql.hits() + aws.server.hits(), before);
+    home.run(&[
+        "policy",
+        "ledger",
+        "--account",
+        ACCOUNT,
+        "--user-literal",
+        "x",
+    ])
+    .code(2)
+    .stderr_has("names no database user");
 }

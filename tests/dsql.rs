@@ -103,7 +103,7 @@ fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
         "token", "--engine", "dsql", "--host", "abc", "--user", "admin",
     ])
     .code(2)
-    .stderr_has("--host: `abc` is a bare DSQL cluster id, and no region is set");
+    .stderr_has("error: `abc` is a bare DSQL cluster id, and no region is set");
     // The AWS CLI drop-in signs an RDS token whatever the host, as `aws rds` does.
     let rds = home
         .run_at(
@@ -454,4 +454,58 @@ fn dsql_verifies_against_the_system_trust_store_by_default() {
     home.run(&["setup", "mysql", "dsql"])
         .code(2)
         .stderr_has("is for mysql connections; `dsql` is dsql");
+}
+
+#[test]
+fn doctor_token_decodes_a_dsql_token_and_finds_the_wrong_action() {
+    let home = home_with(&format!(
+        "[connections.admin]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n\n\
+         [connections.app]\nhost = \"{DSQL_HOST}\"\nuser = \"app_reader\"\n"
+    ));
+    let doctor = |name: &str, token: &str| {
+        use std::io::Write;
+        let mut child = home
+            .cmd()
+            .args(["doctor", name, "--token"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(token.as_bytes())
+            .unwrap();
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_no_secret("doctor's stdout", &run.stdout, &[]);
+        run
+    };
+    let admin = home.run(&["token", "admin"]).ok().token();
+    let run = doctor("admin", &admin);
+    run.ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "signed for Aurora DSQL DbConnectAdmin on {DSQL_HOST} in us-east-1 by access key {ACCESS_KEY_ID}"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("action       DbConnectAdmin matches"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("port"), "a DSQL token names no port");
+    // A DbConnect token for the admin connection: the cluster would refuse it.
+    let app = home.run(&["token", "app"]).ok().token();
+    let run = doctor("admin", &app);
+    run.code(1);
+    assert!(
+        run.stdout
+            .contains("signed for DbConnect, the connection (user `admin`) signs DbConnectAdmin"),
+        "{}",
+        run.stdout
+    );
 }

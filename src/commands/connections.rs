@@ -15,7 +15,9 @@ pub fn run(explicit: Option<&Path>, command: ConnectionsCommand) -> Result<i32> 
         ConnectionsCommand::List => list(&Config::load(explicit)?),
         ConnectionsCommand::Show { name } => show(Config::load(explicit)?.get(&name)?),
         ConnectionsCommand::Add(add)
-            if add.from_instance.is_some() || add.from_cluster.is_some() =>
+            if add.from_instance.is_some()
+                || add.from_cluster.is_some()
+                || add.from_dsql_cluster.is_some() =>
         {
             add_connection(explicit, &discover::filled(&add)?)
         }

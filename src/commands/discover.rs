@@ -1,24 +1,43 @@
 //! `connections discover [--region R] [--add]` and `connections add NAME --from-instance ID |
-//! --from-cluster ID`: the RDS side, asked of RDS, written as connections.
+//! --from-cluster ID | --from-dsql-cluster ID`: what RDS and Aurora DSQL have, written as
+//! connections.
 
-use crate::aws_api::{Aws, Resource};
+use crate::aws_api::{Aws, DsqlCluster, DsqlLookup, Resource};
 use crate::cli::{AddConnection, DiscoverArgs};
 use crate::commands::print;
 use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
-use crate::values::{AwsProfile, ConnectionName, DbUser, Host, Port, Region};
+use crate::values::{DbUser, Port, Region};
 use std::path::Path;
 
-/// Lists what RDS has with IAM authentication on; with `--add`, returns the connections to add
-/// for those the config does not have yet (`connections` adds them).
+/// Lists what RDS has with IAM authentication on, and the Aurora DSQL clusters (always IAM);
+/// with `--add`, returns the connections to add for those the config does not have yet
+/// (`connections` adds them).
 pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnection>> {
     let config = Config::load(explicit)?;
     let profile = args.aws_profile.clone().map(String::from);
     let aws = Aws::connect(profile.as_deref(), args.region.as_ref().map(Region::as_str))?;
-    let found = aws.iam_enabled()?;
-    if found.is_empty() {
+    // One side may be closed to the caller (no rds:Describe* or no dsql:ListClusters): the
+    // other is still worth listing.
+    let (found, clusters) = match (aws.iam_enabled(), aws.dsql_clusters()) {
+        (Err(rds), Err(_)) => return Err(rds),
+        (Ok(found), Ok(clusters)) => (found, clusters),
+        (Err(rds), Ok(clusters)) => {
+            crate::report::warn(format_args!(
+                "{rds}; listing Aurora DSQL clusters only (RDS needs rds:DescribeDBInstances and rds:DescribeDBClusters)"
+            ));
+            (Vec::new(), clusters)
+        }
+        (Ok(found), Err(dsql)) => {
+            crate::report::warn(format_args!(
+                "{dsql}; listing RDS only (Aurora DSQL needs dsql:ListClusters)"
+            ));
+            (found, Vec::new())
+        }
+    };
+    if found.is_empty() && clusters.is_empty() {
         eprintln!(
-            "rdsiam-helper: no instance or cluster in {} has IAM database authentication on",
+            "rdsiam-helper: no instance or cluster in {} has IAM database authentication on, and there is no Aurora DSQL cluster",
             aws.region
         );
         return Ok(Vec::new());
@@ -32,6 +51,14 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
             resource.engine,
             resource.endpoint,
             resource.port
+        ));
+    }
+    for cluster in &clusters {
+        out.push_str(&format!(
+            "{}\tcluster\tdsql\t{}:{}\n",
+            cluster.id,
+            cluster.endpoint,
+            Engine::Dsql.default_port()
         ));
     }
     print(&out)?;
@@ -54,6 +81,21 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
             args.user.clone(),
         )?);
     }
+    for cluster in &clusters {
+        if config.connections.contains_key(cluster.id.as_str()) {
+            eprintln!(
+                "rdsiam-helper: kept the existing connection `{}`",
+                cluster.id
+            );
+            continue;
+        }
+        adds.push(connection_for_dsql(
+            cluster,
+            &aws.region,
+            profile.as_deref(),
+            args.user.clone(),
+        )?);
+    }
     Ok(adds)
 }
 
@@ -62,12 +104,15 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
 pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     let profile = add.aws_profile.clone().map(String::from);
     let aws = Aws::connect(profile.as_deref(), add.region.as_ref().map(Region::as_str))?;
+    if let Some(id) = &add.from_dsql_cluster {
+        return filled_dsql(add, &aws, id, profile.as_deref());
+    }
     let resource = match (&add.from_instance, &add.from_cluster) {
         (Some(id), _) => aws.instance(id)?,
         (None, Some(id)) => aws.cluster(id)?,
         (None, None) => {
             return Err(Error::usage(
-                "give --host, --from-instance or --from-cluster",
+                "give --host, --from-instance, --from-cluster or --from-dsql-cluster",
             ));
         }
     };
@@ -91,65 +136,134 @@ pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     Ok(filled)
 }
 
+/// `--from-dsql-cluster ID`: the cluster must exist; its endpoint is the host.
+fn filled_dsql(
+    add: &AddConnection,
+    aws: &Aws,
+    id: &str,
+    profile: Option<&str>,
+) -> Result<AddConnection> {
+    let cluster = match aws.dsql_cluster(id)? {
+        DsqlLookup::Found(cluster) => cluster,
+        DsqlLookup::NotFound => {
+            return Err(
+                Error::failure(format!("no Aurora DSQL cluster `{id}` in {}", aws.region)).hint(
+                    format!(
+                        "check the identifier and the region (--region); `aws dsql list-clusters --region {}` lists them",
+                        aws.region
+                    ),
+                ),
+            );
+        }
+        DsqlLookup::Denied(err) => {
+            return Err(err.hint(format!(
+                "GetCluster needs dsql:GetCluster; or add it by hand: `rdsiam-helper connections add {} --host {id}.dsql.{}.on.aws --user admin`",
+                add.name.as_str(),
+                aws.region
+            )));
+        }
+    };
+    let mut filled = connection_for_dsql(&cluster, &aws.region, profile, add.user.clone())?;
+    // What was given on the command line wins over what DSQL says.
+    filled.name = add.name.clone();
+    filled.port = add.port;
+    filled.database = add.database.clone();
+    filled.ca_bundle = add.ca_bundle.clone();
+    filled.refresh_before = add.refresh_before.clone();
+    filled.tunnel = add.tunnel;
+    filled.token_lifetime = add.token_lifetime.clone();
+    filled.dsql_action = add.dsql_action;
+    Ok(filled)
+}
+
+/// An Aurora DSQL cluster as a connection to add: user `admin` unless one is given (the one
+/// role every cluster has; an Identity Center session name is no DSQL role).
+fn connection_for_dsql(
+    cluster: &DsqlCluster,
+    region: &str,
+    profile: Option<&str>,
+    user: Option<DbUser>,
+) -> Result<AddConnection> {
+    let found = Found {
+        service: "Aurora DSQL",
+        id: &cluster.id,
+        endpoint: &cluster.endpoint,
+        engine: Engine::Dsql.as_str(),
+        port: 0,
+    };
+    let admin = DbUser::Named(crate::values::DSQL_ADMIN.to_string());
+    found.connection(region, profile, user.unwrap_or(admin))
+}
+
+/// An RDS resource as a connection to add. Identity Center users sign in as their database
+/// user, so the session name is the user unless one is given.
 fn connection_for(
     resource: &Resource,
     region: &str,
     profile: Option<&str>,
     user: Option<DbUser>,
 ) -> Result<AddConnection> {
-    let invalid = |what: &str, e: crate::values::ValueError| {
-        Error::failure(format!(
-            "RDS returned {what} this tool cannot use for `{}`: {e}",
-            resource.id
-        ))
+    let found = Found {
+        service: "RDS",
+        id: &resource.id,
+        endpoint: &resource.endpoint,
+        engine: &resource.engine,
+        port: resource.port,
     };
-    let engine: Engine = resource
-        .engine
-        .parse()
-        .map_err(|e| invalid("an engine", e))?;
-    Ok(AddConnection {
-        name: resource
-            .id
-            .parse::<ConnectionName>()
-            .map_err(|e| invalid("a name", e))?,
-        host: Some(
-            resource
-                .endpoint
-                .parse::<Host>()
-                .map_err(|e| invalid("an endpoint", e))?,
-        ),
-        from_instance: None,
-        from_cluster: None,
-        token_lifetime: None,
-        dsql_action: None,
-        engine: Some(engine),
-        port: match resource.port {
-            0 => None,
-            port => Some(
-                port.to_string()
-                    .parse::<Port>()
-                    .map_err(|e| invalid("a port", e))?,
+    found.connection(region, profile, user.unwrap_or(DbUser::SessionName))
+}
+
+/// A database as AWS describes it. Its values are parsed as anything the user types is, and
+/// one this tool cannot use is named with the service that gave it.
+struct Found<'a> {
+    service: &'a str,
+    id: &'a str,
+    endpoint: &'a str,
+    engine: &'a str,
+    /// 0 when the service names none (the engine's default then).
+    port: u16,
+}
+
+impl Found<'_> {
+    fn connection(
+        &self,
+        region: &str,
+        profile: Option<&str>,
+        user: DbUser,
+    ) -> Result<AddConnection> {
+        let invalid = |what: &str, e: crate::values::ValueError| {
+            Error::failure(format!(
+                "{} returned {what} this tool cannot use for `{}`: {e}",
+                self.service, self.id
+            ))
+        };
+        Ok(AddConnection {
+            name: self.id.parse().map_err(|e| invalid("a name", e))?,
+            host: Some(
+                self.endpoint
+                    .parse()
+                    .map_err(|e| invalid("an endpoint", e))?,
             ),
-        },
-        // Identity Center users sign in as their database user: the session name is it.
-        user: Some(match user {
-            Some(user) => user,
-            None => crate::values::SESSION_NAME_TEMPLATE
-                .parse::<DbUser>()
-                .map_err(|e| invalid("a user", e))?,
-        }),
-        database: None,
-        region: Some(
-            region
-                .parse::<Region>()
-                .map_err(|e| invalid("a region", e))?,
-        ),
-        aws_profile: profile
-            .map(|p| p.parse::<AwsProfile>())
-            .transpose()
-            .map_err(|e| invalid("a profile", e))?,
-        ca_bundle: None,
-        refresh_before: None,
-        tunnel: None,
-    })
+            from_instance: None,
+            from_cluster: None,
+            from_dsql_cluster: None,
+            token_lifetime: None,
+            dsql_action: None,
+            engine: Some(self.engine.parse().map_err(|e| invalid("an engine", e))?),
+            port: match self.port {
+                0 => None,
+                port => Some(Port::try_from(i64::from(port)).map_err(|e| invalid("a port", e))?),
+            },
+            user: Some(user),
+            database: None,
+            region: Some(region.parse().map_err(|e| invalid("a region", e))?),
+            aws_profile: profile
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| invalid("a profile", e))?,
+            ca_bundle: None,
+            refresh_before: None,
+            tunnel: None,
+        })
+    }
 }

@@ -1,10 +1,10 @@
 //! `doctor [NAME] [--format json] [--token]`: the checklist, one line per check, and for each
 //! warn or fail the exact fix. Exits 1 when any check fails.
 
-use crate::aws_api::Aws;
+use crate::aws_api::{Aws, Caller};
 use crate::cli::{DoctorArgs, OutputFormat};
 use crate::commands::print;
-use crate::config::{Config, Connection};
+use crate::config::{Config, Connection, Engine};
 use crate::doctor::{self, Check, Section};
 use crate::error::{Error, Result};
 use std::io::Read as _;
@@ -49,6 +49,7 @@ fn connection(connection: &Connection) -> Section {
     let (credentials, resolved) = doctor::credentials::check(connection);
     section.checks.push(credentials);
     section.checks.push(doctor::ca_bundle::check(connection));
+    section.checks.extend(doctor::dsql::lifetime(connection));
     section.checks.extend(doctor::tunnel::check(connection));
     match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_deref())) {
         Some(Ok(aws)) => section.checks.extend(online(&aws, connection)),
@@ -71,6 +72,10 @@ fn online(aws: &Aws, connection: &Connection) -> Vec<Check> {
     let mut checks = Vec::new();
     let (caller_check, caller) = doctor::caller::check(aws);
     checks.push(caller_check);
+    if connection.engine == Engine::Dsql {
+        checks.extend(dsql(aws, caller.as_ref(), connection));
+        return checks;
+    }
     let (rds_check, resource) = doctor::resource::lookup(aws, connection);
     checks.push(rds_check);
     let Some(resource) = resource else {
@@ -79,6 +84,20 @@ fn online(aws: &Aws, connection: &Connection) -> Vec<Check> {
     checks.push(doctor::resource::iam_auth(&resource));
     if let Some(caller) = caller {
         checks.push(doctor::simulate::check(aws, &caller, &resource, connection));
+    }
+    checks
+}
+
+/// Aurora DSQL in place of the RDS lookup, which cannot find a DSQL cluster: the cluster and
+/// its status, then the connect action on it.
+fn dsql(aws: &Aws, caller: Option<&Caller>, connection: &Connection) -> Vec<Check> {
+    let id = match doctor::dsql::cluster_id(connection) {
+        Ok(id) => id,
+        Err(skipped) => return vec![skipped],
+    };
+    let mut checks = vec![doctor::dsql::cluster(aws, &id)];
+    if let Some(caller) = caller {
+        checks.push(doctor::simulate::check_dsql(aws, caller, connection, &id));
     }
     checks
 }

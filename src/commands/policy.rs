@@ -1,11 +1,12 @@
 //! `policy NAME --account ID [--resource-id ID] [--user-literal USER]`: the IAM policy that
 //! allows `rds-db:connect` to the connection's database, as the guide writes it (ABAC on the
-//! Identity Center user name by default).
+//! Identity Center user name by default). For an Aurora DSQL connection: `dsql:DbConnect` or
+//! `dsql:DbConnectAdmin` (as the connection's token) on the cluster.
 
 use crate::aws_api::Aws;
 use crate::cli::PolicyArgs;
 use crate::commands::print;
-use crate::config::{Config, Connection};
+use crate::config::{Config, Connection, Engine};
 use crate::error::{Error, Result};
 
 /// The attribute the guide maps from `${path:userName}` in Identity Center.
@@ -14,6 +15,9 @@ pub const PRINCIPAL_TAG_USER: &str = "${aws:PrincipalTag/username}";
 pub fn run(config: &Config, args: &PolicyArgs) -> Result<i32> {
     let connection = config.get(&args.name)?;
     check_account(&args.account)?;
+    if connection.engine == Engine::Dsql {
+        return dsql(connection, args);
+    }
     let (region, resource_id) = match &args.resource_id {
         Some(id) => {
             check_resource_id(id)?;
@@ -41,6 +45,60 @@ pub fn document(resource_arn: &str) -> serde_json::Value {
             "Resource": resource_arn,
         }]
     })
+}
+
+/// DSQL's IAM action names no database user: roles are mapped to IAM principals inside the
+/// cluster (`AWS IAM GRANT`), so the policy names the cluster alone. Needs no AWS call.
+fn dsql(connection: &Connection, args: &PolicyArgs) -> Result<i32> {
+    if args.user_literal.is_some() {
+        return Err(Error::usage(format!(
+            "--user-literal: `{}` is an Aurora DSQL connection, whose IAM action names no database user",
+            args.name
+        ))
+        .hint("map the role to the IAM principal inside the cluster, as admin: AWS IAM GRANT role TO 'arn:aws:iam::ACCOUNT:role/ROLE';"));
+    }
+    let id = match &args.resource_id {
+        Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            id.to_ascii_lowercase()
+        }
+        Some(_) => {
+            return Err(Error::usage(
+                "--resource-id: for Aurora DSQL, the cluster id (letters and digits)",
+            )
+            .hint("`aws dsql list-clusters` lists them"));
+        }
+        None => crate::values::dsql_cluster_id(&connection.host).ok_or_else(|| {
+            Error::usage(format!(
+                "the host of `{}` is not CLUSTER_ID.dsql.REGION.on.aws, so the cluster is not known",
+                args.name
+            ))
+            .hint("give the cluster id with --resource-id")
+        })?,
+    };
+    let region = region_of(connection)?;
+    let action = connection.dsql_action().as_str();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": format!("Dsql{action}"),
+            "Effect": "Allow",
+            "Action": format!("dsql:{action}"),
+            "Resource": dsql_cluster_arn(&region, &args.account, &id),
+        }]
+    });
+    print(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&policy).unwrap_or_default()
+    ))?;
+    Ok(0)
+}
+
+/// `arn:PARTITION:dsql:REGION:ACCOUNT:cluster/CLUSTER_ID`.
+pub fn dsql_cluster_arn(region: &str, account: &str, cluster_id: &str) -> String {
+    format!(
+        "arn:{}:dsql:{region}:{account}:cluster/{cluster_id}",
+        partition(region)
+    )
 }
 
 /// `arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`.

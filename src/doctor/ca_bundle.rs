@@ -4,9 +4,12 @@
 use super::Check;
 use crate::ca_bundle;
 use crate::clients;
-use crate::config::Connection;
+use crate::config::{Connection, TrustAnchors};
 
 pub fn check(connection: &Connection) -> Check {
+    if connection.trust_anchors() == TrustAnchors::System {
+        return system_store(connection);
+    }
     let path = clients::ca_bundle(connection);
     let install = format!(
         "`rdsiam-helper ca install --path {}`",
@@ -46,4 +49,31 @@ pub fn check(connection: &Connection) -> Check {
         ),
     )
     .fix(install)
+}
+
+/// Aurora DSQL's default: the OS store, as one file for the clients that take a path. The OS
+/// keeps it current, and `ca install` writes the RDS bundle, so neither expiry warnings nor
+/// that fix apply.
+fn system_store(connection: &Connection) -> Check {
+    let path = clients::ca_bundle(connection);
+    let fix = "install the operating system's CA certificates (e.g. the ca-certificates package), or set `ca_bundle`";
+    let certificates = match std::fs::read(&path) {
+        Ok(bytes) => ca_bundle::parse(&bytes),
+        Err(err) => Err(err.to_string()),
+    };
+    match certificates {
+        Ok(certificates) => Check::ok(
+            "ca_bundle",
+            format!(
+                "the system trust store, {} ({} certificates): Aurora DSQL's certificates are publicly trusted",
+                path.display(),
+                certificates.len()
+            ),
+        ),
+        Err(problem) => Check::fail(
+            "ca_bundle",
+            format!("the system trust store, {}: {problem}", path.display()),
+        )
+        .fix(fix),
+    }
 }

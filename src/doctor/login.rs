@@ -4,10 +4,10 @@
 use super::{Check, Section, Status};
 use crate::cache::OptionFile;
 use crate::clients::{self, libpq, mysql};
-use crate::config::Connection;
+use crate::config::{Connection, Engine};
 use crate::issuer;
 use crate::secret::Secret;
-use crate::values::Wire;
+use crate::values::{DsqlAction, Wire};
 use std::process::{Command, Stdio};
 
 /// `checks`: this connection's checks so far, to say which causes are ruled in or out.
@@ -113,14 +113,24 @@ fn run(mut command: Command) -> std::io::Result<Option<String>> {
     Ok(Some(line))
 }
 
-fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) -> Check {
-    let lower = answer.to_ascii_lowercase();
-    let seen = |name: &str| match checks.status_of(name) {
+/// What another check found about a cause, in a few words.
+fn seen_in(checks: &Section, name: &str) -> &'static str {
+    match checks.status_of(name) {
         Some(Status::Ok) => "checked: ok",
         Some(Status::Fail) => "checked: FAILED, see above",
         Some(Status::Warn) => "checked: warning, see above",
         _ => "not checked",
-    };
+    }
+}
+
+fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) -> Check {
+    if connection.engine == Engine::Dsql
+        && let Some(check) = explain_dsql(answer, connection, user, checks)
+    {
+        return check;
+    }
+    let lower = answer.to_ascii_lowercase();
+    let seen = |name: &str| seen_in(checks, name);
     let engine = connection.engine.as_str();
     let sql_user = format!(
         "create the user as an administrator: `rdsiam-helper sql-user {user} --engine {engine}`"
@@ -201,4 +211,136 @@ fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) 
     let mut check = Check::fail("login", message);
     check.fix = fixes;
     check
+}
+
+/// Aurora DSQL's refusals have causes of their own: no IAM auth switch, no rds_iam, a cluster
+/// that may not be ACTIVE, and custom roles mapped to IAM principals inside the cluster. `None`
+/// leaves the answer to the general explanation (the network, a missing database).
+fn explain_dsql(
+    answer: &str,
+    connection: &Connection,
+    user: &str,
+    checks: &Section,
+) -> Option<Check> {
+    let lower = answer.to_ascii_lowercase();
+    let seen = |name: &str| seen_in(checks, name);
+    let action = connection.dsql_action();
+    let refused = [
+        "access denied",
+        "authentication failed",
+        "unable to accept",
+        "token",
+        "signature",
+        "expired",
+    ]
+    .iter()
+    .any(|words| lower.contains(words));
+    let (causes, fixes): (Vec<String>, Vec<String>) = if refused {
+        let mut causes = vec![
+            format!("the cluster is not ACTIVE ({})", seen("dsql")),
+            format!(
+                "no IAM policy allows dsql:{} on the cluster ({})",
+                action.as_str(),
+                seen("iam_policy")
+            ),
+        ];
+        let mut fixes = vec![format!(
+            "the IAM policy: `rdsiam-helper policy {} --account ACCOUNT`",
+            connection.label()
+        )];
+        if action == DsqlAction::DbConnect {
+            causes.push(format!(
+                "the role `{user}` does not exist or is not granted to the IAM principal (not checkable from here)"
+            ));
+            fixes.push(format!(
+                "as admin in the cluster: CREATE ROLE {user} WITH LOGIN; AWS IAM GRANT {user} TO 'ROLE_ARN';"
+            ));
+        }
+        causes.push(format!(
+            "expired or revoked credentials signed the token ({})",
+            seen("credentials")
+        ));
+        causes.push(format!(
+            "the clock is off by more than 5 minutes ({})",
+            seen("clock")
+        ));
+        (causes, fixes)
+    } else if lower.contains("certificate") {
+        (
+            vec![format!(
+                "the server's certificate is not signed by a CA in the trust store, or the name differs ({})",
+                seen("ca_bundle")
+            )],
+            vec!["keep `host` the DSQL endpoint (also through a tunnel); Aurora DSQL's certificates are public, so the system trust store needs no RDS bundle".to_string()],
+        )
+    } else {
+        return None;
+    };
+    let mut check = Check::fail(
+        "login",
+        format!(
+            "the login failed: {answer}; likely causes: {}",
+            causes.join("; ")
+        ),
+    );
+    check.fix = fixes;
+    Some(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::PathBuf;
+
+    fn connection(user: &str) -> Connection {
+        let text =
+            format!("[connections.c]\nhost = \"abc.dsql.us-east-1.on.aws\"\nuser = \"{user}\"\n");
+        let config = Config::parse(PathBuf::from("config.toml"), &text).unwrap();
+        config.get("c").unwrap().clone()
+    }
+
+    #[test]
+    fn a_refused_dsql_login_names_dsql_causes_not_rds_ones() {
+        let checks = Section {
+            name: "c".to_string(),
+            checks: vec![Check::ok("dsql", "ACTIVE"), Check::fail("iam_policy", "no")],
+        };
+        let answer = "FATAL:  unable to accept connection, access denied";
+        let admin = explain(answer, &connection("admin"), "admin", &checks);
+        assert!(
+            admin
+                .message
+                .contains("the cluster is not ACTIVE (checked: ok)")
+                && admin.message.contains(
+                    "no IAM policy allows dsql:DbConnectAdmin on the cluster (checked: FAILED, see above)"
+                ),
+            "{admin:?}"
+        );
+        let said = format!("{} {}", admin.message, admin.fix.join(" "));
+        for rds in [
+            "rds_iam",
+            "rds-db:connect",
+            "sql-user",
+            "IAM database authentication off",
+        ] {
+            assert!(!said.contains(rds), "{rds}: {said}");
+        }
+        let app = explain(answer, &connection("app"), "app", &checks);
+        assert!(
+            app.fix.iter().any(|f| f.contains("AWS IAM GRANT app TO")),
+            "{app:?}"
+        );
+        // What DSQL has no word of its own for goes to the general explanation.
+        let other = explain(
+            "could not connect to server: Connection refused",
+            &connection("admin"),
+            "admin",
+            &checks,
+        );
+        assert!(
+            other.message.contains("the server cannot be reached"),
+            "{other:?}"
+        );
+    }
 }

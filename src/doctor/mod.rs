@@ -7,6 +7,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod dsql;
 pub mod login;
 pub mod network;
 pub mod resource;

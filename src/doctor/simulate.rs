@@ -1,6 +1,7 @@
-//! May the caller `rds-db:connect` as the user? Asked of IAM's policy simulator for the
-//! caller's role (an Identity Center session's assumed role maps back to its role), with the
-//! `aws:PrincipalTag/username` context the guide's ABAC policy reads.
+//! May the caller connect? Asked of IAM's policy simulator for the caller's role (an Identity
+//! Center session's assumed role maps back to its role): `rds-db:connect` as the user, with the
+//! `aws:PrincipalTag/username` context the guide's ABAC policy reads, or for Aurora DSQL
+//! `dsql:DbConnect` / `dsql:DbConnectAdmin` on the cluster.
 
 use super::{Check, Status};
 use crate::aws_api::{Aws, Caller, Resource};
@@ -25,6 +26,36 @@ pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Conne
             }
         },
     };
+    let arn = policy::dbuser_arn(&aws.region, &caller.account, &resource.resource_id, &user);
+    let asked = Asked {
+        action: "rds-db:connect",
+        resource: &arn,
+        principal_tag: Some((TAG_KEY, &user)),
+    };
+    simulate(aws, caller, connection, &asked)
+}
+
+/// Aurora DSQL: the action follows the token (`admin` signs DbConnectAdmin), the resource is
+/// the cluster; the database role is mapped to IAM inside the cluster, so no user is asked.
+pub fn check_dsql(aws: &Aws, caller: &Caller, connection: &Connection, cluster_id: &str) -> Check {
+    let action = format!("dsql:{}", connection.dsql_action().as_str());
+    let arn = policy::dsql_cluster_arn(&aws.region, &caller.account, cluster_id);
+    let asked = Asked {
+        action: &action,
+        resource: &arn,
+        principal_tag: None,
+    };
+    simulate(aws, caller, connection, &asked)
+}
+
+/// One question for the simulator.
+struct Asked<'a> {
+    action: &'a str,
+    resource: &'a str,
+    principal_tag: Option<(&'a str, &'a str)>,
+}
+
+fn simulate(aws: &Aws, caller: &Caller, connection: &Connection, asked: &Asked) -> Check {
     let principal = if caller.arn.contains(":assumed-role/") {
         match aws.role_arn(caller) {
             Some(role) => role,
@@ -38,8 +69,8 @@ pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Conne
     } else {
         caller.arn.clone()
     };
-    let arn = policy::dbuser_arn(&aws.region, &caller.account, &resource.resource_id, &user);
-    let decision = match aws.simulate_connect(&principal, &arn, TAG_KEY, &user) {
+    let (action, arn) = (asked.action, asked.resource);
+    let decision = match aws.simulate_connect(&principal, action, arn, asked.principal_tag) {
         Ok(decision) => decision,
         Err(err) => {
             let mut check = Check::from_error("iam_policy", Status::Warn, err);
@@ -60,17 +91,17 @@ pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Conne
     match decision.decision.as_str() {
         "allowed" => Check::ok(
             "iam_policy",
-            format!("{principal} may rds-db:connect to {arn}: allowed{deciding}"),
+            format!("{principal} may {action} to {arn}: allowed{deciding}"),
         ),
         "explicitDeny" => Check::fail(
             "iam_policy",
-            format!("{principal} may not rds-db:connect to {arn}: explicitly denied{deciding}"),
+            format!("{principal} may not {action} to {arn}: explicitly denied{deciding}"),
         )
         .fix("remove or narrow the Deny statement named above"),
         _ => {
             let mut check = Check::fail(
                 "iam_policy",
-                format!("{principal} may not rds-db:connect to {arn}: no statement allows it (the permission set lacks it)"),
+                format!("{principal} may not {action} to {arn}: no statement allows it (the permission set lacks it)"),
             )
             .fix(policy_fix);
             if !decision.missing_context.is_empty() {

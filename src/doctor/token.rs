@@ -4,8 +4,8 @@
 
 use super::Check;
 use crate::clock;
-use crate::config::Connection;
-use crate::values::DbUser;
+use crate::config::{Connection, Engine};
+use crate::values::{DbUser, DsqlAction};
 use percent_encoding::percent_decode_str;
 use std::time::{Duration, SystemTime};
 
@@ -19,6 +19,9 @@ pub struct Decoded {
     pub signed_at: SystemTime,
     pub expires_at: SystemTime,
     pub session_token: bool,
+    /// An Aurora DSQL token's action. Such a token names neither a port nor a user (the port
+    /// and user above are then 0 and empty).
+    pub dsql_action: Option<DsqlAction>,
 }
 
 pub fn decode(text: &str) -> Result<Decoded, String> {
@@ -27,12 +30,6 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
     let (authority, query) = text
         .split_once("/?")
         .ok_or("not a token: no `/?` after host:port")?;
-    let (host, port) = authority
-        .rsplit_once(':')
-        .ok_or("not a token: no port after the host")?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| "not a token: the port is not a number")?;
     let param = |name: &str| {
         query
             .split('&')
@@ -40,10 +37,30 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| percent_decode_str(v).decode_utf8_lossy().into_owned())
     };
-    if param("Action").as_deref() != Some("connect") {
-        return Err("not an RDS IAM token: no Action=connect".to_string());
-    }
-    let user = param("DBUser").ok_or("no DBUser")?;
+    // DSQL signs the bare host and the action alone; RDS host:port and the user.
+    let dsql_action = match param("Action").as_deref() {
+        Some("connect") => None,
+        Some("DbConnect") => Some(DsqlAction::DbConnect),
+        Some("DbConnectAdmin") => Some(DsqlAction::DbConnectAdmin),
+        _ => {
+            return Err(
+                "not an IAM token: no Action=connect (RDS) or DbConnect/DbConnectAdmin (Aurora DSQL)"
+                    .to_string(),
+            );
+        }
+    };
+    let (host, port, user) = match dsql_action {
+        Some(_) => (authority, 0, String::new()),
+        None => {
+            let (host, port) = authority
+                .rsplit_once(':')
+                .ok_or("not a token: no port after the host")?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| "not a token: the port is not a number")?;
+            (host, port, param("DBUser").ok_or("no DBUser")?)
+        }
+    };
     let credential = param("X-Amz-Credential").ok_or("no X-Amz-Credential")?;
     let mut scope = credential.split('/');
     let access_key_id = scope.next().unwrap_or_default().to_string();
@@ -69,17 +86,19 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
         signed_at,
         expires_at: signed_at + Duration::from_secs(expires),
         session_token: param("X-Amz-Security-Token").is_some(),
+        dsql_action,
     })
 }
 
 pub fn describe(token: &Decoded) -> Vec<Check> {
+    let signed_for = match token.dsql_action {
+        Some(action) => format!("Aurora DSQL {} on {}", action.as_str(), token.host),
+        None => format!("{}@{}:{}", token.user, token.host, token.port),
+    };
     vec![Check::ok(
         "token",
         format!(
-            "signed for {}@{}:{} in {} by access key {} at {}, expires {}, {}",
-            token.user,
-            token.host,
-            token.port,
+            "signed for {signed_for} in {} by access key {} at {}, expires {}, {}",
             token.region,
             token.access_key_id,
             clock::rfc3339(token.signed_at),
@@ -127,6 +146,67 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
     } else {
         Check::ok("host", format!("{} matches", token.host))
     });
+    if let Some(action) = token.dsql_action {
+        checks.extend(compare_dsql(action, c));
+    } else {
+        checks.extend(compare_rds(token, c));
+    }
+    if let Some(region) = c.signing_region() {
+        checks.push(if token.region != *region {
+            Check::fail(
+                "region",
+                format!(
+                    "signed for {}, the connection is in {region}: the server refuses it",
+                    token.region
+                ),
+            )
+            .fix(format!(
+                "sign for {region} (`region` in the config, or --region)"
+            ))
+        } else {
+            Check::ok("region", format!("{} matches", token.region))
+        });
+    }
+    checks
+}
+
+/// A DSQL token names the action, which the connection's user decides (or `dsql_action`).
+fn compare_dsql(action: DsqlAction, c: &Connection) -> Vec<Check> {
+    if c.engine != Engine::Dsql {
+        return vec![
+            Check::fail(
+                "action",
+                format!(
+                    "an Aurora DSQL token ({}), for a {} connection",
+                    action.as_str(),
+                    c.engine.as_str()
+                ),
+            )
+            .fix(format!(
+                "use a token for this connection: `rdsiam-helper token {}`",
+                c.label()
+            )),
+        ];
+    }
+    let wanted = c.dsql_action();
+    vec![if action != wanted {
+        Check::fail(
+            "action",
+            format!(
+                "signed for {}, the connection (user `{}`) signs {}: the cluster refuses it",
+                action.as_str(),
+                c.user,
+                wanted.as_str()
+            ),
+        )
+        .fix("admin needs DbConnectAdmin, every other role DbConnect (`dsql_action` overrides)")
+    } else {
+        Check::ok("action", format!("{} matches", action.as_str()))
+    }]
+}
+
+fn compare_rds(token: &Decoded, c: &Connection) -> Vec<Check> {
+    let mut checks = Vec::new();
     checks.push(if token.port != c.port.get() {
         Check::fail(
             "port",
@@ -149,22 +229,6 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
             )
         } else {
             Check::ok("user", format!("`{}` matches", token.user))
-        });
-    }
-    if let Some(region) = c.signing_region() {
-        checks.push(if token.region != *region {
-            Check::fail(
-                "region",
-                format!(
-                    "signed for {}, the connection is in {region}: the server refuses it",
-                    token.region
-                ),
-            )
-            .fix(format!(
-                "sign for {region} (`region` in the config, or --region)"
-            ))
-        } else {
-            Check::ok("region", format!("{} matches", token.region))
         });
     }
     checks

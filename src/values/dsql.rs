@@ -65,6 +65,13 @@ impl FromStr for DsqlAction {
     }
 }
 
+/// The cluster id in an Aurora DSQL endpoint, `CLUSTER_ID.dsql.REGION.on.aws`, lower-cased:
+/// what GetCluster, IAM's `cluster/ID` resource and the policy name.
+pub fn dsql_cluster_id(host: &str) -> Option<String> {
+    super::Region::of_dsql_endpoint(host)?;
+    host.split('.').next().map(str::to_ascii_lowercase)
+}
+
 /// The longest an Aurora DSQL token may be signed for: a week.
 pub const MAX_DSQL_TOKEN_LIFETIME: Duration = Duration::from_secs(604_800);
 
@@ -152,6 +159,19 @@ mod tests {
         for action in [DsqlAction::DbConnect, DsqlAction::DbConnectAdmin] {
             let json = serde_json::to_string(&action).unwrap();
             assert_eq!(serde_json::from_str::<DsqlAction>(&json).unwrap(), action);
+        }
+    }
+
+    #[test]
+    fn cluster_ids_come_from_dsql_endpoints_only() {
+        for (host, want) in [
+            ("abc123.dsql.us-east-1.on.aws", Some("abc123")),
+            ("ABC123.DSQL.EU-WEST-1.ON.AWS.", Some("abc123")),
+            ("x.y.dsql.us-east-1.on.aws", None),
+            ("db.abc.us-east-1.rds.amazonaws.com", None),
+            ("localhost", None),
+        ] {
+            assert_eq!(dsql_cluster_id(host).as_deref(), want, "{host}");
         }
     }
 

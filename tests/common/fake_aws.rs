@@ -282,6 +282,9 @@ pub struct AwsState {
     /// (principal ARN, resource ARN, principal tag `username`) that are allowed, and by which
     /// policy; anything else is an implicit deny.
     pub allowed: Vec<(String, String, String, String)>,
+    /// For `dsql:*` actions, which name no user: (principal ARN, action, cluster ARN) that are
+    /// allowed, and by which policy.
+    pub allowed_dsql: Vec<(String, String, String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -359,6 +362,22 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
                 Some(arn) => iam_role(arn, &field("RoleName")),
                 None => iam_error(404, "NoSuchEntity", "The role cannot be found."),
             },
+            "SimulatePrincipalPolicy" if field("ActionNames.member.1").starts_with("dsql:") => {
+                let key = (
+                    field("PolicySourceArn"),
+                    field("ActionNames.member.1"),
+                    field("ResourceArns.member.1"),
+                );
+                let allowed = state
+                    .allowed_dsql
+                    .iter()
+                    .find(|(p, a, r, _)| (p, a, r) == (&key.0, &key.1, &key.2));
+                simulate_result(
+                    &key.1,
+                    &key.2,
+                    allowed.map(|(_, _, _, policy)| policy.as_str()),
+                )
+            }
             "SimulatePrincipalPolicy" => {
                 let key = (
                     field("PolicySourceArn"),
@@ -369,7 +388,11 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
                 let allowed = state.allowed.iter().find(|(p, r, t, _)| {
                     (p, r, t) == (&key.0, &key.1, &key.2) && tag_key == "aws:PrincipalTag/username"
                 });
-                simulate_result(&key.1, allowed.map(|(_, _, _, policy)| policy.as_str()))
+                simulate_result(
+                    "rds-db:connect",
+                    &key.1,
+                    allowed.map(|(_, _, _, policy)| policy.as_str()),
+                )
             }
             other => iam_error(400, "InvalidAction", &format!("{other} is not faked")),
         }
@@ -483,7 +506,7 @@ fn iam_role(arn: &str, name: &str) -> Reply {
     )
 }
 
-fn simulate_result(resource: &str, allowed_by: Option<&str>) -> Reply {
+fn simulate_result(action: &str, resource: &str, allowed_by: Option<&str>) -> Reply {
     let (decision, statements) = match allowed_by {
         Some(policy) => (
             "allowed",
@@ -499,7 +522,7 @@ fn simulate_result(resource: &str, allowed_by: Option<&str>) -> Reply {
         format!(
             "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
              <SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member>\
-             <EvalActionName>rds-db:connect</EvalActionName><EvalResourceName>{resource}</EvalResourceName>\
+             <EvalActionName>{action}</EvalActionName><EvalResourceName>{resource}</EvalResourceName>\
              <EvalDecision>{decision}</EvalDecision>{statements}<MissingContextValues/>\
              </member></EvaluationResults></SimulatePrincipalPolicyResult>\
              <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
@@ -516,4 +539,191 @@ pub fn iam_error(status: u16, code: &str, message: &str) -> Reply {
              </Error><RequestId>r</RequestId></ErrorResponse>"
         ),
     )
+}
+
+/// The Aurora DSQL control plane a test writes: its clusters (id, status) and which calls the
+/// caller may not make. `dsql` serves it.
+#[derive(Debug, Clone, Default)]
+pub struct DsqlState {
+    pub clusters: Vec<(String, String)>,
+    /// AccessDeniedException for GetCluster / ListClusters.
+    pub deny_get: bool,
+    pub deny_list: bool,
+}
+
+pub const DSQL_ACCOUNT: &str = "123456789012";
+
+/// The DSQL control plane (restJson1, as aws-sdk-dsql 1.79's protocol_serde reads it):
+/// `GET /cluster/{identifier}` (GetCluster) and `GET /cluster?max-results=&next-token=`
+/// (ListClusters, one cluster a page so that the SDK's paginator has to follow `nextToken`).
+/// Errors carry `x-amzn-errortype`. Every request must carry a SigV4 signature for service
+/// `dsql` in `region`, made with `access_key_id` and `secret`, or it is refused as AWS would.
+pub fn dsql(
+    state: Arc<Mutex<DsqlState>>,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> FakeAws {
+    let (region, access_key_id, secret) = (
+        region.to_string(),
+        access_key_id.to_string(),
+        secret.to_string(),
+    );
+    FakeAws::start(move |request| {
+        if let Err(problem) = check_sigv4(request, "dsql", &region, &access_key_id, &secret) {
+            return Reply::aws_json_error(403, "InvalidSignatureException", &problem);
+        }
+        let state = state.lock().unwrap().clone();
+        let denied = |operation: &str| {
+            Reply::aws_json_error(
+                403,
+                "AccessDeniedException",
+                &format!(
+                    "User: arn:aws:sts::{DSQL_ACCOUNT}:assumed-role/x/jane is not authorized to perform: dsql:{operation}"
+                ),
+            )
+        };
+        let arn = |id: &str| format!("arn:aws:dsql:{region}:{DSQL_ACCOUNT}:cluster/{id}");
+        if request.method != "GET" {
+            return Reply::aws_json_error(404, "UnknownOperationException", "not faked");
+        }
+        if let Some(id) = request.path().strip_prefix("/cluster/") {
+            if state.deny_get {
+                return denied("GetCluster");
+            }
+            return match state.clusters.iter().find(|(c, _)| c == id) {
+                Some((id, status)) => Reply::json(
+                    200,
+                    serde_json::json!({
+                        "identifier": id,
+                        "arn": arn(id),
+                        "status": status,
+                        "creationTime": 1_764_000_000.0,
+                        "deletionProtectionEnabled": false,
+                    })
+                    .to_string(),
+                ),
+                None => {
+                    let mut reply = Reply::json(
+                        404,
+                        serde_json::json!({
+                            "message": format!("Cluster not found: {id}"),
+                            "resourceId": id,
+                            "resourceType": "cluster",
+                        })
+                        .to_string(),
+                    );
+                    reply.headers.push((
+                        "x-amzn-errortype".into(),
+                        "ResourceNotFoundException".into(),
+                    ));
+                    reply
+                }
+            };
+        }
+        if request.path() == "/cluster" {
+            if state.deny_list {
+                return denied("ListClusters");
+            }
+            let start: usize = request
+                .query("next-token")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            let page: Vec<_> = state
+                .clusters
+                .iter()
+                .skip(start)
+                .take(1)
+                .map(|(id, _)| serde_json::json!({"identifier": id, "arn": arn(id)}))
+                .collect();
+            let mut body = serde_json::json!({ "clusters": page });
+            if start + 1 < state.clusters.len() {
+                body["nextToken"] = serde_json::json!((start + 1).to_string());
+            }
+            return Reply::json(200, body.to_string());
+        }
+        Reply::aws_json_error(404, "UnknownOperationException", "not faked")
+    })
+}
+
+/// Checks a header-signed SigV4 request as AWS does: the scope (access key, region, service),
+/// then the signature itself, recomputed by aws-sigv4 over the headers the request says it
+/// signed.
+pub fn check_sigv4(
+    request: &Request,
+    service: &str,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> Result<(), String> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let authorization = request
+        .header("authorization")
+        .ok_or("no Authorization header: not signed")?;
+    let fields = authorization
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or("not an AWS4-HMAC-SHA256 signature")?;
+    let field = |name: &str| {
+        fields
+            .split(", ")
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+            .ok_or(format!("no {name} in Authorization"))
+    };
+    let (credential, signed_headers, signature) = (
+        field("Credential")?,
+        field("SignedHeaders")?,
+        field("Signature")?,
+    );
+    let scope: Vec<&str> = credential.split('/').collect();
+    let wanted = [access_key_id, region, service, "aws4_request"];
+    if scope.len() != 5 || [scope[0], scope[2], scope[3], scope[4]] != wanted {
+        return Err(format!(
+            "credential scope {credential} is not {access_key_id}/DATE/{region}/{service}/aws4_request"
+        ));
+    }
+    let date = request.header("x-amz-date").ok_or("no X-Amz-Date")?;
+    let time = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
+        .map_err(|_| "X-Amz-Date is not a date")?
+        .and_utc();
+    let headers: Vec<(&str, &str)> = signed_headers
+        .split(';')
+        .map(|name| {
+            Ok((
+                name,
+                request
+                    .header(name)
+                    .ok_or(format!("signed header {name} missing"))?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let host = request.header("host").ok_or("no Host")?;
+    let identity =
+        aws_credential_types::Credentials::new(access_key_id, secret, None, None, "fake").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time.into())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let signable = SignableRequest::new(
+        &request.method,
+        format!("http://{host}{}", request.url),
+        headers.into_iter(),
+        SignableBody::Bytes(request.body.as_bytes()),
+    )
+    .map_err(|e| e.to_string())?;
+    let expected = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts()
+        .1;
+    if expected != signature {
+        return Err(
+            "The request signature we calculated does not match the signature you provided".into(),
+        );
+    }
+    Ok(())
 }

@@ -161,7 +161,7 @@ impl Aws {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::failure(format!("cannot start the AWS client runtime: {e}")))?;
+            .map_err(|e| Error::failure("cannot start the AWS client runtime").caused_by(e))?;
         let loaded = runtime.block_on(credentials::sdk_config(profile, &resolved.region));
         let config = loaded
             .to_builder()

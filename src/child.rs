@@ -71,7 +71,7 @@ impl Signals {
             .hint(format!(
                 "check the file's execute permission: chmod +x {program}"
             )),
-            _ => Error::not_runnable(126, format!("cannot run `{program}`: {e}")),
+            _ => Error::not_runnable(126, format!("cannot run `{program}`")).caused_by(e),
         })?;
         CHILD.store(child.id() as i32, Ordering::SeqCst);
         // One that came between the check above and now was held, not passed on.

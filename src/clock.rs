@@ -1,4 +1,6 @@
-//! The one place that reads the time, so tests can move it.
+//! The one place that reads the time for signing, caching and expiry, so tests can move it.
+//! What is compared with the file system's own times (sign-in lock files) or logged (the proxy)
+//! reads the wall clock itself.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

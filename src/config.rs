@@ -84,6 +84,24 @@ impl Verification {
             Verification::CaOnly => "VERIFY_CA",
         }
     }
+
+    /// DataGrip's own name for the mode, in its data source's `ssl-config`.
+    pub fn datagrip_mode(self) -> &'static str {
+        match self {
+            Verification::Full => "VERIFY_FULL",
+            Verification::CaOnly => "VERIFY_CA",
+        }
+    }
+}
+
+/// How a client reaches the server, which decides how far it can verify it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialing {
+    /// libpq: `host` names the endpoint while `hostaddr` is dialled (the tunnel), so the name
+    /// is sent (SNI) and checked whatever the address.
+    NameAndAddress,
+    /// Every other client: it sends and checks the name it dials.
+    AddressOnly,
 }
 
 /// One database endpoint with everything needed to sign for it and to configure a client.
@@ -189,13 +207,28 @@ impl Connection {
             .unwrap_or_else(|| self.host.to_string())
     }
 
-    /// For a client that dials `dial_host` and knows no other name: through a tunnel it can
-    /// check the CA only. (libpq can do better, with `hostaddr`; see `clients::libpq`.)
-    pub fn verification(&self) -> Verification {
-        match self.tunnel {
-            Some(_) => Verification::CaOnly,
-            None => Verification::Full,
+    /// How far a client that dials this way verifies the server: through a tunnel, one that
+    /// knows only the address it dials can check the CA only.
+    pub fn verification(&self, dialing: Dialing) -> Verification {
+        match (self.tunnel, dialing) {
+            (Some(_), Dialing::AddressOnly) => Verification::CaOnly,
+            _ => Verification::Full,
         }
+    }
+
+    /// Refuses a set-up that could not verify the server at all: Aurora DSQL's certificates
+    /// come from public CAs, so the CA alone proves nothing, and DSQL refuses a client that
+    /// does not send the endpoint's name (SNI), which a client dialling the tunnel cannot.
+    pub fn require_verifiable(&self, dialing: Dialing, client: &str) -> Result<()> {
+        if self.engine != Engine::Dsql || self.verification(dialing).is_full() {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "{client} would dial the tunnel {} and could neither send nor check the Aurora DSQL endpoint's name",
+            self.dial_host()
+        ))
+        .hint("use `--via-proxy`: the proxy dials the tunnel and verifies the endpoint in full")
+        .hint("or a libpq client (`setup pgservice`, `setup pgadmin`, `connect`), which dials the tunnel by hostaddr"))
     }
 
     /// Where clients find the CA certificates: `ca_bundle` when set, else the OS store for

@@ -607,7 +607,7 @@ pub fn check_not_expired(
     expiry: Option<SystemTime>,
     source: impl FnOnce() -> Source,
 ) -> Result<()> {
-    let Some(expiry) = expiry.filter(|e| *e <= SystemTime::now()) else {
+    let Some(expiry) = expiry.filter(|e| *e <= clock::now()) else {
         return Ok(());
     };
     Err(Error::credentials(format!(
@@ -617,8 +617,7 @@ pub fn check_not_expired(
     ))
     .hint(match (&connection.aws_profile, source()) {
         (Some(profile), Source::Sso) => format!(
-            "sign in again: `aws sso login --profile {profile}` (or `rdsiam-helper login {}`)",
-            connection.label()
+            "sign in again: `aws sso login --profile {profile}` (or `rdsiam-helper login --aws-profile {profile}`)"
         ),
         (Some(profile), Source::Process) => format!(
             "the credential_process of AWS profile `{profile}` handed out expired credentials: check what it prints (`Expiration`)"

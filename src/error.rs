@@ -73,9 +73,15 @@ impl Error {
     }
 
     /// Keeps `cause` as this error's source; it is shown after the message.
-    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.cause = Some(Box::new(cause));
+    pub fn caused_by(mut self, cause: impl Into<Cause>) -> Self {
+        self.cause = Some(cause.into());
         self
+    }
+
+    /// This error as the cause of a new one of the same kind, which says what was being done;
+    /// the new one's hints replace this one's.
+    pub fn within(self, message: impl Into<String>) -> Self {
+        Self::new(self.kind, message).caused_by(self)
     }
 
     /// An I/O failure on a path: "could not <doing> <path>", caused by `err`.

@@ -188,5 +188,5 @@ fn sign_for(
             now,
         ),
     };
-    signed.map_err(|e| Error::failure(e.to_string()))
+    signed.map_err(|e| Error::failure("could not sign the token").caused_by(e))
 }

@@ -14,6 +14,23 @@ impl Secret {
         Secret(Zeroizing::new(value))
     }
 
+    /// Text made of `parts`, some of them secret, with no plain copy on the way: the buffer is
+    /// sized once, so no reallocation leaves an unzeroed copy behind.
+    pub fn concat(parts: &[&str]) -> Secret {
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        for part in parts {
+            text.push_str(part);
+        }
+        Secret::new(text)
+    }
+
+    /// Drops a final `\n`, in place.
+    pub fn strip_final_newline(&mut self) {
+        if self.0.ends_with('\n') {
+            self.0.pop();
+        }
+    }
+
     /// The one way out: call it only where the value is printed or written.
     pub fn expose(&self) -> &str {
         &self.0
@@ -62,6 +79,13 @@ impl From<Secret> for Contents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concat_allocates_once() {
+        let secret = Secret::concat(&["a:", "token", "\n"]);
+        assert_eq!(secret.expose(), "a:token\n");
+        assert_eq!(secret.0.capacity(), secret.0.len());
+    }
 
     #[test]
     fn debug_never_shows_the_value() {

@@ -54,14 +54,9 @@ pub struct Endpoint<'a> {
     pub region: &'a str,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct SignError(String);
-
-impl fmt::Display for SignError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not sign the token: {}", self.0)
-    }
-}
 
 /// The token botocore's `generate_db_auth_token` prints for the same inputs, byte for byte.
 pub fn sign_token(

@@ -31,14 +31,12 @@ pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
     let expiry = resolved.credentials.expiry();
     credentials::check_not_expired(connection, expiry, || resolved.source())?;
     let aws = Aws::from_resolved(&resolved, connection.aws_profile.as_deref())?;
-    let caller = aws.caller().map_err(|mut err| {
-        err.message = format!(
-            "verifying the credentials for {}: {}",
-            connection.label(),
-            err.message
-        );
-        err.hints.clear();
-        err.hint(renew_hint(connection))
+    let caller = aws.caller().map_err(|err| {
+        err.within(format!(
+            "verifying the credentials for {}",
+            connection.label()
+        ))
+        .hint(renew_hint(connection))
     })?;
     report::verbose(format_args!(
         "STS accepted the credentials of {}",

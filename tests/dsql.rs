@@ -262,7 +262,8 @@ fn stand_in(ca_bundle: bool) -> Option<Stand> {
         false => String::new(),
     };
     let home = home_with(&format!(
-        "[connections.dsql]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntunnel = \"127.0.0.1:{forward}\"\n{ca_line}"
+        "[connections.dsql]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntunnel = \"127.0.0.1:{forward}\"\n{ca_line}\n\
+         [connections.direct]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n{ca_line}"
     ));
     Some(Stand {
         home,
@@ -407,11 +408,16 @@ fn dsql_verifies_against_the_system_trust_store_by_default() {
     );
 
     // Each set-up says where the CAs come from.
-    let datagrip = home.run(&["setup", "datagrip", "dsql"]);
+    let datagrip = home.run(&["setup", "datagrip", "direct"]);
     datagrip
         .ok()
         .stderr_has("verified against the system trust store");
-    // Through a tunnel pgjdbc checks the CA only; the CAs are the OS bundle's.
+    // pgjdbc verifies in full against the OS bundle.
+    assert!(
+        datagrip.stdout.contains("sslmode=verify-full"),
+        "{}",
+        datagrip.stdout
+    );
     let ca_cert = datagrip
         .stdout
         .split("<ca-cert>")
@@ -426,15 +432,16 @@ fn dsql_verifies_against_the_system_trust_store_by_default() {
         datagrip.stdout.contains("pgpass"),
         "DSQL's DataGrip password comes from .pgpass"
     );
-    home.run(&["setup", "datagrip", "dsql", "--auth", "aws-toolkit"])
+    home.run(&["setup", "datagrip", "direct", "--auth", "aws-toolkit"])
         .code(2)
         .stderr_has("the AWS Toolkit signs RDS tokens only");
     home.run(&["setup", "pgservice", "dsql"])
         .ok()
         .stderr_has("verified against the system trust store");
-    home.run(&["setup", "dbeaver", "dsql"])
+    home.run(&["setup", "dbeaver", "direct"])
         .ok()
         .stderr_has("which pgjdbc reads");
+    // libpq dials the tunnel by hostaddr and still checks the endpoint's name.
     let pgadmin = home.run(&["setup", "pgadmin", "dsql"]);
     pgadmin.ok().stderr_has("which pgAdmin's libpq reads");
     assert!(
@@ -442,15 +449,29 @@ fn dsql_verifies_against_the_system_trust_store_by_default() {
             .stdout
             .contains(&format!("\"sslrootcert\": \"{ca_cert}\""))
     );
+    assert!(pgadmin.stdout.contains("\"sslmode\": \"verify-full\""));
     assert!(pgadmin.stdout.contains(" pg dsql\""), "{}", pgadmin.stdout);
-    let tableplus = home.run(&["setup", "tableplus", "dsql"]);
+    let tableplus = home.run(&["setup", "tableplus", "direct"]);
     tableplus.ok().stderr_has("which TablePlus reads");
     assert!(tableplus.stdout.contains(&format!("SSL CA:    {ca_cert}")));
     assert!(
-        tableplus.stdout.contains(" pg dsql\n"),
+        tableplus.stdout.contains(" pg direct\n"),
         "{}",
         tableplus.stdout
     );
+    assert!(
+        tableplus.stdout.contains("Database:  postgres\n"),
+        "{}",
+        tableplus.stdout
+    );
+    // A client that dials the tunnel by address could neither send DSQL the endpoint's name
+    // (SNI) nor check it, and a public CA proves nothing: refused, pointing at the proxy.
+    for client in ["datagrip", "dbeaver", "tableplus"] {
+        home.run(&["setup", client, "dsql"])
+            .code(2)
+            .stderr_has("could neither send nor check the Aurora DSQL endpoint's name")
+            .stderr_has("--via-proxy");
+    }
     home.run(&["setup", "mysql", "dsql"])
         .code(2)
         .stderr_has("is for mysql connections; `dsql` is dsql");

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub(super) const EXTENSION: &str = "connection";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Below this size the file is parsed every time: it costs less than another file read.
 pub const WORTH_KEEPING: u64 = 16 * 1024;
 

@@ -7,7 +7,7 @@ use crate::clients::{
     AuthMode, Client, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire, tunnel_caveat,
     via_proxy,
 };
-use crate::config::{Connection, Engine, Verification, Wire};
+use crate::config::{Connection, Dialing, Engine, Wire};
 use crate::error::{Error, Result};
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
@@ -73,7 +73,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
     let c = inputs.connection;
     let name = inputs.name.to_string();
     // Through a tunnel the JDBC driver dials 127.0.0.1 and cannot match the certificate's name.
-    let verification = c.verification();
+    let verification = c.verification(Dialing::AddressOnly);
     let ca = inputs.ca_bundle.display().to_string();
     // As every other client: with no database, pgjdbc would open one named after the user.
     let db = c.database_or_default();
@@ -131,10 +131,7 @@ pub fn data_source(inputs: &Inputs<'_>) -> Result<DataSource> {
             Auth::Pgpass => "pgpass",
         },
         ca_cert: ca,
-        ssl_mode: match verification {
-            Verification::Full => "VERIFY_FULL",
-            Verification::CaOnly => "VERIFY_CA",
-        },
+        ssl_mode: verification.datagrip_mode(),
     })
 }
 
@@ -166,6 +163,9 @@ impl Client for Datagrip {
     }
 
     fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        request
+            .connection
+            .require_verifiable(Dialing::AddressOnly, "DataGrip")?;
         let region = match request.issued {
             Some(issued) => issued.region.clone(),
             None => request
@@ -182,7 +182,7 @@ impl Client for Datagrip {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::jdbc_client(request, "DataGrip")
+        via_proxy::jdbc_plan(request, "DataGrip")
     }
 }
 

@@ -6,7 +6,7 @@ use crate::clients::{
     AuthMode, Client, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire, tunnel_caveat,
     via_proxy,
 };
-use crate::config::{Connection, Wire};
+use crate::config::{Connection, Dialing, Wire};
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ pub fn entry(
                 "properties": {
                     "ssl.method": "CERTIFICATES",
                     "ssl.ca.cert": ca_bundle.display().to_string(),
-                    "sslMode": connection.verification().sslmode(),
+                    "sslMode": connection.verification(Dialing::AddressOnly).sslmode(),
                 }
             }
         }
@@ -129,6 +129,9 @@ impl Client for Dbeaver {
     }
 
     fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        request
+            .connection
+            .require_verifiable(Dialing::AddressOnly, "DBeaver")?;
         let mut plan = plan(request, Auth::from_mode(request.auth)?)?;
         plan.notes
             .extend(ca_file_note(request.connection, "pgjdbc"));
@@ -136,7 +139,7 @@ impl Client for Dbeaver {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::jdbc_client(request, "DBeaver")
+        via_proxy::jdbc_plan(request, "DBeaver")
     }
 }
 

@@ -2,9 +2,41 @@
 //! and merged by replacing only our own section's lines, so every other line and comment of
 //! the user's file stays byte for byte.
 
+use crate::clients::{Edit, Plan};
 use crate::error::{Error, Result};
 use ini::{EscapePolicy, Ini, LineSeparator, WriteOption};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The set-up of an INI-file client: the sections (`(name, text)`, in order) on stdout, or
+/// merged into `file` one by one, under one lock.
+pub fn plan<'a>(
+    file: Option<PathBuf>,
+    dialect: Dialect,
+    sections: Vec<(String, String)>,
+    notes: Vec<String>,
+) -> Plan<'a> {
+    let Some(path) = file else {
+        let text: String = sections.into_iter().map(|(_, text)| text).collect();
+        return Plan {
+            print: Some(text.into()),
+            notes,
+            ..Plan::default()
+        };
+    };
+    let at = path.clone();
+    let merge = move |existing: &str| {
+        let mut text = existing.to_string();
+        for (name, section) in &sections {
+            text = merge_section(&text, &at, dialect, name, section)?;
+        }
+        Ok(text.into())
+    };
+    Plan {
+        edits: vec![Edit::new(path, merge)],
+        notes,
+        ..Plan::default()
+    }
+}
 
 pub fn render_section(name: &str, pairs: &[(&str, String)]) -> String {
     let mut ini = Ini::new();

@@ -2,7 +2,7 @@
 //! `exec`'s PG* variables. With a tunnel, libpq dials `hostaddr` while TLS still verifies
 //! `host` (and `.pgpass` still matches on it): nothing is lost.
 
-use crate::config::Connection;
+use crate::config::{Connection, Dialing};
 
 /// libpq 16+'s `sslrootcert` for the OS trust store (OpenSSL's default paths).
 pub const SYSTEM_ROOT_CERT: &str = "system";
@@ -21,7 +21,13 @@ pub fn params(
         ("port", connection.dial_port().to_string()),
         ("dbname", connection.database_or_default().to_string()),
         ("user", user.to_string()),
-        ("sslmode", "verify-full".to_string()),
+        (
+            "sslmode",
+            connection
+                .verification(Dialing::NameAndAddress)
+                .sslmode()
+                .to_string(),
+        ),
         ("sslrootcert", sslrootcert.to_string()),
     ]);
     pairs

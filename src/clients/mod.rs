@@ -12,7 +12,7 @@ pub mod pgservice;
 pub mod tableplus;
 pub mod via_proxy;
 
-use crate::config::{Connection, TrustAnchors, Wire, system_bundle};
+use crate::config::{Connection, Dialing, TrustAnchors, Wire, system_bundle};
 use crate::error::{Error, Result};
 use crate::issuer::Issued;
 use crate::secret::Contents;
@@ -164,7 +164,8 @@ fn invoked_path() -> Result<PathBuf> {
 
 /// What a client loses when it dials a tunnel and cannot verify the endpoint's name.
 pub fn tunnel_caveat(connection: &Connection) -> Option<String> {
-    connection.tunnel.map(|tunnel| {
+    let verification = connection.verification(Dialing::AddressOnly);
+    connection.tunnel.filter(|_| !verification.is_full()).map(|tunnel| {
         format!(
             "this client connects to the tunnel {tunnel} and cannot check the server certificate against {}: \
              TLS is verified against the CA only (verify-ca), without hostname verification",

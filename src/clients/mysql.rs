@@ -3,12 +3,12 @@
 //! `--ssl-mode` and verifies with `--ssl-verify-server-cert`. The token always travels in a
 //! 0600 option file, never in argv where `ps` shows it.
 
-use crate::clients::{
-    AuthMode, Client, Edit, Plan, Request, ca_bundle, ini, require_wire, via_proxy,
-};
-use crate::config::{Connection, Wire};
+use crate::clients::via_proxy::{self, PROXY_HOST};
+use crate::clients::{AuthMode, Client, Plan, Request, ca_bundle, ini, require_wire};
+use crate::config::{Connection, Dialing, Wire};
 use crate::error::{Error, Result};
-use crate::secret::Contents;
+use crate::secret::{Contents, Secret};
+use crate::token::Token;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,6 @@ pub fn find_client() -> Result<PathBuf> {
 pub fn options(
     connection: &Connection,
     user: &str,
-    password: Option<&str>,
     flavour: Option<Flavour>,
 ) -> Vec<(&'static str, String)> {
     let mut pairs = vec![
@@ -62,13 +61,10 @@ pub fn options(
         ("port", connection.dial_port().to_string()),
         ("user", user.to_string()),
     ];
-    if let Some(password) = password {
-        pairs.push(("password", password.to_string()));
-    }
     // To these clients `localhost` means the Unix socket.
     pairs.push(("protocol", "TCP".to_string()));
     pairs.push(("ssl-ca", ca_bundle(connection).display().to_string()));
-    let verification = connection.verification();
+    let verification = connection.verification(Dialing::AddressOnly);
     let verify_identity = verification.is_full();
     let oracle_mode = verification.mysql_ssl_mode();
     match flavour {
@@ -114,6 +110,13 @@ pub fn option_file(
         text.push_str(&section(&format!("mysql{suffix}"), &mysql));
     }
     text
+}
+
+/// An option file whose `[client]` group holds the token as the password, followed by `rest`
+/// (more groups; a group may appear twice, and its keys add up). Built without a plain copy
+/// of the token.
+pub fn password_file(token: &Token, rest: &str) -> Secret {
+    Secret::concat(&["[client]\npassword=", token.expose(), "\n", rest])
 }
 
 /// Arguments that cannot live in a shared option file: the MariaDB client knows
@@ -259,25 +262,14 @@ impl Client for Mysql {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::mysql(request)
+        via_proxy_plan(request)
     }
 }
 
 fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
-    let group = format!("client_{name}");
-    let client = section(
-        &group,
-        &options(request.connection, request.user, None, None),
-    );
-    let mysql_group = format!("mysql_{name}");
-    let mysql = section(&mysql_group, &mysql_options(request.connection));
-    let has_database = request.connection.database.is_some();
-    let text = option_file(
-        &format!("_{name}"),
-        &options(request.connection, request.user, None, None),
-        request.connection,
-    );
+    let options = options(request.connection, request.user, None);
+    let text = option_file(&format!("_{name}"), &options, request.connection);
     let Some(path) = request.destination.file(default_path)? else {
         let connect = request.command.line(&["connect", name]);
         let password = request.command.password(request.connection, name);
@@ -293,26 +285,52 @@ fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
             ..Plan::default()
         });
     };
-    let edit_path = path.clone();
-    Ok(Plan {
-        edits: vec![Edit::new(path, move |existing| {
-            let merged =
-                ini::merge_section(existing, &edit_path, ini::Dialect::MySql, &group, &client)?;
-            if has_database {
-                ini::merge_section(
-                    &merged,
-                    &edit_path,
-                    ini::Dialect::MySql,
-                    &mysql_group,
-                    &mysql,
-                )
-                .map(Into::into)
-            } else {
-                Ok(merged.into())
-            }
-        })],
-        ..Plan::default()
-    })
+    let sections = groups(name, &options, request.connection);
+    Ok(ini::plan(
+        Some(path),
+        ini::Dialect::MySql,
+        sections,
+        Vec::new(),
+    ))
+}
+
+/// `[client_NAME]` with the connection options, and `[mysql_NAME]` for the database when
+/// there is one (see `mysql_options`), for `--defaults-group-suffix=_NAME`.
+pub fn groups(
+    name: &str,
+    options: &[(&'static str, String)],
+    connection: &Connection,
+) -> Vec<(String, String)> {
+    let client = format!("client_{name}");
+    let mut groups = vec![(client.clone(), section(&client, options))];
+    let database = mysql_options(connection);
+    if !database.is_empty() {
+        let mysql = format!("mysql_{name}");
+        groups.push((mysql.clone(), section(&mysql, &database)));
+    }
+    groups
+}
+
+/// `~/.my.cnf`: `[client_NAME]` (and `[mysql_NAME]` for the database), pointed at the proxy.
+/// TLS is off toward the proxy: `loose-` keys, since each flavour knows only its own way.
+fn via_proxy_plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+    let port = via_proxy::local_port(request.connection, request.name)?;
+    let name = request.name;
+    let options = vec![
+        ("host", PROXY_HOST.to_string()),
+        ("port", port.to_string()),
+        ("user", request.user.to_string()),
+        ("protocol", "TCP".to_string()),
+        ("loose-ssl-mode", "DISABLED".to_string()),
+        ("loose-skip-ssl", "1".to_string()),
+    ];
+    let notes = vec![
+        format!("connect with `mysql --defaults-group-suffix=_{name}` (no password)"),
+        via_proxy::start_note(request),
+    ];
+    let file = request.destination.file(default_path)?;
+    let sections = groups(name, &options, request.connection);
+    Ok(ini::plan(file, ini::Dialect::MySql, sections, notes))
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! `PasswordExecCommand` with `sh -c`, strips stdout, and reuses the password for
 //! `PasswordExecExpiration` seconds.
 
+use crate::clients::via_proxy::{self, PROXY_HOST};
 use crate::clients::{
-    AuthMode, Client, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire, via_proxy,
+    AuthMode, Client, Destination, Edit, Plan, Request, ca_bundle, ca_file_note, require_wire,
 };
-use crate::config::{Connection, Wire};
+use crate::config::{Connection, Dialing, Wire};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -28,7 +29,8 @@ pub fn server(
     ca_bundle: &Path,
 ) -> Value {
     let mut parameters = Map::new();
-    parameters.insert("sslmode".into(), json!("verify-full"));
+    let verification = connection.verification(Dialing::NameAndAddress);
+    parameters.insert("sslmode".into(), json!(verification.sslmode()));
     parameters.insert("sslrootcert".into(), json!(ca_bundle.display().to_string()));
     // libpq's split: dial the tunnel, verify and match on the endpoint's name.
     if let Some(tunnel) = connection.tunnel {
@@ -113,7 +115,7 @@ impl Client for Pgadmin {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::pgadmin(request)
+        via_proxy_plan(request)
     }
 }
 
@@ -146,6 +148,34 @@ fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
             merge(existing, &edit_path, server).map(Into::into)
         })],
         notes,
+        ..Plan::default()
+    })
+}
+
+/// pgAdmin: a `servers.json` entry to import (`setup.py load-servers`), without a password
+/// command.
+fn via_proxy_plan(request: &Request<'_>) -> Result<Plan<'static>> {
+    if *request.destination != Destination::Print {
+        return Err(via_proxy::print_only("pgAdmin"));
+    }
+    let port = via_proxy::local_port(request.connection, request.name)?;
+    let entry = json!({
+        "Servers": {
+            "1": {
+                "Name": request.name,
+                "Group": "rdsiam-helper proxy",
+                "Host": PROXY_HOST,
+                "Port": port,
+                "MaintenanceDB": request.connection.database_or_default(),
+                "Username": request.user,
+                "ConnectionParameters": { "sslmode": "disable" },
+            }
+        }
+    });
+    let text = serde_json::to_string_pretty(&entry).expect("JSON") + "\n";
+    Ok(Plan {
+        print: Some(text.into()),
+        notes: vec![via_proxy::start_note(request)],
         ..Plan::default()
     })
 }

@@ -4,7 +4,8 @@
 //! first matching line, so a dead token left above a fresh one would keep being sent. A line
 //! without a token is the user's own password and is never changed.
 
-use crate::clients::{AuthMode, Client, Edit, Plan, Request, require_wire, via_proxy};
+use crate::clients::via_proxy::{self, PROXY_HOST};
+use crate::clients::{AuthMode, Client, Edit, Plan, Request, require_wire};
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -30,7 +31,25 @@ pub fn default_path() -> Result<PathBuf> {
 
 /// libpq splits on unescaped `:` and unescapes `\`; a token has `:` after the host.
 pub fn escape(field: &str) -> String {
-    field.replace('\\', "\\\\").replace(':', "\\:")
+    escaped(field).concat()
+}
+
+/// `escape` as slices of `field` and escape sequences, for text built without a plain copy
+/// of a secret field (`Secret::concat`).
+fn escaped(field: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = field;
+    while let Some(at) = rest.find([':', '\\']) {
+        parts.push(&rest[..at]);
+        parts.push(if rest[at..].starts_with(':') {
+            "\\:"
+        } else {
+            "\\\\"
+        });
+        rest = &rest[at + 1..];
+    }
+    parts.push(rest);
+    parts
 }
 
 /// The marker comment and the lines for `connection`. libpq before the "arbitrary-length
@@ -49,22 +68,30 @@ pub fn entry(name: &str, connection: &Connection, user: &str, token: &Token) -> 
             hosts.push(ip);
         }
     }
-    let mut text = format!("{MARKER} {name} (refreshed by `rdsiam-helper refresh`)\n");
-    for host in hosts {
-        text.push_str(&format!(
-            "{}:{}:*:{}:{}\n",
-            escape(&host),
-            connection.dial_port(),
-            escape(user),
-            escape(token.expose())
-        ));
+    let marker = format!("{MARKER} {name} (refreshed by `rdsiam-helper refresh`)\n");
+    let logins: Vec<String> = hosts
+        .iter()
+        .map(|host| {
+            format!(
+                "{}:{}:*:{}:",
+                escape(host),
+                connection.dial_port(),
+                escape(user)
+            )
+        })
+        .collect();
+    let password = escaped(token.expose());
+    let mut parts = vec![marker.as_str()];
+    for login in &logins {
+        parts.push(login);
+        parts.extend(&password);
+        parts.push("\n");
     }
-    Secret::new(text)
+    Secret::concat(&parts)
 }
 
 /// `setup pgpass`: the entry printed, or merged into `.pgpass` (0600) above any line of the
 /// user's that would match first.
-/// `setup pgpass`: the token line for libpq, which reads `.pgpass` for every connection.
 pub struct Pgpass;
 
 impl Client for Pgpass {
@@ -84,7 +111,7 @@ impl Client for Pgpass {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::pgpass(request)
+        via_proxy_plan(request)
     }
 }
 
@@ -274,11 +301,11 @@ fn marker_blocks<'a>(lines: &[&'a str]) -> Vec<Option<&'a str>> {
 /// `text` with `name`'s marker and token lines replaced by `entry`, where the marker was (else
 /// at the end), and every other token line for the same login as one of `entry`'s lines
 /// dropped. Every other line stays as it was, in order.
-pub fn merge(text: &str, name: &str, entry: &str) -> String {
+pub fn merge(text: &str, name: &str, entry: &str) -> Secret {
     let logins: Vec<Login> = entry.lines().filter_map(Login::of).collect();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let owners = marker_blocks(&lines);
-    let mut out = String::with_capacity(text.len() + entry.len());
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + 2);
     let mut at = None;
     for (line, owner) in lines.iter().zip(owners) {
         if marker_name(line) == Some(name) {
@@ -291,20 +318,20 @@ pub fn merge(text: &str, name: &str, entry: &str) -> String {
                 continue;
             }
         }
-        out.push_str(line);
+        out.push(line);
     }
     match at {
         // Every line the marker owned went with it, so what now follows the entry is a line of
         // someone else's: the next merge finds the same block, which makes it a fixed point.
-        Some(at) => out.insert_str(at, entry),
+        Some(at) => out.insert(at, entry),
         None => {
-            if !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
+            if out.last().is_some_and(|line| !line.ends_with('\n')) {
+                out.push("\n");
             }
-            out.push_str(entry);
+            out.push(entry);
         }
     }
-    out
+    Secret::concat(&out)
 }
 
 /// Whether `text` holds a token line for `connection`'s endpoint that no marker owns (its
@@ -374,33 +401,34 @@ fn shadows(text: &str, name: &str) -> Vec<Shadow> {
 /// that matches, so a catch-all `*:*:*:*:secret`, or the user's own line for the same login,
 /// above ours would send the wrong password. Every other line stays byte for byte, in order.
 /// Returns the shadowing line, numbered as in the returned text, when something moved.
-fn place(text: &str, name: &str) -> (String, Option<Shadow>) {
-    let Some(first) = shadows(text, name).into_iter().next() else {
-        return (text.to_string(), None);
+fn place(text: &Secret, name: &str) -> (Secret, Option<Shadow>) {
+    let Some(first) = shadows(text.expose(), name).into_iter().next() else {
+        return (text.clone(), None);
     };
+    let text = text.expose();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let owners = marker_blocks(&lines);
     let ours = |i: usize| {
         owners[i] == Some(name) && (marker_name(lines[i]).is_some() || is_token_line(lines[i]))
     };
-    let mut block = String::new();
+    let mut block: Vec<&str> = Vec::new();
     let mut moved = 0;
     for (i, line) in lines.iter().enumerate() {
         if ours(i) {
-            block.push_str(line);
+            block.push(line);
             if !line.ends_with('\n') {
-                block.push('\n');
+                block.push("\n");
             }
             moved += 1;
         }
     }
-    let mut out = String::with_capacity(text.len() + 1);
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + block.len());
     for (i, line) in lines.iter().enumerate() {
         if i + 1 == first.line {
-            out.push_str(&block);
+            out.extend(&block);
         }
         if !ours(i) {
-            out.push_str(line);
+            out.push(line);
         }
     }
     let shadow = Shadow {
@@ -408,7 +436,7 @@ fn place(text: &str, name: &str) -> (String, Option<Shadow>) {
         ours: first.line,
         ..first
     };
-    (out, Some(shadow))
+    (Secret::concat(&out), Some(shadow))
 }
 
 /// The `.pgpass` merge for `setup pgpass --write` and `refresh`: `name`'s lines replaced by
@@ -417,10 +445,9 @@ pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &Secret) -> crat
     let (mut placed, moved) = place(&merge(text, name, entry.expose()), name);
     // Appending first put a newline after the user's unterminated last line; once our lines
     // moved above, that line is last again and keeps its bytes.
-    if moved.is_some() && !text.is_empty() && !text.ends_with('\n') && placed.ends_with('\n') {
-        placed.pop();
+    if moved.is_some() && !text.is_empty() && !text.ends_with('\n') {
+        placed.strip_final_newline();
     }
-    let text = placed;
     let notes = moved
         .map(|shadow| {
             format!(
@@ -437,14 +464,31 @@ pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &Secret) -> crat
         .into_iter()
         .collect();
     crate::clients::Merged {
-        text: Secret::new(text).into(),
+        text: placed.into(),
         notes,
     }
+}
+
+/// `.pgpass`: nothing, since the proxy asks for no password.
+fn via_proxy_plan(request: &Request<'_>) -> Result<Plan<'static>> {
+    let port = via_proxy::local_port(request.connection, request.name)?;
+    Err(Error::usage(
+        "through the proxy no password is asked for, so .pgpass needs no line",
+    )
+    .hint(format!(
+        "connect to host={PROXY_HOST} port={port} sslmode=disable, or run `setup pgservice {} --via-proxy`",
+        request.name
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The merged text, for comparing with expected text.
+    fn merge(text: &str, name: &str, entry: &str) -> String {
+        super::merge(text, name, entry).expose().to_string()
+    }
     use crate::config::Config;
 
     const PROD: &str = "# rdsiam-helper: prod (x)\n";
@@ -648,6 +692,11 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use super::*;
+
+    /// The merged text, for comparing with expected text.
+    fn merge(text: &str, name: &str, entry: &str) -> String {
+        super::merge(text, name, entry).expose().to_string()
+    }
     use proptest::prelude::*;
 
     const TOKEN: &str =

@@ -2,8 +2,8 @@
 //! with the password from `.pgpass`.
 
 use crate::clients::{
-    AuthMode, Client, Edit, Plan, Request, ini, libpq, libpq_root_cert, require_wire,
-    system_trust_note, via_proxy,
+    AuthMode, Client, Plan, Request, ini, libpq, libpq_root_cert, require_wire, system_trust_note,
+    via_proxy,
 };
 use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
@@ -31,7 +31,6 @@ pub fn section(
 }
 
 /// `setup pgservice`: the `[NAME]` service, printed or merged into `pg_service.conf`.
-/// `setup pgservice`: a `[NAME]` service for libpq, with the password from `.pgpass`.
 pub struct Pgservice;
 
 impl Client for Pgservice {
@@ -44,7 +43,7 @@ impl Client for Pgservice {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::pgservice(request)
+        via_proxy_plan(request)
     }
 }
 
@@ -64,20 +63,29 @@ fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
         None => "the OS bundle file, which every libpq reads".to_string(),
     };
     notes.extend(system_trust_note(request.connection, &how));
-    let Some(path) = request.destination.file(default_path)? else {
-        return Ok(Plan {
-            print: Some(text.clone().into()),
-            notes,
-            ..Plan::default()
-        });
-    };
-    let edit_path = path.clone();
-    Ok(Plan {
-        edits: vec![Edit::new(path, move |existing| {
-            ini::merge_section(existing, &edit_path, ini::Dialect::Libpq, name, &text)
-                .map(Into::into)
-        })],
+    let file = request.destination.file(default_path)?;
+    Ok(ini::plan(
+        file,
+        ini::Dialect::Libpq,
+        vec![(name.to_string(), text)],
         notes,
-        ..Plan::default()
-    })
+    ))
+}
+
+/// `pg_service.conf`: the `[NAME]` service, pointed at the proxy.
+fn via_proxy_plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
+    let port = via_proxy::local_port(request.connection, request.name)?;
+    let name = request.name;
+    let text = ini::render_section(name, &via_proxy::libpq_params(request, port));
+    let notes = vec![
+        format!("`psql service={name}` now goes through the proxy, with no password"),
+        via_proxy::start_note(request),
+    ];
+    let file = request.destination.file(default_path)?;
+    Ok(ini::plan(
+        file,
+        ini::Dialect::Libpq,
+        vec![(name.to_string(), text)],
+        notes,
+    ))
 }

@@ -3,10 +3,11 @@
 //! value is this binary's absolute path. Its URL cannot carry a CA file or a command password
 //! (#3120, #3411): the output names the fields to set by hand.
 
+use crate::clients::via_proxy::{self, PROXY_HOST};
 use crate::clients::{
-    AuthMode, Client, Destination, Plan, Request, ca_bundle, ca_file_note, tunnel_caveat, via_proxy,
+    AuthMode, Client, Destination, Plan, Request, ca_bundle, ca_file_note, tunnel_caveat,
 };
-use crate::config::{Connection, Wire};
+use crate::config::{Connection, Dialing, Wire};
 use crate::error::{Error, Result};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::path::Path;
@@ -16,7 +17,7 @@ use std::path::Path;
 fn tls_mode(connection: &Connection) -> u8 {
     match (
         connection.engine.wire(),
-        connection.verification().is_full(),
+        connection.verification(Dialing::AddressOnly).is_full(),
     ) {
         (Wire::Postgres, true) => 5,
         (Wire::Postgres, false) => 4,
@@ -48,7 +49,7 @@ pub fn url(connection: &Connection, name: &str, user: &str) -> String {
         enc(user),
         connection.dial_host_for_url(),
         connection.dial_port(),
-        enc(connection.database.as_deref().unwrap_or("")),
+        enc(connection.database_or_default()),
         enc(name),
         tls_mode(connection)
     )
@@ -64,7 +65,7 @@ pub fn instructions(
 ) -> String {
     let (kind, ssl) = match (
         connection.engine.wire(),
-        connection.verification().is_full(),
+        connection.verification(Dialing::AddressOnly).is_full(),
     ) {
         (Wire::Postgres, true) => ("PostgreSQL", "VERIFY-FULL"),
         (Wire::Postgres, false) => ("PostgreSQL", "VERIFY-CA"),
@@ -90,7 +91,7 @@ pub fn instructions(
          a shell start-up file (~/.zshrc, ~/.bash_profile, ~/.profile) that prints anything corrupts it.\n",
         connection.dial_host(),
         connection.dial_port(),
-        connection.database.as_deref().unwrap_or(""),
+        connection.database_or_default(),
         ca_bundle.display(),
         url(connection, name, user),
     );
@@ -116,6 +117,9 @@ impl Client for Tableplus {
     }
 
     fn plan<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
+        request
+            .connection
+            .require_verifiable(Dialing::AddressOnly, "TablePlus")?;
         let mut plan = plan(request)?;
         plan.notes
             .extend(ca_file_note(request.connection, "TablePlus"));
@@ -123,7 +127,7 @@ impl Client for Tableplus {
     }
 
     fn via_proxy<'a>(&self, request: &Request<'a>) -> Result<Plan<'a>> {
-        via_proxy::tableplus(request)
+        via_proxy_plan(request)
     }
 }
 
@@ -146,6 +150,34 @@ fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
             )
             .into(),
         ),
+        ..Plan::default()
+    })
+}
+
+/// TablePlus: the fields, and an import URL with TLS off.
+fn via_proxy_plan(request: &Request<'_>) -> Result<Plan<'static>> {
+    if *request.destination != Destination::Print {
+        return Err(via_proxy::print_only("TablePlus"));
+    }
+    let port = via_proxy::local_port(request.connection, request.name)?;
+    let scheme = match request.connection.engine.wire() {
+        Wire::Postgres => "postgresql",
+        Wire::Mysql => "mysql",
+    };
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let url = format!(
+        "{scheme}://{}@{PROXY_HOST}:{port}/{}?name={}&tLSMode=0",
+        enc(request.user),
+        enc(request.connection.database_or_default()),
+        enc(request.name),
+    );
+    Ok(Plan {
+        print: Some(format!(
+            "TablePlus: a new connection through the proxy:\n{}\nOr import it: open \"{url}\"\n",
+            via_proxy::fields(request, port, "")
+        )
+        .into()),
+        notes: vec![via_proxy::start_note(request)],
         ..Plan::default()
     })
 }

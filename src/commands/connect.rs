@@ -8,7 +8,6 @@ use crate::clients::{self, libpq, mysql};
 use crate::config::{Config, Wire};
 use crate::error::{Error, Result};
 use crate::issuer;
-use crate::secret::Secret;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -42,12 +41,8 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             // Only the token goes in the file. The rest goes on the command line, which beats
             // every option file: a [client] host or skip-ssl in ~/.my.cnf (read after ours)
             // must not send the token elsewhere or in the clear.
-            let password = [("password", entry.token.expose().to_string())];
-            let file = OptionFile::create(
-                "client.cnf",
-                &Secret::new(mysql::section("client", &password)),
-            )?;
-            let mut options = mysql::options(connection, &entry.user, None, Some(flavour));
+            let file = OptionFile::create("client.cnf", &mysql::password_file(&entry.token, ""))?;
+            let mut options = mysql::options(connection, &entry.user, Some(flavour));
             options.extend(mysql::mysql_options(connection));
             let mut command = Command::new(&client);
             // --defaults-extra-file must be the first argument.

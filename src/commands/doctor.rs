@@ -115,7 +115,7 @@ fn token(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
     }
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin().lock().take(64 * 1024), &mut text)
-        .map_err(|e| Error::failure(format!("cannot read the token from stdin: {e}")))?;
+        .map_err(|e| Error::failure("cannot read the token from stdin").caused_by(e))?;
     let decoded = doctor::token::decode(&text).map_err(|problem| {
         Error::usage(format!("stdin: {problem}"))
             .hint("pipe a token in: `rdsiam-helper token NAME | rdsiam-helper doctor NAME --token`")

@@ -7,7 +7,6 @@ use crate::clients::{self, libpq, mysql};
 use crate::config::{Config, Wire};
 use crate::error::Result;
 use crate::issuer;
-use crate::secret::Secret;
 use std::process::Command;
 
 pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
@@ -36,16 +35,9 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
             // Any program may run: keys for the installed client's flavour (`loose-` keys both
             // read when there is none) in the my.cnf that MariaDB's programs read from
             // $MARIADB_HOME / $MYSQL_HOME.
-            let options = mysql::options(
-                connection,
-                &entry.user,
-                Some(entry.token.expose()),
-                mysql::installed_flavour(),
-            );
-            let file = OptionFile::create(
-                "my.cnf",
-                &Secret::new(mysql::option_file("", &options, connection)),
-            )?;
+            let options = mysql::options(connection, &entry.user, mysql::installed_flavour());
+            let rest = mysql::option_file("", &options, connection);
+            let file = OptionFile::create("my.cnf", &mysql::password_file(&entry.token, &rest))?;
             // Oracle's libmysqlclient sends the token (a cleartext password) only when allowed.
             command
                 .env("MYSQL_HOME", file.dir())

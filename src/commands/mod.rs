@@ -21,6 +21,7 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::error::Result;
 use crate::report;
+use std::io::Write;
 use std::path::Path;
 
 /// Runs the command; the `i32` is the process exit code (a child's, for `exec` and `connect`).
@@ -130,13 +131,34 @@ fn load(explicit: Option<&Path>) -> Result<Config> {
 
 /// Prints to stdout in one write. A closed pipe (`| head`) is not an error worth a message.
 pub fn print(text: &str) -> Result<()> {
-    use std::io::Write;
+    write_stdout(|out| out.write_all(text.as_bytes()))
+}
+
+/// A token and a newline, written as they are: no copy of the token is made to print it.
+pub fn print_token(token: &crate::token::Token) -> Result<()> {
+    write_stdout(|out| {
+        out.write_all(token.expose().as_bytes())?;
+        out.write_all(b"\n")
+    })
+}
+
+/// `value` as one line of JSON, serialised straight to stdout, so a token in it is not copied
+/// into a buffer of ours first.
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    write_stdout(|out| {
+        serde_json::to_writer(&mut *out, value)?;
+        out.write_all(b"\n")
+    })
+}
+
+/// A reader that has gone (`| head`) is no error.
+fn write_stdout(
+    write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match write(&mut out).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(crate::error::Error::failure(format!(
-            "cannot write to stdout: {err}"
-        ))),
+        Err(err) => Err(crate::error::Error::failure("cannot write to stdout").caused_by(err)),
     }
 }

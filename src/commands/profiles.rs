@@ -13,7 +13,7 @@ pub fn run(config: &Config) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::failure(format!("cannot start the AWS client runtime: {e}")))?;
+        .map_err(|e| Error::failure("cannot start the AWS client runtime").caused_by(e))?;
     let profiles = runtime
         .block_on(aws_config::profile::load(
             &Fs::real(),
@@ -22,7 +22,8 @@ pub fn run(config: &Config) -> Result<i32> {
             None,
         ))
         .map_err(|e| {
-            Error::failure(format!("cannot read the AWS config files: {e}"))
+            Error::failure("cannot read the AWS config files")
+                .caused_by(e)
                 .hint("check ~/.aws/config and ~/.aws/credentials (or AWS_CONFIG_FILE)")
         })?;
     let mut users: BTreeMap<String, Vec<&str>> = BTreeMap::new();

@@ -87,7 +87,7 @@ pub fn run(args: &[String]) -> Result<i32> {
         // Only after a failure: a cached token was signed with a profile that existed.
         Err(err) => return missing_profile(request.profile.as_deref()).ok_or(err),
     };
-    commands::print(&format!("{}\n", entry.token.expose()))?;
+    commands::print_token(&entry.token)?;
     Ok(0)
 }
 

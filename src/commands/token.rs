@@ -43,20 +43,27 @@ pub fn for_engine(connection: &Connection, args: &EngineTokenArgs, engine: Engin
 }
 
 fn emit(entry: &issuer::Issued, connection: &Connection, output: TokenOutput) -> Result<i32> {
-    let text = match output.format {
-        OutputFormat::Text => format!("{}\n", entry.token.expose()),
-        OutputFormat::Json => {
-            let json = serde_json::json!({
-                "token": entry.token.expose(),
-                "expires_at": clock::rfc3339(entry.valid_until),
-                "host": connection.host,
-                "port": connection.port,
-                "user": entry.user,
-                "region": entry.region,
-            });
-            format!("{json}\n")
-        }
-    };
-    commands::print(&text)?;
+    match output.format {
+        OutputFormat::Text => commands::print_token(&entry.token)?,
+        OutputFormat::Json => commands::print_json(&Json {
+            token: entry.token.expose(),
+            expires_at: clock::rfc3339(entry.valid_until),
+            host: &connection.host,
+            port: connection.port.get(),
+            user: &entry.user,
+            region: &entry.region,
+        })?,
+    }
     Ok(0)
+}
+
+/// `--format json`, in this order.
+#[derive(serde::Serialize)]
+struct Json<'a> {
+    token: &'a str,
+    expires_at: String,
+    host: &'a str,
+    port: u16,
+    user: &'a str,
+    region: &'a str,
 }

@@ -4,7 +4,7 @@ use super::{Check, Status};
 use crate::clock;
 use crate::config::Connection;
 use crate::credentials::{self, Resolved};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Warn when less than a token's lifetime is left.
 const SOON: Duration = Duration::from_secs(15 * 60);
@@ -19,7 +19,7 @@ pub fn check(connection: &Connection) -> (Check, Option<Resolved>) {
         Ok(resolved) => resolved,
         Err(err) => return (Check::from_error("credentials", Status::Fail, err), None),
     };
-    let now = SystemTime::now();
+    let now = crate::clock::now();
     let check = match resolved.credentials.expiry() {
         Some(expiry) if expiry <= now => Check::fail(
             "credentials",

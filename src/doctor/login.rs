@@ -6,7 +6,6 @@ use crate::cache::OptionFile;
 use crate::clients::{self, libpq, mysql};
 use crate::config::{Connection, Engine};
 use crate::issuer;
-use crate::secret::Secret;
 use crate::values::{DsqlAction, Wire};
 use std::process::{Command, Stdio};
 
@@ -51,18 +50,16 @@ pub fn check(connection: &Connection, checks: &Section) -> Check {
                 );
             };
             let flavour = mysql::detect(&client).ok();
-            let password = [("password", issued.token.expose().to_string())];
-            let Ok(file) = OptionFile::create(
-                "client.cnf",
-                &Secret::new(mysql::section("client", &password)),
-            ) else {
+            let Ok(file) =
+                OptionFile::create("client.cnf", &mysql::password_file(&issued.token, ""))
+            else {
                 return Check::skip("login", "cannot write a private option file");
             };
             let mut command = Command::new(&client);
             command
                 .arg(format!("--defaults-extra-file={}", file.path().display()))
                 .args(
-                    mysql::options(connection, &issued.user, None, flavour)
+                    mysql::options(connection, &issued.user, flavour)
                         .iter()
                         .map(|(key, value)| format!("--{key}={value}")),
                 )

@@ -110,7 +110,7 @@ impl Listener {
             let request = self
                 .server
                 .recv_timeout(left)
-                .map_err(|e| Error::failure(format!("the sign-in listener failed: {e}")))?;
+                .map_err(|e| Error::failure("the sign-in listener failed").caused_by(e))?;
             let Some(request) = request else {
                 return Ok(None);
             };

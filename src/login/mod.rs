@@ -192,7 +192,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::failure(format!("cannot start the AWS client runtime: {e}")))
+        .map_err(|e| Error::failure("cannot start the AWS client runtime").caused_by(e))
 }
 
 /// The wait: `RDSIAM_HELPER_LOGIN_TIMEOUT` seconds if set, else `default`.
@@ -236,7 +236,8 @@ async fn load_target(profile: Option<&str>, session: Option<&str>) -> Result<Tar
     )
     .await
     .map_err(|e| {
-        Error::failure(format!("cannot read the AWS config files: {e}"))
+        Error::failure("cannot read the AWS config files")
+            .caused_by(e)
             .hint("fix ~/.aws/config (or AWS_CONFIG_FILE)")
     })?;
     let (profile, session) = match (profile, session) {

@@ -56,7 +56,7 @@ impl Oidc {
             .env("AWS_ENDPOINT_URL")
             .profile("endpoint_url")
             .build()
-            .map_err(|e| Error::failure(format!("SSO OIDC endpoint: {e}")))?;
+            .map_err(|e| Error::failure("SSO OIDC endpoint").caused_by(e))?;
         let configured = sdk
             .service_config()
             .and_then(|c| c.load_config(key))
@@ -65,12 +65,13 @@ impl Oidc {
             .region(region)
             .set_endpoint(configured)
             .build()
-            .map_err(|e| Error::failure(format!("SSO OIDC endpoint: {e}")))?;
+            .map_err(|e| Error::failure("SSO OIDC endpoint").caused_by(e))?;
         let endpoint = DefaultResolver::new()
             .resolve_endpoint(&params)
             .await
             .map_err(|e| {
-                Error::failure(format!("no SSO OIDC endpoint for region {region}: {e}"))
+                Error::failure(format!("no SSO OIDC endpoint for region {region}"))
+                    .caused_by(e)
                     .hint("check sso_region in the AWS config")
             })?;
         Ok(Oidc {
@@ -260,7 +261,7 @@ fn new_token(output: CreateTokenOutput) -> Result<NewToken> {
 fn random_text(n: usize) -> Result<String> {
     let mut bytes = Zeroizing::new(vec![0u8; n]);
     getrandom::fill(&mut bytes)
-        .map_err(|e| Error::failure(format!("no random numbers from the system: {e}")))?;
+        .map_err(|e| Error::failure("no random numbers from the system").caused_by(e))?;
     Ok(URL_SAFE_NO_PAD.encode(&*bytes))
 }
 

@@ -82,7 +82,7 @@ pub fn write_token(id: &str, token: &TokenFile) -> Result<PathBuf> {
     let path = token_path(id)?;
     let json = Zeroizing::new(
         serde_json::to_vec_pretty(token)
-            .map_err(|e| Error::failure(format!("cannot encode the SSO token: {e}")))?,
+            .map_err(|e| Error::failure("cannot encode the SSO token").caused_by(e))?,
     );
     write_private(&path, &json)?;
     Ok(path)
@@ -104,7 +104,7 @@ pub fn read_registration(key: &str) -> Option<RegistrationFile> {
 pub fn write_registration(key: &str, registration: &RegistrationFile) -> Result<()> {
     let json = Zeroizing::new(
         serde_json::to_vec_pretty(registration)
-            .map_err(|e| Error::failure(format!("cannot encode the registration: {e}")))?,
+            .map_err(|e| Error::failure("cannot encode the registration").caused_by(e))?,
     );
     write_private(&registration_path(key)?, &json)
 }

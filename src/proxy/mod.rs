@@ -74,7 +74,7 @@ pub fn run(targets: Vec<Target>, options: Options) -> Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::failure(format!("cannot start the proxy's runtime: {e}")))?;
+        .map_err(|e| Error::failure("cannot start the proxy's runtime").caused_by(e))?;
     let code = runtime.block_on(serve(targets, options));
     // Sessions still open after the drain are cut here.
     runtime.shutdown_background();
@@ -160,7 +160,7 @@ impl Signals {
         use tokio::signal::unix::{SignalKind, signal};
         let handler = |kind| {
             signal(kind)
-                .map_err(|e| Error::failure(format!("cannot handle SIGTERM and SIGINT: {e}")))
+                .map_err(|e| Error::failure("cannot handle SIGTERM and SIGINT").caused_by(e))
         };
         Ok(Signals {
             term: handler(SignalKind::terminate())?,

@@ -64,7 +64,7 @@ impl Upstream {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::failure(format!("cannot set up TLS: {e}")))?
+            .map_err(|e| Error::failure("cannot set up TLS").caused_by(e))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         if negotiation == Negotiation::Direct {

@@ -4,8 +4,8 @@ pub use crate::clients::{AuthMode, SetupClient};
 use crate::config::Engine;
 use crate::error::Error;
 use crate::values::{
-    AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host, Port, RefreshBefore,
-    Region, TokenLifetime, Tunnel,
+    AccountId, AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host,
+    Identifier, Port, RefreshBefore, Region, ResourceId, TokenLifetime, Tunnel,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
@@ -118,7 +118,8 @@ pub enum CaCommand {
 
 #[derive(Debug, Args)]
 pub struct SqlUserArgs {
-    /// The database user name (the Identity Center user name), any characters but NUL
+    /// The database user name (the Identity Center user name)
+    #[arg(value_parser = DbUser::named)]
     pub user: String,
     /// The database engine
     #[arg(long, value_name = "postgres|mysql")]
@@ -132,12 +133,12 @@ pub struct PolicyArgs {
     pub name: ConnectionName,
     /// The AWS account id (12 digits) that owns the database
     #[arg(long, value_name = "ID")]
-    pub account: String,
+    pub account: AccountId,
     /// The DbiResourceId / DbClusterResourceId / proxy id (default: looked up through RDS)
     #[arg(long, value_name = "ID")]
-    pub resource_id: Option<String>,
+    pub resource_id: Option<ResourceId>,
     /// A fixed database user instead of ${aws:PrincipalTag/username}
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", value_parser = DbUser::named)]
     pub user_literal: Option<String>,
 }
 
@@ -361,13 +362,13 @@ pub struct AddConnection {
     pub host: Option<Host>,
     /// Take host, port, engine and region from this RDS instance (asks RDS)
     #[arg(long, value_name = "ID", conflicts_with_all = ["from_cluster", "from_dsql_cluster"])]
-    pub from_instance: Option<String>,
+    pub from_instance: Option<Identifier>,
     /// Take host, port, engine and region from this Aurora cluster (asks RDS)
     #[arg(long, value_name = "ID", conflicts_with = "from_dsql_cluster")]
-    pub from_cluster: Option<String>,
+    pub from_cluster: Option<Identifier>,
     /// Take host and region from this Aurora DSQL cluster (asks DSQL; user admin unless --user)
     #[arg(long, value_name = "ID")]
-    pub from_dsql_cluster: Option<String>,
+    pub from_dsql_cluster: Option<Identifier>,
     /// The database engine (default: dsql for a CLUSTER_ID.dsql.REGION.on.aws host, else postgres)
     #[arg(long, value_name = "postgres|mysql|dsql")]
     pub engine: Option<Engine>,

@@ -126,7 +126,17 @@ macro_rules! text_value {
     )*};
 }
 
-text_value!(Host, Region, ConnectionName, AwsProfile, Database, FilePath);
+text_value!(
+    Host,
+    Region,
+    ConnectionName,
+    AwsProfile,
+    Database,
+    FilePath,
+    AccountId,
+    ResourceId,
+    Identifier
+);
 
 /// A database endpoint's name or address, as it is signed: a DNS name, an IPv4 address, or an
 /// IPv6 address in brackets (`[::1]`, as the AWS CLI takes it).
@@ -507,6 +517,73 @@ impl FromStr for Database {
     fn from_str(text: &str) -> Result<Database, ValueError> {
         plain_text(text, "database name")?;
         Ok(Database(text.to_string()))
+    }
+}
+
+/// A 12-digit AWS account id, as IAM ARNs name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountId(String);
+
+impl FromStr for AccountId {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<AccountId, ValueError> {
+        match text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+            true => Ok(AccountId(text.to_string())),
+            false => refuse(
+                "an AWS account id is 12 digits (`aws sts get-caller-identity --query Account` prints yours)",
+            ),
+        }
+    }
+}
+
+/// What an IAM policy names a database by: an instance's DbiResourceId (`db-...`), an Aurora
+/// cluster's DbClusterResourceId (`cluster-...`), an RDS Proxy's id (`prx-...`), or an Aurora
+/// DSQL cluster's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceId(String);
+
+impl ResourceId {
+    /// An Aurora DSQL cluster id: letters and digits only, as IAM writes it (lower case).
+    pub fn dsql_cluster(&self) -> Option<String> {
+        self.bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+            .then(|| self.to_ascii_lowercase())
+    }
+}
+
+impl FromStr for ResourceId {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<ResourceId, ValueError> {
+        match !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            true => Ok(ResourceId(text.to_string())),
+            false => refuse(
+                "expected an id like db-ABCDEFGHIJKL, cluster-ABCDEFGHIJKL, prx-0123abcd or an Aurora DSQL cluster id: the DbiResourceId, DbClusterResourceId or proxy id, not the name",
+            ),
+        }
+    }
+}
+
+/// The name AWS knows a database by: an RDS instance or cluster identifier, an Aurora DSQL
+/// cluster id. Letters, digits and hyphens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identifier(String);
+
+impl FromStr for Identifier {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<Identifier, ValueError> {
+        let ok = !text.is_empty()
+            && text.len() <= 255
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        match ok {
+            true => Ok(Identifier(text.to_string())),
+            false => refuse(format!(
+                "`{}` is not an identifier (letters, digits and hyphens, as `aws rds describe-db-instances` or `aws dsql list-clusters` show them)",
+                shown(text)
+            )),
+        }
     }
 }
 

@@ -4,40 +4,11 @@
 
 mod common;
 
-use common::servers::{Mariadb, Postgres, TestCa};
+use common::servers::{Mariadb, Postgres, Setup};
 use common::*;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// A HOME with a static-credential profile and connections to the given local servers.
-struct Setup {
-    home: Home,
-    ca: TestCa,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let home = Home::new();
-        home.static_profile("p", ACCESS_KEY_ID);
-        Setup {
-            home,
-            ca: TestCa::new(),
-        }
-    }
-
-    fn connection(&self, name: &str, engine: &str, port: u16, extra: &str) -> String {
-        format!(
-            "[connections.{name}]\nengine = \"{engine}\"\nhost = \"localhost\"\nport = {port}\nuser = \"jane\"\n\
-             region = \"us-east-1\"\naws_profile = \"p\"\nca_bundle = \"{}\"\n{extra}\n",
-            self.ca.ca_pem().display()
-        )
-    }
-
-    fn token(&self, verb: &str, name: &str) -> String {
-        self.home.run(&[verb, name]).ok().token()
-    }
-}
 
 fn psql_as(home: &Home, conninfo: &str, password: Option<&str>) -> Run {
     let mut cmd = Command::new("psql");
@@ -741,13 +712,13 @@ fn setup_prints_clipboard_url_and_documents() {
 #[test]
 fn the_aws_cli_drop_in_prints_the_same_token_and_mimics_its_errors() {
     let home = Home::new();
-    let env = |cmd: &mut Command| {
+    let cmd = || {
+        let mut cmd = home.cmd_at("2026-11-25T12:00:00Z");
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-            .env(NOW_VARIABLE, "2026-11-25T12:00:00Z");
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+        cmd
     };
-    let mut core = home.cmd();
-    env(&mut core);
+    let mut core = cmd();
     let core = Run::from(
         core.args([
             "token",
@@ -764,8 +735,7 @@ fn the_aws_cli_drop_in_prints_the_same_token_and_mimics_its_errors() {
         .output()
         .unwrap(),
     );
-    let mut drop_in = home.cmd();
-    env(&mut drop_in);
+    let mut drop_in = cmd();
     let drop_in = Run::from(
         drop_in
             .args([
@@ -807,8 +777,7 @@ fn the_aws_cli_drop_in_prints_the_same_token_and_mimics_its_errors() {
     // config's [defaults] (a profile that does not exist, another region) play no part.
     home.config("[defaults]\naws_profile = \"nonexistent\"\nregion = \"sa-east-1\"\n");
     let in_region = |region_flag: Option<&str>, env_region: Option<&str>| {
-        let mut cmd = home.cmd();
-        env(&mut cmd);
+        let mut cmd = cmd();
         cmd.args([
             "rds",
             "generate-db-auth-token",

@@ -26,10 +26,9 @@ fn binary_prints_botocore_tokens_byte_for_byte() {
         serde_json::from_str(include_str!("data/botocore_vectors.json")).unwrap();
     let home = Home::new();
     for v in vectors {
-        let mut cmd = home.cmd();
+        let mut cmd = home.cmd_at(&v.signed_at);
         cmd.env("AWS_ACCESS_KEY_ID", &v.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &v.secret_access_key)
-            .env(NOW_VARIABLE, &v.signed_at)
             .args(["token", "--no-cache", "--host", &v.host, "--user", &v.user])
             .args(["--port", &v.port.to_string(), "--region", &v.region]);
         if let Some(session_token) = &v.session_token {
@@ -651,10 +650,9 @@ fn connections_add_with_a_bad_value_writes_nothing() {
 fn the_drop_in_takes_aws_cli_global_options_and_refuses_odd_hosts_clearly() {
     let home = Home::new();
     let drop_in = |extra: &[&str], host: &str| {
-        let mut cmd = home.cmd();
+        let mut cmd = home.cmd_at("2026-11-25T12:00:00Z");
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-            .env(NOW_VARIABLE, "2026-11-25T12:00:00Z")
             .args(["rds", "generate-db-auth-token", "--hostname", host])
             .args([
                 "--port",

@@ -148,10 +148,6 @@ fn home_with(connections: &str) -> Home {
     home
 }
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
-}
-
 /// The check named `check` in the section for `section`.
 fn check<'a>(report: &'a serde_json::Value, section: &str, check: &str) -> &'a serde_json::Value {
     report["sections"]
@@ -183,7 +179,7 @@ fn doctor_finds_instances_clusters_by_reader_and_custom_endpoint_and_proxies() {
     let run = aws.run(&home, &["doctor", "--format", "json"]);
     // `gone` has no resource, and .invalid names do not resolve: failures, so exit 1.
     run.code(1);
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(report["ok"], false);
     let found = |section: &str| {
         check(&report, section, "rds")["message"]
@@ -249,7 +245,9 @@ fn doctor_reports_iam_auth_off_with_the_modify_command_and_on_as_ok() {
     assert!(run.stdout.contains("fix: aws rds modify-db-cluster --db-cluster-identifier aurora --apply-immediately --enable-iam-database-authentication"), "{}", run.stdout);
 
     aws.state.lock().unwrap().instances[0].iam_auth = true;
-    let report = json(&aws.run(&home, &["doctor", "inst", "--format", "json"]));
+    let report = aws
+        .run(&home, &["doctor", "inst", "--format", "json"])
+        .json();
     let iam = check(&report, "inst", "iam_auth");
     assert_eq!(iam["status"], "ok");
     assert!(iam.get("fix").is_none());
@@ -263,7 +261,10 @@ fn doctor_simulates_the_policy_for_the_sso_role_with_the_username_tag() {
          [connections.aurora]\nhost = \"{WRITER}\"\n"
     ));
     let aws = Aws::new(account());
-    let report = json(aws.run(&home, &["doctor", "--format", "json"]).code(1));
+    let report = aws
+        .run(&home, &["doctor", "--format", "json"])
+        .code(1)
+        .json();
     let allowed = check(&report, "jane", "iam_policy");
     assert_eq!(allowed["status"], "ok", "{allowed}");
     let text = allowed["message"].as_str().unwrap();
@@ -347,7 +348,7 @@ fn doctor_token_decodes_offline_and_finds_a_wrong_region_and_a_tunnel_address() 
         &signed(INSTANCE_HOST, "eu-west-1"),
     );
     run.code(1);
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(check(&report, "token for prod", "region")["status"], "fail");
 
     let run = aws.run_with_stdin(
@@ -649,7 +650,7 @@ fn doctor_passes_on_the_private_postgresql_and_explains_a_refused_password() {
     pg.set_password("jane", "not-the-token");
     let run = aws.run(&home, &["doctor", "pg", "--format", "json"]);
     run.code(1);
-    let report = json(&run);
+    let report = run.json();
     let login = check(&report, "pg", "login");
     let message = login["message"].as_str().unwrap();
     assert!(
@@ -678,10 +679,10 @@ fn doctor_passes_on_the_private_postgresql_and_explains_a_refused_password() {
         pg.port(),
         ca.other_ca_pem().display()
     ));
-    let report = json(
-        aws.run(&home, &["doctor", "pg", "--format", "json"])
-            .code(1),
-    );
+    let report = aws
+        .run(&home, &["doctor", "pg", "--format", "json"])
+        .code(1)
+        .json();
     let login = check(&report, "pg", "login");
     let message = login["message"].as_str().unwrap();
     assert!(message.contains("certificate verify failed"), "{message}");
@@ -773,7 +774,7 @@ fn ca_install_downloads_checks_and_replaces_atomically_keeping_the_old_on_a_brok
         target.display()
     ));
     let run = home.run(&["doctor", "x", "--format", "json"]);
-    assert_eq!(check(&json(&run), "x", "ca_bundle")["status"], "ok");
+    assert_eq!(check(&run.json(), "x", "ca_bundle")["status"], "ok");
 }
 
 #[test]
@@ -825,12 +826,14 @@ fn doctor_names_the_ca_certificates_that_expire_within_90_days_and_a_broken_bund
     );
     home.write("bundle.pem", &bundle);
     let run = |now: &str| {
-        let mut cmd = home.cmd();
-        cmd.env("RDSIAM_HELPER_TEST_NOW", now)
-            .args(["doctor", "x", "--format", "json"]);
-        Run::from(cmd.output().unwrap())
+        Run::from(
+            home.cmd_at(now)
+                .args(["doctor", "x", "--format", "json"])
+                .output()
+                .unwrap(),
+        )
     };
-    let report = json(&run("2029-12-15T00:00:00Z"));
+    let report = run("2029-12-15T00:00:00Z").json();
     let ca = check(&report, "x", "ca_bundle");
     assert_eq!(ca["status"], "warn", "{ca}");
     let message = ca["message"].as_str().unwrap();
@@ -847,7 +850,7 @@ fn doctor_names_the_ca_certificates_that_expire_within_90_days_and_a_broken_bund
             .contains("rdsiam-helper ca install --path")
     );
     assert_eq!(
-        check(&json(&run("2029-06-01T00:00:00Z")), "x", "ca_bundle")["status"],
+        check(&run("2029-06-01T00:00:00Z").json(), "x", "ca_bundle")["status"],
         "ok"
     );
 
@@ -855,7 +858,7 @@ fn doctor_names_the_ca_certificates_that_expire_within_90_days_and_a_broken_bund
         "bundle.pem",
         "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
     );
-    let ca = check(&json(&run("2029-06-01T00:00:00Z")), "x", "ca_bundle").clone();
+    let ca = check(&run("2029-06-01T00:00:00Z").json(), "x", "ca_bundle").clone();
     assert_eq!(ca["status"], "fail", "{ca}");
 }
 
@@ -868,7 +871,7 @@ fn doctor_sends_an_sso_profile_without_a_login_to_aws_sso_login() {
     let aws = Aws::new(account());
     let run = aws.run(&home, &["doctor", "x", "--format", "json"]);
     run.code(1);
-    let report = json(&run);
+    let report = run.json();
     let credentials = check(&report, "x", "credentials");
     assert_eq!(credentials["status"], "fail");
     assert!(
@@ -907,10 +910,10 @@ fn doctor_logs_in_to_the_private_mariadb_and_explains_access_denied() {
     run.ok();
 
     db.set_password("jane", "not-the-token");
-    let report = json(
-        aws.run(&home, &["doctor", "my", "--format", "json"])
-            .code(1),
-    );
+    let report = aws
+        .run(&home, &["doctor", "my", "--format", "json"])
+        .code(1)
+        .json();
     let login = check(&report, "my", "login");
     let message = login["message"].as_str().unwrap();
     assert!(
@@ -960,7 +963,7 @@ fn dsql_connection(name: &str, user: &str, extra: &str) -> String {
 fn doctor_json(aws: &Aws, home: &Home, name: &str) -> serde_json::Value {
     let run = aws.run(home, &["doctor", name, "--format", "json"]);
     common::assert_no_secret("doctor's stdout", &run.stdout, &[]);
-    json(&run)
+    run.json()
 }
 
 fn section_checks(report: &serde_json::Value, section: &str) -> Vec<String> {
@@ -1096,7 +1099,7 @@ fn doctor_asks_dsql_for_the_cluster_and_reports_each_status_not_found_and_access
         .env("AWS_ENDPOINT_URL_IAM", aws.server.url())
         .env("AWS_ENDPOINT_URL_DSQL", other_keys.url())
         .args(["doctor", "ledger", "--format", "json"]);
-    let report = json(&Run::from(cmd.output().unwrap()));
+    let report = Run::from(cmd.output().unwrap()).json();
     let dsql = check(&report, "ledger", "dsql");
     assert!(
         dsql["message"]
@@ -1126,7 +1129,7 @@ fn doctor_simulates_dsql_db_connect_and_db_connect_admin_on_the_cluster_arn() {
     aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
     let run = aws.run(&home, &["doctor", "--format", "json"]);
     common::assert_no_secret("doctor's stdout", &run.stdout, &[]);
-    let report = json(&run);
+    let report = run.json();
     for admin in ["admin", "forced"] {
         let policy = check(&report, admin, "iam_policy");
         assert_eq!(policy["status"], "ok", "{policy}");
@@ -1220,7 +1223,7 @@ fn doctor_warns_of_a_dsql_token_lifetime_past_the_session_hour() {
     ));
     let aws = Aws::new(account());
     aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
-    let report = json(&aws.run(&home, &["doctor", "--format", "json"]));
+    let report = aws.run(&home, &["doctor", "--format", "json"]).json();
     let long = check(&report, "long", "lifetime");
     assert_eq!(long["status"], "warn", "{long}");
     assert!(

@@ -30,10 +30,6 @@ fn home_with(connections: &str) -> Home {
     home
 }
 
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap()
-}
-
 #[test]
 fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
     let home = home_with(&format!(
@@ -60,10 +56,10 @@ fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
         let pg = home.run_at(SIGNED_AT, &["pg", name]).ok().token();
         assert_eq!(pg, vector(vector_name), "pg {name}");
     }
-    let hour = json(
-        home.run_at(SIGNED_AT, &["token", "hour", "--format", "json"])
-            .ok(),
-    );
+    let hour = home
+        .run_at(SIGNED_AT, &["token", "hour", "--format", "json"])
+        .ok()
+        .json();
     assert_eq!(hour["host"], DSQL_HOST);
     assert_eq!(hour["port"], 5432);
     assert_eq!(hour["region"], "us-east-1");

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::servers::{Mariadb, Postgres, TestCa};
+use common::servers::{Mariadb, Postgres, Setup};
 use common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -112,40 +112,12 @@ fn assert_refused_certificate(run: &Run) {
     );
 }
 
-/// A HOME with a static-credential profile, a test CA, and connections to the private servers.
-struct Setup {
-    home: Home,
-    ca: TestCa,
-}
-
 impl Setup {
-    fn new() -> Setup {
-        let home = Home::new();
-        home.static_profile("p", ACCESS_KEY_ID);
-        Setup {
-            home,
-            ca: TestCa::new(),
-        }
-    }
-
-    /// Host `localhost`, which the server certificate names, as in tests/clients.rs.
-    fn connection(&self, name: &str, engine: &str, port: u16, ca: &Path, extra: &str) -> String {
-        format!(
-            "[connections.{name}]\nengine = \"{engine}\"\nhost = \"localhost\"\nport = {port}\nuser = \"jane\"\n\
-             region = \"us-east-1\"\naws_profile = \"p\"\nca_bundle = \"{}\"\n{extra}\n",
-            ca.display()
-        )
-    }
-
     /// `good` verifies with the CA that signed the server, `wrong` with one that did not.
     fn config(&self, engine: &str, port: u16, extra: &str) {
-        let good = self.connection("good", engine, port, &self.ca.ca_pem(), extra);
-        let wrong = self.connection("wrong", engine, port, &self.ca.other_ca_pem(), extra);
+        let good = self.connection("good", engine, port, extra);
+        let wrong = self.connection_with_ca("wrong", engine, port, &self.ca.other_ca_pem(), extra);
         self.home.config(&format!("{good}\n{wrong}"));
-    }
-
-    fn token(&self, verb: &str, name: &str) -> String {
-        self.home.run(&[verb, name]).ok().token()
     }
 
     fn run(&self, args: &[&str]) -> Run {

@@ -9,8 +9,8 @@ mod fake_aws;
 
 use base64::Engine as _;
 use common::*;
+use fake_aws::identity_center::*;
 use fake_aws::{FakeAws, Reply, RoleCredentials};
-use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -23,13 +23,6 @@ const RENEWED_ACCESS_TOKEN: &str = "aoaAAAAAGexampleRenewedAccessToken888";
 const EXPIRED_ACCESS_TOKEN: &str = "aoaAAAAAGexampleExpiredAccessToken999";
 const REFRESH_TOKEN: &str = "aorAAAAAGexampleLoginRefreshToken4242";
 const CLIENT_SECRET: &str = "eyJraWQiOiJsb2dpbkNsaWVudFNlY3JldCJ9";
-const ROLE_ACCESS_KEY_ID: &str = "ASIAROLEEXAMPLE12345";
-const ROLE_SECRET_ACCESS_KEY: &str = "roleSecretKeyEXAMPLE/abcdefghijKLMNOPqrs";
-const ROLE_SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLEroleSessionToken+xyz/abc==";
-const ACCOUNT_ID: &str = "123456789012";
-const ROLE_NAME: &str = "DBAccess";
-const START_URL: &str = "https://corp.awsapps.com/start";
-const ARN: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DBAccess_abc/jane.doe";
 /// Every secret of a sign-in: none may reach stdout, stderr, the browser's argv or a log.
 const SECRETS: [&str; 5] = [
     NEW_ACCESS_TOKEN,
@@ -38,23 +31,6 @@ const SECRETS: [&str; 5] = [
     CLIENT_SECRET,
     ROLE_SECRET_ACCESS_KEY,
 ];
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn sha1_hex(text: &str) -> String {
-    <Sha1 as sha1::Digest>::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// What the person at the browser does.
 #[derive(Clone, Copy, PartialEq)]
@@ -168,8 +144,8 @@ fn handle(state: &mut OidcState, person: Person, request: &fake_aws::Request) ->
                 serde_json::json!({
                     "clientId": id,
                     "clientSecret": CLIENT_SECRET,
-                    "clientIdIssuedAt": now(),
-                    "clientSecretExpiresAt": now() + 90 * 86400,
+                    "clientIdIssuedAt": unix_now(),
+                    "clientSecretExpiresAt": unix_now() + 90 * 86400,
                 })
                 .to_string(),
             )
@@ -306,10 +282,10 @@ impl Aws {
                     access_key_id: ROLE_ACCESS_KEY_ID.into(),
                     secret_access_key: ROLE_SECRET_ACCESS_KEY.into(),
                     session_token: ROLE_SESSION_TOKEN.into(),
-                    expiration_millis: (now() + 3600) * 1000,
+                    expiration_millis: (unix_now() + 3600) * 1000,
                 },
             ),
-            sts: fake_aws::sts(|| fake_aws::caller_identity(ARN)),
+            sts: fake_aws::sts(|| fake_aws::caller_identity(IDENTITY_CENTER_ARN)),
             other: fake_aws::unexpected(),
             browser,
             opened,
@@ -402,7 +378,7 @@ fn expired_session(home: &Home) {
         "startUrl": START_URL,
         "region": "us-east-1",
         "accessToken": EXPIRED_ACCESS_TOKEN,
-        "expiresAt": rfc3339(now() - 3600),
+        "expiresAt": rfc3339(unix_now() - 3600),
     });
     home.write(
         &format!(".aws/sso/cache/{}.json", sha1_hex("corp")),
@@ -428,7 +404,7 @@ fn assert_token_file(path: &Path, access_token: &str) {
     assert!(json["clientId"].as_str().unwrap().starts_with("client-"));
     for field in ["expiresAt", "registrationExpiresAt"] {
         let at = chrono::DateTime::parse_from_rfc3339(json[field].as_str().unwrap()).unwrap();
-        assert!(at.timestamp() > now() + 600, "{field}: {at}");
+        assert!(at.timestamp() > unix_now() + 600, "{field}: {at}");
     }
 }
 
@@ -497,7 +473,7 @@ fn login_with_the_browser_writes_a_token_cache_that_botocore_uses() {
     );
     assert_eq!(aws.oidc.grants(), ["authorization_code"]);
     assert_token_file(&cache_file(&home, "corp"), NEW_ACCESS_TOKEN);
-    assert_eq!(botocore_caller_arn(&home, &aws), ARN);
+    assert_eq!(botocore_caller_arn(&home, &aws), IDENTITY_CENTER_ARN);
     assert_eq!(
         aws.portal.hits(),
         1,
@@ -536,7 +512,7 @@ fn login_with_a_device_code_polls_through_pending_and_slow_down() {
         serde_json::json!([device, "refresh_token"])
     );
     assert_token_file(&cache_file(&home, "corp"), NEW_ACCESS_TOKEN);
-    assert_eq!(botocore_caller_arn(&home, &aws), ARN);
+    assert_eq!(botocore_caller_arn(&home, &aws), IDENTITY_CENTER_ARN);
 }
 
 #[test]
@@ -649,10 +625,10 @@ fn a_refused_refresh_token_leads_to_a_sign_in() {
         "startUrl": START_URL,
         "region": "us-east-1",
         "accessToken": EXPIRED_ACCESS_TOKEN,
-        "expiresAt": rfc3339(now() - 60),
+        "expiresAt": rfc3339(unix_now() - 60),
         "clientId": "client-old",
         "clientSecret": CLIENT_SECRET,
-        "registrationExpiresAt": rfc3339(now() + 86400),
+        "registrationExpiresAt": rfc3339(unix_now() + 86400),
         "refreshToken": "aorAAAAAGrevokedRefreshToken",
     });
     home.write(
@@ -731,7 +707,7 @@ fn a_refresh_token_renews_the_session_quietly() {
     // Two minutes left: within the SDKs' five-minute renewal window.
     let path = cache_file(&home, "corp");
     let mut json = read_json(&path);
-    json["expiresAt"] = rfc3339(now() + 120).into();
+    json["expiresAt"] = rfc3339(unix_now() + 120).into();
     std::fs::write(&path, json.to_string()).unwrap();
     let token = aws.run(&home, &["pg", "prod"]).ok().token();
     assert!(token.starts_with(HOST));
@@ -780,7 +756,7 @@ fn a_legacy_profile_signs_in_to_the_start_url_cache_file() {
     );
     assert!(registration.get("scopes").is_none(), "{registration}");
     assert_token_file(&cache_file(&home, START_URL), NEW_ACCESS_TOKEN);
-    assert_eq!(botocore_caller_arn(&home, &aws), ARN);
+    assert_eq!(botocore_caller_arn(&home, &aws), IDENTITY_CENTER_ARN);
     assert!(
         aws.run(&home, &["pg", "prod"])
             .ok()

@@ -20,10 +20,6 @@ fn connection(name: &str, host: &str, profile: &str) -> String {
     )
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 fn cmd_at(home: &Home, at: i64) -> Command {
     home.cmd_at(at)
 }
@@ -158,7 +154,7 @@ fn a_lock_holder_killed_with_sigkill_frees_the_lock_at_once() {
         next.token()
             .starts_with(&format!("{HOST}:5432/?Action=connect&DBUser=jane&"))
     );
-    assert_alive(&next.token(), now());
+    assert_alive(&next.token(), unix_now());
     assert_eq!(
         runs(&count),
         2,
@@ -171,7 +167,7 @@ fn a_hung_lock_holder_bounds_the_wait_names_the_lock_and_corrupts_nothing() {
     let home = Home::new();
     counting_process(&home, "cp", 6 * 3600, "0");
     home.config(&connection("prod", HOST, "cp"));
-    let t = now();
+    let t = unix_now();
     let first = run_at(&home, t, &["pg", "prod"]);
     first.ok();
     let file = only_cache_file(&home);
@@ -300,7 +296,7 @@ fn static_home() -> Home {
 #[test]
 fn a_read_only_cache_folder_still_gives_a_fresh_token_with_a_warning() {
     let home = static_home();
-    let t = now();
+    let t = unix_now();
     let run = |at: i64, dir: Option<&Path>| {
         let mut cmd = cmd_at(&home, at);
         if let Some(dir) = dir {
@@ -364,7 +360,7 @@ fn a_read_only_cache_folder_still_gives_a_fresh_token_with_a_warning() {
 #[test]
 fn a_full_disk_still_gives_a_fresh_token_with_a_warning() {
     let home = static_home();
-    let t = now();
+    let t = unix_now();
     for at in [t, t + 10] {
         let out = Run::from(
             on_a_full_disk(&mut cmd_at(&home, at))
@@ -419,7 +415,7 @@ fn assert_refused(run: &Run, needle: &str) {
 #[test]
 fn a_cache_folder_others_can_write_or_a_symlinked_cache_file_is_refused() {
     let home = static_home();
-    let t = now();
+    let t = unix_now();
     run_at(&home, t, &["pg", "prod"]).ok();
     let dir = home.cache_dir();
     let file = only_cache_file(&home);
@@ -477,7 +473,7 @@ fn a_cache_file_or_folder_owned_by_another_user_is_refused() {
     }
     let nobody = 65534;
     let home = static_home();
-    let t = now();
+    let t = unix_now();
     run_at(&home, t, &["pg", "prod"]).ok();
     let file = only_cache_file(&home);
     std::fs::write(&file, planted_entry(&home)).unwrap();
@@ -511,7 +507,7 @@ fn foreign_or_odd_cache_files_are_replaced() {
         connection("one", HOST, "a"),
         connection("two", HOST, "b")
     ));
-    let t = now();
+    let t = unix_now();
     run_at(&home, t, &["pg", "two"]).ok();
     let two = only_cache_file(&home);
     let other_key = std::fs::read(&two).unwrap();
@@ -580,7 +576,7 @@ fn a_clock_that_jumps_never_gets_a_dead_token() {
     let home = Home::new();
     let count = counting_process(&home, "cp", 6 * 3600, "0");
     home.config(&connection("prod", HOST, "cp"));
-    let t = now();
+    let t = unix_now();
     let token_at = |at: i64| {
         let run = run_at(&home, at, &["pg", "prod"]);
         run.ok();
@@ -623,7 +619,7 @@ fn two_hundred_calls_from_twenty_workers_sign_each_connection_once_per_refresh()
         ));
     }
     home.config(&config);
-    let t0 = now();
+    let t0 = unix_now();
     // The second half runs 11 minutes later: every first-half token is then stale.
     let phases = [t0, t0 + 660];
     let mut tokens: Vec<Vec<Vec<String>>> = vec![vec![Vec::new(); 4]; 2];

@@ -6,8 +6,9 @@ mod common;
 mod fake_aws;
 
 use common::*;
+use fake_aws::identity_center::*;
 use fake_aws::{FakeAws, Reply, RoleCredentials};
-use sha1::{Digest, Sha1};
+
 use std::process::Command;
 
 const SSO_ACCESS_TOKEN: &str = "aoaAAAAAGexampleSsoAccessToken0123456789";
@@ -15,31 +16,6 @@ const SSO_ACCESS_TOKEN: &str = "aoaAAAAAGexampleSsoAccessToken0123456789";
 const EXPIRED_SSO_ACCESS_TOKEN: &str = "aoaAAAAAGexampleExpiredSsoAccessToken5555";
 const SSO_REFRESH_TOKEN: &str = "aorAAAAAGexampleSsoRefreshToken9876543210";
 const SSO_CLIENT_SECRET: &str = "eyJraWQiOiJleGFtcGxlQ2xpZW50U2VjcmV0In0";
-const ROLE_ACCESS_KEY_ID: &str = "ASIAROLEEXAMPLE12345";
-const ROLE_SECRET_ACCESS_KEY: &str = "roleSecretKeyEXAMPLE/abcdefghijKLMNOPqrs";
-const ROLE_SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLEroleSessionToken+xyz/abc==";
-const ACCOUNT_ID: &str = "123456789012";
-const ROLE_NAME: &str = "DBAccess";
-const START_URL: &str = "https://corp.awsapps.com/start";
-const IDENTITY_CENTER_ARN: &str =
-    "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DBAccess_abc/jane.doe";
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn sha1_hex(text: &str) -> String {
-    Sha1::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn role_credentials(expiration: i64) -> RoleCredentials {
     RoleCredentials {
@@ -89,12 +65,12 @@ fn sso_session_profile(home: &Home) {
 /// The cache file for an `sso-session` (named by the session), with the client registration
 /// fields aws-config needs to refresh it.
 fn cache_session_token(home: &Home, login: &SsoLogin) {
-    let registration_expires = now() + if login.registration_valid { 86400 } else { -60 };
+    let registration_expires = unix_now() + if login.registration_valid { 86400 } else { -60 };
     let json = serde_json::json!({
         "startUrl": START_URL,
         "region": "us-east-1",
         "accessToken": login.access_token,
-        "expiresAt": rfc3339(now() + login.expires_in),
+        "expiresAt": rfc3339(unix_now() + login.expires_in),
         "clientId": "exampleClientId",
         "clientSecret": SSO_CLIENT_SECRET,
         "registrationExpiresAt": rfc3339(registration_expires),
@@ -120,7 +96,7 @@ fn cache_legacy_token(home: &Home, login: &SsoLogin) {
         "startUrl": START_URL,
         "region": "us-east-1",
         "accessToken": login.access_token,
-        "expiresAt": rfc3339(now() + login.expires_in),
+        "expiresAt": rfc3339(unix_now() + login.expires_in),
     });
     home.write(
         &format!(".aws/sso/cache/{}.json", sha1_hex(START_URL)),
@@ -163,11 +139,14 @@ impl Aws {
 
     /// A portal that honours no token: the user signed out, or the session was revoked.
     fn refusing() -> Aws {
-        Aws::new(portal("a-token-nobody-has", now() + 3600))
+        Aws::new(portal("a-token-nobody-has", unix_now() + 3600))
     }
 
     fn cmd(&self, home: &Home) -> Command {
-        let mut cmd = home.cmd();
+        self.with_endpoints(home.cmd())
+    }
+
+    fn with_endpoints(&self, mut cmd: Command) -> Command {
         cmd.env("AWS_ENDPOINT_URL_SSO", self.portal.url())
             .env("AWS_ENDPOINT_URL_SSO_OIDC", self.oidc.url())
             .env("AWS_ENDPOINT_URL_STS", self.sts.url())
@@ -183,9 +162,8 @@ impl Aws {
 
     /// `run` with the binary's clock moved to `now` (Unix seconds).
     fn run_at(&self, home: &Home, now: i64, args: &[&str]) -> Run {
-        let mut cmd = self.cmd(home);
-        cmd.env(NOW_VARIABLE, now.to_string()).args(args);
-        let run = Run::from(cmd.output().unwrap());
+        let mut cmd = self.with_endpoints(home.cmd_at(now));
+        let run = Run::from(cmd.args(args).output().unwrap());
         assert_eq!(self.other.hits(), 0, "an unexpected AWS service was called");
         run
     }
@@ -257,11 +235,6 @@ fn assert_login_needed(run: &Run, fixes: &[&str]) {
     assert_no_secrets(run, &[]);
 }
 
-fn json(run: &Run) -> serde_json::Value {
-    run.ok();
-    serde_json::from_str(&run.stdout).unwrap()
-}
-
 #[test]
 fn sso_session_profile_prints_a_token_cached_and_bounded_by_the_role_credentials() {
     let home = Home::new();
@@ -269,11 +242,11 @@ fn sso_session_profile_prints_a_token_cached_and_bounded_by_the_role_credentials
     cache_session_token(&home, &SsoLogin::fresh());
     connection(&home, "dev", "jane");
     // Role credentials for 10 minutes: sooner than the token's 15.
-    let expiration = now() + 600;
+    let expiration = unix_now() + 600;
     let aws = Aws::accepting(expiration);
 
     let first = aws.run(&home, &["token", "prod", "--format", "json"]);
-    let first_json = json(&first);
+    let first_json = first.ok().json();
     let token = first_json["token"].as_str().unwrap().to_string();
     assert!(token.starts_with(&format!("{HOST}:5432/?Action=connect&DBUser=jane&")));
     assert!(token.contains(&format!("X-Amz-Credential={ROLE_ACCESS_KEY_ID}%2F")));
@@ -347,7 +320,7 @@ fn expired_or_refused_sso_session_asks_for_aws_sso_login() {
         }
         connection(&home, "dev", "jane");
         let aws = match case.portal_accepts {
-            true => Aws::accepting(now() + 3600),
+            true => Aws::accepting(unix_now() + 3600),
             false => Aws::refusing(),
         };
         let run = aws.run(&home, &["pg", "prod"]);
@@ -383,7 +356,7 @@ fn an_expired_but_refreshable_sso_session_is_renewed_through_sso_oidc() {
         Reply::json(200, body.to_string())
     });
     let aws = Aws::with(
-        portal(SSO_ACCESS_TOKEN, now() + 3600),
+        portal(SSO_ACCESS_TOKEN, unix_now() + 3600),
         oidc,
         fake_aws::sts(|| fake_aws::caller_identity(IDENTITY_CENTER_ARN)),
     );
@@ -414,7 +387,7 @@ fn a_role_the_user_is_not_assigned_is_a_short_error_without_a_login_hint_first()
         SSO_ACCESS_TOKEN,
         ACCOUNT_ID,
         "SomeOtherRole",
-        role_credentials(now() + 3600),
+        role_credentials(unix_now() + 3600),
     ));
     let run = aws.run(&home, &["pg", "prod"]);
     run.code(3).stderr_has("No access").stderr_has("sso_");
@@ -429,11 +402,11 @@ fn legacy_sso_profile_works_the_same() {
     legacy_profile(&home);
     cache_legacy_token(&home, &SsoLogin::fresh());
     connection(&home, "legacy", "jane");
-    let expiration = now() + 3600;
+    let expiration = unix_now() + 3600;
     let aws = Aws::accepting(expiration);
 
     let first = aws.run(&home, &["token", "prod", "--format", "json"]);
-    let first_json = json(&first);
+    let first_json = first.ok().json();
     let token = first_json["token"].as_str().unwrap().to_string();
     assert!(token.contains(&format!("X-Amz-Credential={ROLE_ACCESS_KEY_ID}%2F")));
     assert!(token.contains("X-Amz-Security-Token="));
@@ -442,7 +415,7 @@ fn legacy_sso_profile_works_the_same() {
             .unwrap()
             .timestamp();
     assert!(
-        expires_at < expiration && expires_at >= now() + 880,
+        expires_at < expiration && expires_at >= unix_now() + 880,
         "credentials outliving the token leave it its 15 minutes"
     );
     assert_eq!(
@@ -466,7 +439,7 @@ fn expired_legacy_sso_login_asks_for_aws_sso_login() {
             cache_legacy_token(&home, login);
         }
         connection(&home, "legacy", "jane");
-        let aws = Aws::accepting(now() + 3600);
+        let aws = Aws::accepting(unix_now() + 3600);
         let run = aws.run(&home, &["pg", "prod"]);
         assert_login_needed(&run, &["aws sso login --profile legacy"]);
         assert!(!run.stderr.contains("--sso-session"), "{}", run.stderr);
@@ -484,9 +457,12 @@ fn session_name_user_is_the_identity_center_user_name_resolved_once() {
          [connections.prod]\nhost = \"{HOST}\"\naws_profile = \"dev\"\n\n\
          [connections.replica]\nhost = \"replica.{HOST}\"\nuser = \"{{session_name}}\"\naws_profile = \"dev\"\n"
     ));
-    let aws = Aws::accepting(now() + 3600);
+    let aws = Aws::accepting(unix_now() + 3600);
 
-    let first = json(&aws.run(&home, &["token", "prod", "--format", "json"]));
+    let first = aws
+        .run(&home, &["token", "prod", "--format", "json"])
+        .ok()
+        .json();
     assert_eq!(first["user"], "jane.doe");
     let token = first["token"].as_str().unwrap();
     assert!(token.starts_with(&format!("{HOST}:5432/?Action=connect&DBUser=jane.doe&")));
@@ -506,14 +482,14 @@ fn session_name_user_is_the_identity_center_user_name_resolved_once() {
     again.ok();
     assert_eq!(again.token(), token);
     let listed = aws.run(&home, &["token", "prod", "--format", "json"]);
-    assert_eq!(json(&listed)["user"], "jane.doe");
+    assert_eq!(listed.ok().json()["user"], "jane.doe");
     assert_eq!(aws.sts.hits(), 1, "a cache hit makes no STS call");
     assert_eq!(aws.portal.hits(), 1);
 
     // Another connection, another token, the same credentials: the name is known already.
     let replica = aws.run(&home, &["token", "replica", "--format", "json", "-v"]);
     replica.stderr_has("`{session_name}` is `jane.doe` (cached in");
-    assert_eq!(json(&replica)["user"], "jane.doe");
+    assert_eq!(replica.ok().json()["user"], "jane.doe");
     assert_eq!(aws.sts.hits(), 1, "the name is cached with the credentials");
     assert_eq!(
         aws.portal.hits(),
@@ -554,7 +530,7 @@ fn session_name_is_asked_again_once_the_credentials_it_came_with_expire() {
     sso_session_profile(&home);
     cache_session_token(&home, &SsoLogin::fresh());
     session_name_connections(&home);
-    let start = now();
+    let start = unix_now();
     // Role credentials for 10 minutes: the name is kept that long, no longer.
     let first = Aws::accepting(start + 600);
     first.run_at(&home, start, &["pg", "prod"]).ok();
@@ -605,7 +581,7 @@ fn a_bad_session_name_cache_file_is_a_miss_and_replaced() {
     sso_session_profile(&home);
     cache_session_token(&home, &SsoLogin::fresh());
     session_name_connections(&home);
-    let aws = Aws::accepting(now() + 3600);
+    let aws = Aws::accepting(unix_now() + 3600);
     aws.run(&home, &["pg", "prod"]).ok();
     assert_eq!(aws.sts.hits(), 1);
     let path = identity_path(&home);
@@ -627,7 +603,10 @@ fn a_bad_session_name_cache_file_is_a_miss_and_replaced() {
             "--no-cache writes none"
         );
         aws.run(&home, &["cache", "clear", "replica"]).ok();
-        let json = json(&aws.run(&home, &["token", "replica", "--format", "json"]));
+        let json = aws
+            .run(&home, &["token", "replica", "--format", "json"])
+            .ok()
+            .json();
         assert_eq!(json["user"], "jane.doe", "{text:?}");
         assert_eq!(aws.sts.hits(), hits + 2, "{text:?}");
         assert!(
@@ -644,7 +623,7 @@ fn cache_clear_removes_the_cached_session_name() {
     sso_session_profile(&home);
     cache_session_token(&home, &SsoLogin::fresh());
     session_name_connections(&home);
-    let aws = Aws::accepting(now() + 3600);
+    let aws = Aws::accepting(unix_now() + 3600);
     aws.run(&home, &["pg", "prod"]).ok();
     assert_eq!(identity_files(&home).len(), 1);
     aws.run(&home, &["cache", "clear"]).ok();
@@ -672,11 +651,14 @@ fn session_name_is_percent_encoded_and_taken_from_iam_user_arns_too() {
         connection(&home, "p", "{session_name}");
         let arn = arn.to_string();
         let aws = Aws::with(
-            portal(SSO_ACCESS_TOKEN, now() + 3600),
+            portal(SSO_ACCESS_TOKEN, unix_now() + 3600),
             fake_aws::sso_oidc_refusing(),
             fake_aws::sts(move || fake_aws::caller_identity(&arn)),
         );
-        let run = json(&aws.run(&home, &["token", "prod", "--format", "json"]));
+        let run = aws
+            .run(&home, &["token", "prod", "--format", "json"])
+            .ok()
+            .json();
         assert_eq!(run["user"], user);
         let token = run["token"].as_str().unwrap();
         assert!(token.contains(&format!("DBUser={encoded}&")), "{token}");
@@ -738,7 +720,7 @@ fn session_name_that_cannot_be_a_user_or_a_refusing_sts_is_a_clear_error() {
         home.static_profile("p", ACCESS_KEY_ID);
         connection(&home, "p", "{session_name}");
         let aws = Aws::with(
-            portal(SSO_ACCESS_TOKEN, now() + 3600),
+            portal(SSO_ACCESS_TOKEN, unix_now() + 3600),
             fake_aws::sso_oidc_refusing(),
             fake_aws::sts(case.reply),
         );
@@ -802,7 +784,7 @@ fn a_failing_credential_process_shows_its_stderr_and_never_its_stdout() {
             script.display()
         ));
         connection(&home, "proc", "jane");
-        let aws = Aws::accepting(now() + 3600);
+        let aws = Aws::accepting(unix_now() + 3600);
         for args in [&["pg", "prod"][..], &["pg", "prod", "-v"]] {
             let run = aws.run(&home, args);
             run.code(3).stderr_has(message).stderr_has("[profile proc]");

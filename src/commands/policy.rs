@@ -14,15 +14,11 @@ pub const PRINCIPAL_TAG_USER: &str = "${aws:PrincipalTag/username}";
 
 pub fn run(config: &Config, args: &PolicyArgs) -> Result<i32> {
     let connection = config.get(&args.name)?;
-    check_account(&args.account)?;
     if connection.engine == Engine::Dsql {
         return dsql(connection, args);
     }
     let (region, resource_id) = match &args.resource_id {
-        Some(id) => {
-            check_resource_id(id)?;
-            (region_of(connection)?, id.clone())
-        }
+        Some(id) => (region_of(connection)?, id.to_string()),
         None => look_up(connection)?,
     };
     let user = args.user_literal.as_deref().unwrap_or(PRINCIPAL_TAG_USER);
@@ -58,9 +54,7 @@ fn dsql(connection: &Connection, args: &PolicyArgs) -> Result<i32> {
         .hint("map the role to the IAM principal inside the cluster, as admin: AWS IAM GRANT role TO 'arn:aws:iam::ACCOUNT:role/ROLE';"));
     }
     let id = match &args.resource_id {
-        Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            id.to_ascii_lowercase()
-        }
+        Some(id) if id.dsql_cluster().is_some() => id.dsql_cluster().unwrap_or_default(),
         Some(_) => {
             return Err(Error::usage(
                 "--resource-id: for Aurora DSQL, the cluster id (letters and digits)",
@@ -117,25 +111,6 @@ pub fn partition(region: &str) -> &'static str {
     } else {
         "aws"
     }
-}
-
-fn check_account(account: &str) -> Result<()> {
-    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(());
-    }
-    Err(Error::usage("--account: an AWS account id is 12 digits")
-        .hint("find it with `aws sts get-caller-identity --query Account`"))
-}
-
-fn check_resource_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok {
-        return Ok(());
-    }
-    Err(Error::usage(
-        "--resource-id: expected an id like db-ABCDEFGHIJKL, cluster-ABCDEFGHIJKL or prx-0123abcd",
-    )
-    .hint("it is the DbiResourceId (instance), DbClusterResourceId (Aurora) or the proxy id, not the name"))
 }
 
 fn region_of(connection: &Connection) -> Result<String> {

@@ -15,12 +15,6 @@ const MYSQL_MAX_CHARS: usize = 32;
 
 pub fn run(args: &SqlUserArgs) -> Result<i32> {
     let user = args.user.as_str();
-    if user.is_empty() || user.contains('\0') {
-        return Err(
-            Error::usage("USER: a database user name must be non-empty and hold no NUL")
-                .hint("give the Identity Center user name, e.g. jane.doe@example.com"),
-        );
-    }
     let sql = match args.engine {
         Engine::Postgres => postgres(user),
         Engine::Mysql => mysql(user),

@@ -3,6 +3,19 @@
 //! then count and inspect what the binary sent, and nothing leaves the machine.
 #![allow(dead_code)]
 
+/// The Identity Center user, permission set and role credentials the SSO and login tests sign
+/// in with.
+pub mod identity_center {
+    pub const ROLE_ACCESS_KEY_ID: &str = "ASIAROLEEXAMPLE12345";
+    pub const ROLE_SECRET_ACCESS_KEY: &str = "roleSecretKeyEXAMPLE/abcdefghijKLMNOPqrs";
+    pub const ROLE_SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLEroleSessionToken+xyz/abc==";
+    pub const ACCOUNT_ID: &str = "123456789012";
+    pub const ROLE_NAME: &str = "DBAccess";
+    pub const START_URL: &str = "https://corp.awsapps.com/start";
+    pub const IDENTITY_CENTER_ARN: &str =
+        "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DBAccess_abc/jane.doe";
+}
+
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 

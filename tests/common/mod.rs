@@ -13,6 +13,26 @@ pub const HOST: &str = "prod.cluster-abc123.us-east-1.rds.amazonaws.com";
 /// The binary's injected clock (debug builds only).
 pub const NOW_VARIABLE: &str = "RDSIAM_HELPER_TEST_NOW";
 
+/// The wall clock in Unix seconds.
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Unix seconds as RFC 3339, as the AWS SDKs write expiry times.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The SHA-1 hex digest that names an SSO cache file.
+pub fn sha1_hex(text: &str) -> String {
+    <sha1::Sha1 as sha1::Digest>::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Unix seconds `minutes` from now.
 pub fn minutes_from_now(minutes: i64) -> i64 {
     chrono::Utc::now().timestamp() + minutes * 60
@@ -228,6 +248,12 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
     #[track_caller]
     pub fn ok(&self) -> &Run {
         assert_eq!(

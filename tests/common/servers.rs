@@ -772,3 +772,47 @@ fn pg_ident(name: &str) -> String {
 fn my_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
+
+/// A HOME with a static-credential profile `p` and a test CA, for connections to the private
+/// servers.
+pub struct Setup {
+    pub home: super::Home,
+    pub ca: TestCa,
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        let home = super::Home::new();
+        home.static_profile("p", super::ACCESS_KEY_ID);
+        Setup {
+            home,
+            ca: TestCa::new(),
+        }
+    }
+
+    /// A connection to a private server: host `localhost`, which its certificate names,
+    /// verified with the test CA.
+    pub fn connection(&self, name: &str, engine: &str, port: u16, extra: &str) -> String {
+        self.connection_with_ca(name, engine, port, &self.ca.ca_pem(), extra)
+    }
+
+    /// The same, verified with the CA file `ca`.
+    pub fn connection_with_ca(
+        &self,
+        name: &str,
+        engine: &str,
+        port: u16,
+        ca: &Path,
+        extra: &str,
+    ) -> String {
+        format!(
+            "[connections.{name}]\nengine = \"{engine}\"\nhost = \"localhost\"\nport = {port}\nuser = \"jane\"\n\
+             region = \"us-east-1\"\naws_profile = \"p\"\nca_bundle = \"{}\"\n{extra}\n",
+            ca.display()
+        )
+    }
+
+    pub fn token(&self, verb: &str, name: &str) -> String {
+        self.home.run(&[verb, name]).ok().token()
+    }
+}

@@ -168,9 +168,50 @@ impl Connection {
         };
         if *chosen != named && self.region_from_host {
             report::warn(format_args!(
-                "signing for region {chosen}, but the endpoint {} is in {named}; RDS will refuse the token unless the region is right",
-                self.host
+                "signing for region {chosen}, but the endpoint {} is in {named}; the {} will refuse the token unless the region is right",
+                self.host,
+                self.server_noun()
             ));
+        }
+    }
+
+    /// What refuses a bad token: an Aurora DSQL cluster, or an RDS database server.
+    fn server_noun(&self) -> &'static str {
+        match self.engine {
+            Engine::Dsql => "cluster",
+            Engine::Postgres | Engine::Mysql => "server",
+        }
+    }
+
+    /// The engine contradicts the endpoint's name: an RDS token for an Aurora DSQL endpoint,
+    /// or a DSQL token for an RDS one. The server refuses it whatever else is right.
+    pub fn engine_contradicts_host(&self) -> Option<String> {
+        let dsql_host = Region::of_dsql_endpoint(&self.host).is_some();
+        let host = self.host.to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        let rds_host =
+            host.ends_with(".rds.amazonaws.com") || host.ends_with(".rds.amazonaws.com.cn");
+        match self.engine {
+            Engine::Postgres | Engine::Mysql if dsql_host => Some(format!(
+                "engine {} signs an RDS token, but {} is an Aurora DSQL endpoint: the cluster will refuse it",
+                self.engine.as_str(),
+                self.host
+            )),
+            Engine::Dsql if rds_host => Some(format!(
+                "engine dsql signs an Aurora DSQL token, but {} is an RDS endpoint: the server will refuse it",
+                self.host
+            )),
+            _ => None,
+        }
+    }
+
+    /// `engine_contradicts_host`, said where a token is issued. Not for the AWS CLI drop-in,
+    /// which signs an RDS token whatever the host, as `aws rds` does.
+    pub fn warn_if_engine_contradicts_host(&self) {
+        if let Some(problem) = self.engine_contradicts_host()
+            && self.region_from_host
+        {
+            report::warn(format_args!("{problem}"));
         }
     }
 

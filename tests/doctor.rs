@@ -1467,3 +1467,46 @@ fn connections_add_from_a_dsql_cluster_and_the_dsql_policy() {
     .code(2)
     .stderr_has("names no database user");
 }
+
+#[test]
+fn doctor_warns_of_an_engine_the_host_contradicts() {
+    let rds_host = "prod.cluster-abc123.us-east-1.rds.amazonaws.com";
+    let home = home_with(&format!(
+        "{}engine = \"postgres\"\n\
+         [connections.dsql_on_rds]\nengine = \"dsql\"\nhost = \"{rds_host}\"\nuser = \"admin\"\ntunnel = \"127.0.0.1:1\"\n{}",
+        dsql_connection("pg_on_dsql", "admin", ""),
+        dsql_connection("fine", "admin", ""),
+    ));
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let report = json(&aws.run(&home, &["doctor", "--format", "json"]));
+    let pg = check(&report, "pg_on_dsql", "engine");
+    assert_eq!(pg["status"], "warn", "{pg}");
+    assert_eq!(
+        pg["message"],
+        format!(
+            "engine postgres signs an RDS token, but {} is an Aurora DSQL endpoint: the cluster will refuse it",
+            dsql_host(DSQL_ID)
+        )
+    );
+    assert_eq!(
+        pg["fix"][0],
+        "set engine = \"dsql\" for `pg_on_dsql` (or remove `engine`: a DSQL host says it)"
+    );
+    let dsql = check(&report, "dsql_on_rds", "engine");
+    assert_eq!(dsql["status"], "warn", "{dsql}");
+    assert_eq!(
+        dsql["message"],
+        format!(
+            "engine dsql signs an Aurora DSQL token, but {rds_host} is an RDS endpoint: the server will refuse it"
+        )
+    );
+    assert!(
+        dsql["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("set `engine` for `dsql_on_rds` to the database's (postgres or mysql)"),
+        "{dsql}"
+    );
+    assert!(!section_checks(&report, "fine").contains(&"engine".to_string()));
+}

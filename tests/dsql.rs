@@ -509,3 +509,85 @@ fn doctor_token_decodes_a_dsql_token_and_finds_the_wrong_action() {
         run.stdout
     );
 }
+
+#[test]
+fn an_engine_the_host_contradicts_is_warned_of_where_a_token_is_issued() {
+    let home = home_with(&format!(
+        "[connections.pg_on_dsql]\nengine = \"postgres\"\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n\n\
+         [connections.dsql_on_rds]\nengine = \"dsql\"\nhost = \"{HOST}\"\nuser = \"admin\"\n\n\
+         [connections.fine]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n"
+    ));
+    let warned = "warning: engine postgres signs an RDS token, but abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws is an Aurora DSQL endpoint: the cluster will refuse it";
+    let run = home.run_at(SIGNED_AT, &["token", "pg_on_dsql", "--no-cache"]);
+    run.ok().stderr_has(warned);
+    // The token is still the one asked for: an RDS token, signed for the host and port.
+    assert!(run.token().contains(":5432/?Action=connect&DBUser=admin"));
+    let ad_hoc = [
+        "token", "--host", DSQL_HOST, "--user", "admin", "--engine", "mysql", "--port", "5432",
+    ];
+    home.run_at(SIGNED_AT, &ad_hoc)
+        .ok()
+        .stderr_has("warning: engine mysql signs an RDS token, but abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws is an Aurora DSQL endpoint");
+    home.run_at(SIGNED_AT, &["pg", "dsql_on_rds"]).ok().stderr_has(&format!(
+        "warning: engine dsql signs an Aurora DSQL token, but {HOST} is an RDS endpoint: the server will refuse it"
+    ));
+    home.run_at(
+        SIGNED_AT,
+        &[
+            "token", "--host", HOST, "--engine", "dsql", "--user", "admin",
+        ],
+    )
+    .ok()
+    .stderr_has("is an RDS endpoint: the server will refuse it");
+    // An engine the host agrees with, and the AWS CLI drop-in (an RDS token whatever the
+    // host, as `aws rds` signs), say nothing.
+    let fine = home.run_at(SIGNED_AT, &["token", "fine"]);
+    assert!(!fine.ok().stderr.contains("warning"), "{}", fine.stderr);
+    let drop_in = home.run_at(
+        SIGNED_AT,
+        &[
+            "rds",
+            "generate-db-auth-token",
+            "--hostname",
+            DSQL_HOST,
+            "--port",
+            "5432",
+            "--username",
+            "admin",
+            "--region",
+            "us-east-1",
+            "--profile",
+            "p",
+        ],
+    );
+    assert!(
+        !drop_in.ok().stderr.contains("warning"),
+        "{}",
+        drop_in.stderr
+    );
+
+    // A region against the host's: the DSQL cluster refuses it, not "RDS".
+    let other_region = home.run_at(SIGNED_AT, &["token", "fine", "--region", "eu-west-1"]);
+    other_region.ok().stderr_has(&format!(
+        "signing for region eu-west-1, but the endpoint {DSQL_HOST} is in us-east-1; the cluster will refuse the token"
+    ));
+    assert!(
+        !other_region.stderr.contains("RDS"),
+        "{}",
+        other_region.stderr
+    );
+    home.run_at(
+        SIGNED_AT,
+        &[
+            "token",
+            "--host",
+            HOST,
+            "--user",
+            "jane",
+            "--region",
+            "eu-west-1",
+        ],
+    )
+    .ok()
+    .stderr_has("is in us-east-1; the server will refuse the token");
+}

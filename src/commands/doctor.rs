@@ -46,6 +46,7 @@ fn connection(connection: &Connection) -> Section {
         name: connection.label(),
         checks: Vec::new(),
     };
+    section.checks.extend(doctor::config::engine(connection));
     let (credentials, resolved) = doctor::credentials::check(connection);
     section.checks.push(credentials);
     section.checks.push(doctor::ca_bundle::check(connection));

@@ -115,8 +115,14 @@ impl Aws {
     }
 
     fn run_with_stdin(&self, home: &Home, args: &[&str], stdin: &str) -> Run {
+        self.run_env(home, args, stdin, &[])
+    }
+
+    /// `run_with_stdin` with more environment variables (or some replaced, such as PATH).
+    fn run_env(&self, home: &Home, args: &[&str], stdin: &str, env: &[(&str, String)]) -> Run {
         use std::io::Write;
         let mut cmd = home.cmd();
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("AWS_ENDPOINT_URL_STS", self.server.url())
             .env("AWS_ENDPOINT_URL_RDS", self.server.url())
             .env("AWS_ENDPOINT_URL_IAM", self.server.url())
@@ -1509,4 +1515,57 @@ fn doctor_warns_of_an_engine_the_host_contradicts() {
         "{dsql}"
     );
     assert!(!section_checks(&report, "fine").contains(&"engine".to_string()));
+}
+
+/// A folder holding a `psql` that says it is `version`, first on PATH.
+fn psql_saying(home: &Home, version: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let psql = home.write(
+        "fake-bin/psql",
+        &format!("#!/bin/sh\necho 'psql (PostgreSQL) {version}'\n"),
+    );
+    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", psql.parent().unwrap().display())
+}
+
+#[test]
+fn doctor_fails_a_libpq_before_14_for_dsql_which_needs_sni() {
+    let home = home_with(&format!(
+        "{}[connections.inst]\nhost = \"{INSTANCE_HOST}\"\ntunnel = \"127.0.0.1:1\"\n",
+        dsql_connection("ledger", "admin", ""),
+    ));
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let libpq = |version: &str, args: &[&str]| {
+        let path = psql_saying(&home, version);
+        let run = aws.run_env(&home, args, "", &[("PATH", path)]);
+        json(&run)["sections"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "libpq")
+            .unwrap()
+            .clone()
+    };
+    let old = libpq("13.14", &["doctor", "--format", "json"]);
+    assert_eq!(old["status"], "fail", "{old}");
+    assert_eq!(
+        old["message"],
+        "psql (PostgreSQL) 13.14: libpq before 14 sends no SNI (sslsni), which Aurora DSQL requires; ledger cannot connect with it"
+    );
+    assert!(
+        old["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("install a PostgreSQL 14 or later client"),
+        "{old}"
+    );
+    let named = libpq("9.6.24", &["doctor", "ledger", "--format", "json"]);
+    assert_eq!(named["status"], "fail", "{named}");
+    // The same libpq is fine for RDS, which needs no SNI (13 reads long .pgpass lines).
+    let rds = libpq("13.14", &["doctor", "inst", "--format", "json"]);
+    assert_eq!(rds["status"], "ok", "{rds}");
+    let new = libpq("14.0", &["doctor", "--format", "json"]);
+    assert_eq!(new["status"], "ok", "{new}");
 }

@@ -27,12 +27,17 @@ fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
         Some(name) => vec![config.get(name)?],
         None => config.connections.values().collect(),
     };
+    let dsql: Vec<String> = connections
+        .iter()
+        .filter(|c| c.engine == Engine::Dsql)
+        .map(|c| c.label())
+        .collect();
     let mut sections = vec![Section {
         name: "this machine".to_string(),
         checks: vec![
             doctor::config::check(config),
             doctor::clock::check(),
-            doctor::clients::libpq(),
+            doctor::clients::libpq(&dsql),
             doctor::clients::mysql(),
         ],
     }];

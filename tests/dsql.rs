@@ -591,3 +591,83 @@ fn an_engine_the_host_contradicts_is_warned_of_where_a_token_is_issued() {
     .ok()
     .stderr_has("is in us-east-1; the server will refuse the token");
 }
+
+/// `doctor NAME --token` with `token` on stdin.
+fn doctor_token(home: &Home, name: &str, token: &str) -> Run {
+    use std::io::Write;
+    let mut child = home
+        .cmd()
+        .args(["doctor", name, "--token", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_no_secret("doctor's stdout", &run.stdout, &[]);
+    run
+}
+
+fn token_check(run: &Run, check: &str) -> Value {
+    json(run)["sections"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .unwrap_or_else(|| panic!("no {check}: {}", run.stdout))
+        .clone()
+}
+
+#[test]
+fn doctor_token_fails_a_lifetime_over_what_the_server_accepts() {
+    let home = home_with(&format!(
+        "[connections.week]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1w\"\n\n\
+         [connections.rds]\nhost = \"{HOST}\"\nuser = \"jane\"\n"
+    ));
+    let week = home.run(&["token", "week"]).ok().token();
+    assert!(week.contains("X-Amz-Expires=604800&"), "{week}");
+    let run = doctor_token(&home, "week", &week);
+    run.ok();
+    let ok = token_check(&run, "lifetime");
+    assert_eq!(ok["status"], "ok", "{ok}");
+    assert_eq!(
+        ok["message"],
+        "signed for 604800 s, within the 604800 s Aurora DSQL accepts"
+    );
+    // A second more than a week: Aurora DSQL refuses it.
+    let over = week.replace("X-Amz-Expires=604800&", "X-Amz-Expires=604801&");
+    let run = doctor_token(&home, "week", &over);
+    run.code(1);
+    let fail = token_check(&run, "lifetime");
+    assert_eq!(fail["status"], "fail", "{fail}");
+    assert_eq!(
+        fail["message"],
+        "signed for 604801 s (X-Amz-Expires), over the 604800 s Aurora DSQL accepts: the server refuses it"
+    );
+    // RDS takes 900 s at most: a DSQL lifetime on an RDS token is refused.
+    let rds = home.run(&["token", "rds"]).ok().token();
+    let run = doctor_token(&home, "rds", &rds);
+    run.ok();
+    assert_eq!(token_check(&run, "lifetime")["status"], "ok");
+    let hour = rds.replace("X-Amz-Expires=900&", "X-Amz-Expires=3600&");
+    let run = doctor_token(&home, "rds", &hour);
+    run.code(1);
+    let fail = token_check(&run, "lifetime");
+    assert_eq!(
+        fail["message"],
+        "signed for 3600 s (X-Amz-Expires), over the 900 s RDS accepts: the server refuses it"
+    );
+    assert!(
+        fail["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("sign it for 900 s"),
+        "{fail}"
+    );
+}

@@ -457,15 +457,33 @@ impl Config {
         connection.user = o.user.unwrap_or(connection.user);
         connection.aws_profile = o.aws_profile.or(connection.aws_profile);
         connection.region = o.region.or(connection.region);
-        // A bare cluster id given by --host (or --engine dsql on one) expands as in the file.
-        let region = connection
+        // A bare cluster id given on the command line (or a DSQL engine on one) expands as in
+        // the file; with no connection named, also with the environment's region, as the AWS
+        // SDKs take it.
+        let mut region = connection
             .region
-            .as_ref()
-            .or(connection.default_region.as_ref());
+            .clone()
+            .or_else(|| connection.default_region.clone());
+        if region.is_none()
+            && connection.origin == Origin::AdHoc
+            && connection.engine == Engine::Dsql
+        {
+            region = environment_region()?;
+        }
         connection.host = connection
             .host
-            .expand_dsql(connection.engine, region)
-            .map_err(|problem| Error::usage(problem.to_string()))?;
+            .expand_dsql(connection.engine, region.as_ref())
+            .map_err(|problem| {
+                let path = self.path.display();
+                Error::usage(problem.to_string()).hint(match &connection.origin {
+                    Origin::AdHoc => format!(
+                        "a region comes from the command line, [defaults] region in {path}, AWS_REGION or AWS_DEFAULT_REGION"
+                    ),
+                    Origin::Named(name) => format!(
+                        "a region comes from the command line, or `region` of connection `{name}` or [defaults] in {path}"
+                    ),
+                })
+            })?;
         Ok(connection)
     }
 
@@ -483,14 +501,11 @@ impl Config {
                     .hint("give the database user to sign for (or set `user` in [defaults])")
             })?;
         let engine = overrides.engine.unwrap_or_else(|| Engine::of_host(host));
-        let region = overrides.region.as_ref().or(self.defaults.region.as_ref());
-        let host = host
-            .expand_dsql(engine, region)
-            .map_err(|problem| Error::usage(problem.to_string()))?;
+        // `resolve` expands a bare DSQL cluster id.
         Ok(Connection {
             origin: Origin::AdHoc,
             engine,
-            host,
+            host: host.clone(),
             port: overrides.port.unwrap_or(engine.default_port()),
             token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
             dsql_action: None,
@@ -673,9 +688,12 @@ impl ConfigFile<'_> {
         })?;
         let engine = raw.engine.unwrap_or_else(|| Engine::of_host(&host));
         let region = raw.region.as_ref().or(defaults.region.as_ref());
-        let host = host
-            .expand_dsql(engine, region)
-            .map_err(|problem| missing("host", &problem.to_string()))?;
+        let host = host.expand_dsql(engine, region).map_err(|problem| {
+            missing(
+                "host",
+                &format!("{problem} (`region` in the connection or in [defaults])"),
+            )
+        })?;
         if engine != Engine::Dsql {
             let only_dsql = "only for engine = \"dsql\"; an RDS token always lives 15 minutes and its user alone says who connects";
             if raw.token_lifetime.is_some() {
@@ -758,6 +776,20 @@ fn readable(message: &str) -> String {
         .replace("expected struct RawFile", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a map", "expected a table")
+}
+
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION`: the region the AWS SDKs take from the environment.
+fn environment_region() -> Result<Option<Region>> {
+    for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Some(text) = std::env::var_os(variable).filter(|v| !v.is_empty()) {
+            let text = text.to_string_lossy();
+            return text
+                .parse()
+                .map(Some)
+                .map_err(|problem| Error::usage(format!("{variable}: {problem}")));
+        }
+    }
+    Ok(None)
 }
 
 /// A DSQL token lives as configured (15 minutes by default); an RDS token 15 minutes.

@@ -671,3 +671,73 @@ fn doctor_token_fails_a_lifetime_over_what_the_server_accepts() {
         "{fail}"
     );
 }
+
+#[test]
+fn a_bare_cluster_id_given_ad_hoc_takes_the_environments_region_and_the_file_does_not() {
+    let home = home_with("[connections.named]\nhost = \"db.example.com\"\nuser = \"admin\"\n");
+    let ad_hoc = |env: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = home.cmd_at(SIGNED_AT);
+        cmd.envs(env.iter().copied()).args(args);
+        Run::from(cmd.output().unwrap())
+    };
+    let bare = [
+        "token",
+        "--engine",
+        "dsql",
+        "--host",
+        "abcdefghijklmnopqrstuvwxyz",
+        "--user",
+        "admin",
+        "--no-cache",
+    ];
+    // AWS_REGION, else AWS_DEFAULT_REGION, as the AWS SDKs read them.
+    for env in [
+        &[("AWS_REGION", "us-east-1")][..],
+        &[("AWS_DEFAULT_REGION", "us-east-1")],
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ],
+    ] {
+        let token = ad_hoc(env, &bare).ok().token();
+        assert_eq!(token, vector("admin_basic"), "{env:?}");
+    }
+    // The command line's region beats the environment's.
+    let mut flagged = bare.to_vec();
+    flagged.extend(["--region", "us-east-1", "--format", "json"]);
+    let run = ad_hoc(&[("AWS_REGION", "eu-west-1")], &flagged);
+    assert_eq!(json(run.ok())["host"], DSQL_HOST);
+    // None at all: the error lists where a region comes from.
+    ad_hoc(&[], &bare)
+        .code(2)
+        .stderr_has("error: `abcdefghijklmnopqrstuvwxyz` is a bare DSQL cluster id, and no region is set to expand it with")
+        .stderr_has("hint: a region comes from the command line, [defaults] region in ")
+        .stderr_has(", AWS_REGION or AWS_DEFAULT_REGION");
+    ad_hoc(&[("AWS_REGION", "moon")], &bare)
+        .code(2)
+        .stderr_has("error: AWS_REGION: `moon` is not an AWS region");
+    // A connection in the file names its region itself: the environment's is not taken,
+    // neither for a bare cluster id given on the command line to a named connection...
+    let named = [
+        "token",
+        "named",
+        "--engine",
+        "dsql",
+        "--host",
+        "abcdefghijklmnopqrstuvwxyz",
+    ];
+    ad_hoc(&[("AWS_REGION", "us-east-1")], &named)
+        .code(2)
+        .stderr_has("is a bare DSQL cluster id, and no region is set")
+        .stderr_has("hint: a region comes from the command line, or `region` of connection `named` or [defaults] in ");
+    // ...nor for one in the file.
+    home.config(
+        "[connections.bare]\nengine = \"dsql\"\nhost = \"abcdefghijklmnopqrstuvwxyz\"\nuser = \"admin\"\n",
+    );
+    ad_hoc(&[("AWS_REGION", "us-east-1")], &["token", "bare"])
+        .code(1)
+        .stderr_has(
+            "`connections.bare.host`: `abcdefghijklmnopqrstuvwxyz` is a bare DSQL cluster id",
+        )
+        .stderr_has("(`region` in the connection or in [defaults])");
+}

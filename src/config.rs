@@ -276,10 +276,11 @@ impl Connection {
 struct RawSettings {
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
-    /// For DSQL connections only.
-    token_lifetime: Option<TokenLifetime>,
+    /// For DSQL connections only. Spanned, as `refresh_before`: a connection whose two do not
+    /// fit is refused at the line of the key.
+    token_lifetime: Option<Spanned<TokenLifetime>>,
     ca_bundle: Option<FilePath>,
-    refresh_before: Option<RefreshBefore>,
+    refresh_before: Option<Spanned<RefreshBefore>>,
     user: Option<DbUser>,
     database: Option<Database>,
     sso_login: Option<SsoLogin>,
@@ -292,14 +293,14 @@ struct RawConnection {
     engine: Option<Engine>,
     host: Option<Host>,
     port: Option<Port>,
-    token_lifetime: Option<TokenLifetime>,
+    token_lifetime: Option<Spanned<TokenLifetime>>,
     dsql_action: Option<DsqlAction>,
     user: Option<DbUser>,
     database: Option<Database>,
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
     ca_bundle: Option<FilePath>,
-    refresh_before: Option<RefreshBefore>,
+    refresh_before: Option<Spanned<RefreshBefore>>,
     tunnel: Option<Tunnel>,
     sso_login: Option<SsoLogin>,
     local_port: Option<Port>,
@@ -335,28 +336,34 @@ pub struct Config {
     defaults: Defaults,
 }
 
-/// `[defaults]`, each value parsed; `ca_bundle` with `~` expanded.
+/// `[defaults]`, each value parsed; `ca_bundle` with `~` expanded. The two durations keep the
+/// line they are on, for an error about a connection they do not fit.
 #[derive(Debug, Default)]
 struct Defaults {
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
     token_lifetime: Option<Duration>,
+    token_lifetime_line: Option<usize>,
     ca_bundle: Option<PathBuf>,
     refresh_before: Option<Duration>,
+    refresh_before_line: Option<usize>,
     user: Option<DbUser>,
     database: Option<Database>,
     sso_login: Option<SsoLogin>,
     verify: Option<bool>,
 }
 
-impl From<RawSettings> for Defaults {
-    fn from(raw: RawSettings) -> Defaults {
+impl ConfigFile<'_> {
+    fn defaults(&self, raw: RawSettings) -> Defaults {
+        let line = |span: std::ops::Range<usize>| self.line_of(span.start);
         Defaults {
             aws_profile: raw.aws_profile,
             region: raw.region,
-            token_lifetime: raw.token_lifetime.map(|t| t.get()),
+            token_lifetime: raw.token_lifetime.as_ref().map(|t| t.get_ref().get()),
+            token_lifetime_line: raw.token_lifetime.map(|t| line(t.span())),
             ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(p.as_str()))),
-            refresh_before: raw.refresh_before.map(|r| r.get()),
+            refresh_before: raw.refresh_before.as_ref().map(|r| r.get_ref().get()),
+            refresh_before_line: raw.refresh_before.map(|r| line(r.span())),
             user: raw.user,
             database: raw.database,
             sso_login: raw.sso_login,
@@ -424,7 +431,7 @@ impl Config {
     pub fn parse(path: PathBuf, text: &str) -> Result<Config> {
         let file = ConfigFile { path: &path, text };
         let raw: RawFile = toml::from_str(text).map_err(|err| file.toml_error(&err))?;
-        let defaults = Defaults::from(raw.defaults);
+        let defaults = file.defaults(raw.defaults);
         let mut connections = BTreeMap::new();
         for (name, entry) in raw.connections {
             let connection = file.connection(&name, entry, &defaults)?;
@@ -446,10 +453,22 @@ impl Config {
             None => self.ad_hoc(overrides)?,
         };
         if let Some(engine) = overrides.engine {
-            if name.is_some() && overrides.port.is_none() && engine != connection.engine {
-                connection.port = engine.default_port();
+            if name.is_some() && engine != connection.engine {
+                if overrides.port.is_none() {
+                    connection.port = engine.default_port();
+                }
+                // Another kind of token: an RDS one lives 15 minutes, a DSQL one as [defaults]
+                // says (the connection's own token_lifetime was for DSQL, or refused).
+                connection.token_lifetime = lifetime(engine, None, self.defaults.token_lifetime);
             }
             connection.engine = engine;
+        }
+        if let Some(problem) = stale_when_signed(
+            connection.engine,
+            connection.refresh_before,
+            connection.token_lifetime,
+        ) {
+            return Err(self.stale_when_signed_error(&connection, problem));
         }
         let o = overrides.clone();
         connection.host = o.host.unwrap_or(connection.host);
@@ -527,6 +546,36 @@ impl Config {
         })
     }
 
+    /// A connection from the command line (or a named one given another engine) whose
+    /// refresh_before leaves its tokens no life: for one from the command line the value is
+    /// from [defaults], so the error names its line, as for a connection in the file.
+    fn stale_when_signed_error(&self, connection: &Connection, problem: String) -> Error {
+        let path = self.path.display();
+        let name = match &connection.origin {
+            Origin::Named(name) => {
+                return Error::failure(format!(
+                    "{path}: connection `{name}` as engine {}: {problem}",
+                    connection.engine.as_str()
+                ));
+            }
+            Origin::AdHoc => connection.label(),
+        };
+        let d = &self.defaults;
+        let line = match (connection.engine, d.token_lifetime_line) {
+            (Engine::Dsql, Some(line)) => Some(("token_lifetime", line)),
+            _ => d.refresh_before_line.map(|line| ("refresh_before", line)),
+        };
+        match line {
+            Some((key, line)) => at_line(
+                &self.path,
+                line,
+                &format!("defaults.{key}"),
+                format!("{problem} (for {name})"),
+            ),
+            None => Error::failure(format!("{path}: {problem} (for {name})")),
+        }
+    }
+
     /// Whether `[defaults]` names a user, for a connection that names none.
     pub fn has_default_user(&self) -> bool {
         self.defaults.user.is_some()
@@ -577,11 +626,7 @@ impl ConfigFile<'_> {
     }
 
     fn at(&self, offset: usize, key: &str, problem: impl std::fmt::Display) -> Error {
-        Error::failure(format!(
-            "{}:{}: `{key}`: {problem}",
-            self.path.display(),
-            self.line_of(offset)
-        ))
+        at_line(self.path, self.line_of(offset), key, problem)
     }
 
     fn toml_error(&self, err: &toml::de::Error) -> Error {
@@ -696,8 +741,9 @@ impl ConfigFile<'_> {
         })?;
         if engine != Engine::Dsql {
             let only_dsql = "only for engine = \"dsql\"; an RDS token always lives 15 minutes and its user alone says who connects";
-            if raw.token_lifetime.is_some() {
-                return Err(missing("token_lifetime", only_dsql));
+            if let Some(own) = &raw.token_lifetime {
+                let key = format!("connections.{name}.token_lifetime");
+                return Err(self.at(own.span().start, &key, only_dsql));
             }
             if raw.dsql_action.is_some() {
                 return Err(missing("dsql_action", only_dsql));
@@ -705,7 +751,7 @@ impl ConfigFile<'_> {
         }
         let token_lifetime = lifetime(
             engine,
-            raw.token_lifetime.map(|t| t.get()),
+            raw.token_lifetime.as_ref().map(|t| t.get_ref().get()),
             defaults.token_lifetime,
         );
         let user = raw.user.or_else(|| defaults.user.clone()).ok_or_else(|| {
@@ -716,18 +762,52 @@ impl ConfigFile<'_> {
         })?;
         let refresh_before = raw
             .refresh_before
-            .map(|r| r.get())
+            .as_ref()
+            .map(|r| r.get_ref().get())
             .or(defaults.refresh_before)
             .unwrap_or(DEFAULT_REFRESH_BEFORE);
-        if refresh_before >= token_lifetime {
-            return Err(missing(
-                "token_lifetime",
-                &format!(
-                    "{} is not longer than refresh_before ({}): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before",
-                    humantime::format_duration(token_lifetime),
-                    humantime::format_duration(refresh_before)
-                ),
-            ));
+        if let Some(problem) = stale_when_signed(engine, refresh_before, token_lifetime) {
+            // The key that is wrong: for RDS refresh_before (its tokens' life is fixed), for
+            // DSQL token_lifetime when it is set; the connection's own before [defaults].
+            let own = |key: &str, span: Option<std::ops::Range<usize>>| {
+                span.map(|span| {
+                    at_line(
+                        self.path,
+                        self.line_of(span.start),
+                        &format!("connections.{name}.{key}"),
+                        &problem,
+                    )
+                })
+            };
+            let shared = |key: &str, line: Option<usize>| {
+                line.map(|line| {
+                    at_line(
+                        self.path,
+                        line,
+                        &format!("defaults.{key}"),
+                        format!("{problem} (connection `{name}`)"),
+                    )
+                })
+            };
+            let own_lifetime = raw.token_lifetime.as_ref().map(|t| t.span());
+            let own_refresh = raw.refresh_before.as_ref().map(|r| r.span());
+            let candidates = match engine {
+                Engine::Dsql => vec![
+                    own("token_lifetime", own_lifetime),
+                    own("refresh_before", own_refresh),
+                    shared("token_lifetime", defaults.token_lifetime_line),
+                    shared("refresh_before", defaults.refresh_before_line),
+                ],
+                Engine::Postgres | Engine::Mysql => vec![
+                    own("refresh_before", own_refresh),
+                    shared("refresh_before", defaults.refresh_before_line),
+                ],
+            };
+            return Err(candidates
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_else(|| missing("refresh_before", &problem)));
         }
         Ok(Connection {
             origin: Origin::Named(name.clone()),
@@ -776,6 +856,34 @@ fn readable(message: &str) -> String {
         .replace("expected struct RawFile", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a map", "expected a table")
+}
+
+/// `file:line: `key`: problem`, the form of every error about a value in the file.
+fn at_line(path: &Path, line: usize, key: &str, problem: impl std::fmt::Display) -> Error {
+    Error::failure(format!("{}:{line}: `{key}`: {problem}", path.display()))
+}
+
+/// Why a cached token would be stale the moment it is signed (`refresh_before` not shorter
+/// than the token's life), in the engine's terms; `None` when it leaves room.
+fn stale_when_signed(
+    engine: Engine,
+    refresh_before: Duration,
+    token_lifetime: Duration,
+) -> Option<String> {
+    if refresh_before < token_lifetime {
+        return None;
+    }
+    Some(match engine {
+        Engine::Dsql => format!(
+            "token_lifetime {} is not longer than refresh_before ({}): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before",
+            humantime::format_duration(token_lifetime),
+            humantime::format_duration(refresh_before)
+        ),
+        Engine::Postgres | Engine::Mysql => format!(
+            "an RDS token lives 15 minutes; refresh_before must be shorter (it is {})",
+            humantime::format_duration(refresh_before)
+        ),
+    })
 }
 
 /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: the region the AWS SDKs take from the environment.
@@ -877,7 +985,10 @@ mod fuzz {
                     prop_assert!(c.host.parse::<Host>().is_ok());
                     prop_assert_eq!(c.user.to_string().parse::<DbUser>(), Ok(c.user.clone()));
                     prop_assert!(c.port.get() != 0);
-                    prop_assert!(c.refresh_before < crate::values::TOKEN_LIFETIME);
+                    prop_assert!(
+                        c.engine == Engine::Dsql
+                            || c.refresh_before < crate::values::TOKEN_LIFETIME
+                    );
                     prop_assert!(c.refresh_before < c.token_lifetime);
                     prop_assert!(
                         c.engine == Engine::Dsql || c.token_lifetime == DEFAULT_TOKEN_LIFETIME

@@ -139,9 +139,14 @@ fn bad_config_names_file_line_and_key() {
         ),
         ("this is not toml\n", "config.toml:1", "TOML"),
         (
-            "[defaults]\nrefresh_before = \"20m\"\n",
+            "[defaults]\nrefresh_before = \"20m\"\n[connections.a]\nhost = \"h\"\nuser = \"u\"\n",
             "config.toml:2",
-            "refresh_before",
+            "`defaults.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter",
+        ),
+        (
+            "[defaults]\nrefresh_before = \"8d\"\n",
+            "config.toml:2",
+            "not shorter than a week",
         ),
         (
             "[connections.a]\nhost = \"\"\nuser = \"u\"\n",

@@ -741,3 +741,87 @@ fn a_bare_cluster_id_given_ad_hoc_takes_the_environments_region_and_the_file_doe
         )
         .stderr_has("(`region` in the connection or in [defaults])");
 }
+
+#[test]
+fn refresh_before_may_exceed_fifteen_minutes_where_the_dsql_lifetime_leaves_room() {
+    let home = home_with(&format!(
+        "[connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1h\"\nrefresh_before = \"20m\"\n"
+    ));
+    let start = minutes_from_now(0);
+    let first = home.run_at(start, &["pg", "hour"]).ok().token();
+    assert!(first.contains("X-Amz-Expires=3600&"), "{first}");
+    // Served while 20 minutes are left, signed anew after.
+    let served = home.run_at(start + 39 * 60, &["pg", "hour"]).ok().token();
+    assert_eq!(served, first);
+    let renewed = home.run_at(start + 41 * 60, &["pg", "hour"]).ok().token();
+    assert_ne!(renewed, first);
+
+    // Each refusal names the line of the key that is wrong, not the table's header.
+    let cases = [
+        // RDS: its tokens live 15 minutes, so refresh_before is what is wrong.
+        (
+            format!("[connections.x]\nhost = \"{HOST}\"\nuser = \"a\"\nrefresh_before = \"20m\"\n"),
+            "config.toml:4: `connections.x.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m)",
+        ),
+        (
+            format!(
+                "[defaults]\nrefresh_before = \"15m\"\n\n[connections.x]\nhost = \"{HOST}\"\nuser = \"a\"\n"
+            ),
+            "config.toml:2: `defaults.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter (it is 15m) (connection `x`)",
+        ),
+        // DSQL: token_lifetime when it is set, the connection's own before [defaults].
+        (
+            format!(
+                "[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\ntoken_lifetime = \"2m\"\n"
+            ),
+            "config.toml:4: `connections.x.token_lifetime`: token_lifetime 2m is not longer than refresh_before (5m)",
+        ),
+        (
+            format!(
+                "[defaults]\ntoken_lifetime = \"1h\"\n\n[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\n\nrefresh_before = \"2h\"\n"
+            ),
+            "config.toml:8: `connections.x.refresh_before`: token_lifetime 1h is not longer than refresh_before (2h)",
+        ),
+        (
+            format!(
+                "[defaults]\nrefresh_before = \"20m\"\n\n[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\n"
+            ),
+            "config.toml:2: `defaults.refresh_before`: token_lifetime 15m is not longer than refresh_before (20m): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before (connection `x`)",
+        ),
+        (
+            format!(
+                "[defaults]\nrefresh_before = \"20m\"\ntoken_lifetime = \"10m\"\n\n[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\n"
+            ),
+            "config.toml:3: `defaults.token_lifetime`: token_lifetime 10m is not longer than refresh_before (20m)",
+        ),
+    ];
+    for (config, message) in cases {
+        let home = Home::new();
+        home.config(&config);
+        home.run(&["token", "x"]).code(1).stderr_has(message);
+    }
+
+    // Ad hoc, [defaults] decides: a DSQL host with a lifetime that leaves room signs; an RDS
+    // host is refused at the line of [defaults] refresh_before.
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[defaults]\naws_profile = \"p\"\nrefresh_before = \"20m\"\ntoken_lifetime = \"1h\"\n\n\
+         [connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n"
+    ));
+    let dsql = home
+        .run(&["token", "--host", DSQL_HOST, "--user", "admin"])
+        .ok()
+        .token();
+    assert!(dsql.contains("X-Amz-Expires=3600&"), "{dsql}");
+    home.run(&["token", "--host", HOST, "--user", "jane"])
+        .code(1)
+        .stderr_has(&format!(
+            "config.toml:3: `defaults.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m) (for jane@{HOST}:5432)"
+        ));
+    // A DSQL connection made to sign an RDS token gets the RDS token's life, and its
+    // refresh_before no longer fits.
+    home.run(&["token", "hour", "--engine", "postgres"])
+        .code(1)
+        .stderr_has("config.toml: connection `hour` as engine postgres: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m)");
+}

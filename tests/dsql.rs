@@ -825,3 +825,20 @@ fn refresh_before_may_exceed_fifteen_minutes_where_the_dsql_lifetime_leaves_room
         .code(1)
         .stderr_has("config.toml: connection `hour` as engine postgres: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m)");
 }
+
+#[test]
+fn setup_pgpass_says_how_long_the_written_token_lasts() {
+    let home = home_with(&format!(
+        "[connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1h\"\n\n\
+         [connections.short]\nhost = \"{DSQL_HOST}\"\nuser = \"app\"\n"
+    ));
+    let pgpass = home.path().join(".pgpass");
+    let pgpass = pgpass.to_str().unwrap();
+    let hour = home.run(&["setup", "pgpass", "hour", "--write", pgpass]);
+    hour.ok()
+        .stderr_has("the token there lasts 1h; keep it fresh by running");
+    assert!(!hour.stderr.contains("15 minutes"), "{}", hour.stderr);
+    home.run(&["setup", "pgpass", "short", "--write", pgpass])
+        .ok()
+        .stderr_has("the token there lasts 15m; keep it fresh by running");
+}

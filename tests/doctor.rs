@@ -1569,3 +1569,37 @@ fn doctor_fails_a_libpq_before_14_for_dsql_which_needs_sni() {
     let new = libpq("14.0", &["doctor", "--format", "json"]);
     assert_eq!(new["status"], "ok", "{new}");
 }
+
+#[test]
+fn doctor_prints_the_policy_command_that_runs_as_printed_with_another_config() {
+    let home = home_with("");
+    let config = home.write(
+        "elsewhere/config.toml",
+        &format!(
+            "[defaults]\naws_profile = \"db\"\nregion = \"us-east-1\"\n{}[connections.inst]\nhost = \"{INSTANCE_HOST}\"\nuser = \"bob\"\ntunnel = \"127.0.0.1:1\"\n",
+            dsql_connection("app", "app_reader", "")
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let report = json(&aws.run(&home, &["--config", config, "doctor", "--format", "json"]));
+    let binary = common::binary();
+    let binary = binary.to_str().unwrap();
+    for name in ["app", "inst"] {
+        let policy = check(&report, name, "iam_policy");
+        assert_eq!(policy["status"], "fail", "{policy}");
+        let fix = policy["fix"][0].as_str().unwrap();
+        let printed = format!("`{binary} --config {config} policy {name} --account {ACCOUNT}`");
+        assert!(fix.contains(&printed), "{fix}");
+        // As printed, it runs: the policy for that connection.
+        let words: Vec<&str> = printed.trim_matches('`').split(' ').collect();
+        let run = aws.run(&home, &words[1..]);
+        run.ok();
+        assert!(
+            run.stdout.contains("\"Version\": \"2012-10-17\""),
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -390,7 +390,7 @@ pub struct AddConnection {
     /// The CA certificates clients verify the server with (default: ~/.aws/rds/global-bundle.pem)
     #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub ca_bundle: Option<FilePath>,
-    /// Sign a new token when the cached one has less than this left (default 5m; under 15m)
+    /// Sign a new token when the cached one has less than this left (default 5m; under 15m, or for DSQL under token_lifetime)
     #[arg(long, value_name = "DURATION")]
     pub refresh_before: Option<RefreshBefore>,
     /// Where clients connect instead (an SSH/SSM port forward), e.g. 127.0.0.1:15432

@@ -186,9 +186,50 @@ impl Connection {
         };
         if *chosen != named && self.region_from_host {
             report::warn(format_args!(
-                "signing for region {chosen}, but the endpoint {} is in {named}; RDS will refuse the token unless the region is right",
-                self.host
+                "signing for region {chosen}, but the endpoint {} is in {named}; the {} will refuse the token unless the region is right",
+                self.host,
+                self.server_noun()
             ));
+        }
+    }
+
+    /// What refuses a bad token: an Aurora DSQL cluster, or an RDS database server.
+    fn server_noun(&self) -> &'static str {
+        match self.engine {
+            Engine::Dsql => "cluster",
+            Engine::Postgres | Engine::Mysql => "server",
+        }
+    }
+
+    /// The engine contradicts the endpoint's name: an RDS token for an Aurora DSQL endpoint,
+    /// or a DSQL token for an RDS one. The server refuses it whatever else is right.
+    pub fn engine_contradicts_host(&self) -> Option<String> {
+        let dsql_host = Region::of_dsql_endpoint(&self.host).is_some();
+        let host = self.host.to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        let rds_host =
+            host.ends_with(".rds.amazonaws.com") || host.ends_with(".rds.amazonaws.com.cn");
+        match self.engine {
+            Engine::Postgres | Engine::Mysql if dsql_host => Some(format!(
+                "engine {} signs an RDS token, but {} is an Aurora DSQL endpoint: the cluster will refuse it",
+                self.engine.as_str(),
+                self.host
+            )),
+            Engine::Dsql if rds_host => Some(format!(
+                "engine dsql signs an Aurora DSQL token, but {} is an RDS endpoint: the server will refuse it",
+                self.host
+            )),
+            _ => None,
+        }
+    }
+
+    /// `engine_contradicts_host`, said where a token is issued. Not for the AWS CLI drop-in,
+    /// which signs an RDS token whatever the host, as `aws rds` does.
+    pub fn warn_if_engine_contradicts_host(&self) {
+        if let Some(problem) = self.engine_contradicts_host()
+            && self.region_from_host
+        {
+            report::warn(format_args!("{problem}"));
         }
     }
 
@@ -268,10 +309,11 @@ impl Connection {
 struct RawSettings {
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
-    /// For DSQL connections only.
-    token_lifetime: Option<TokenLifetime>,
+    /// For DSQL connections only. Spanned, as `refresh_before`: a connection whose two do not
+    /// fit is refused at the line of the key.
+    token_lifetime: Option<Spanned<TokenLifetime>>,
     ca_bundle: Option<FilePath>,
-    refresh_before: Option<RefreshBefore>,
+    refresh_before: Option<Spanned<RefreshBefore>>,
     user: Option<DbUser>,
     database: Option<Database>,
     sso_login: Option<SsoLogin>,
@@ -284,14 +326,14 @@ struct RawConnection {
     engine: Option<Engine>,
     host: Option<Host>,
     port: Option<Port>,
-    token_lifetime: Option<TokenLifetime>,
+    token_lifetime: Option<Spanned<TokenLifetime>>,
     dsql_action: Option<DsqlAction>,
     user: Option<DbUser>,
     database: Option<Database>,
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
     ca_bundle: Option<FilePath>,
-    refresh_before: Option<RefreshBefore>,
+    refresh_before: Option<Spanned<RefreshBefore>>,
     tunnel: Option<Tunnel>,
     sso_login: Option<SsoLogin>,
     local_port: Option<Port>,
@@ -327,28 +369,34 @@ pub struct Config {
     defaults: Defaults,
 }
 
-/// `[defaults]`, each value parsed; `ca_bundle` with `~` expanded.
+/// `[defaults]`, each value parsed; `ca_bundle` with `~` expanded. The two durations keep the
+/// line they are on, for an error about a connection they do not fit.
 #[derive(Debug, Default)]
 struct Defaults {
     aws_profile: Option<AwsProfile>,
     region: Option<Region>,
     token_lifetime: Option<Duration>,
+    token_lifetime_line: Option<usize>,
     ca_bundle: Option<PathBuf>,
     refresh_before: Option<Duration>,
+    refresh_before_line: Option<usize>,
     user: Option<DbUser>,
     database: Option<Database>,
     sso_login: Option<SsoLogin>,
     verify: Option<bool>,
 }
 
-impl From<RawSettings> for Defaults {
-    fn from(raw: RawSettings) -> Defaults {
+impl ConfigFile<'_> {
+    fn defaults(&self, raw: RawSettings) -> Defaults {
+        let line = |span: std::ops::Range<usize>| self.line_of(span.start);
         Defaults {
             aws_profile: raw.aws_profile,
             region: raw.region,
-            token_lifetime: raw.token_lifetime.map(|t| t.get()),
+            token_lifetime: raw.token_lifetime.as_ref().map(|t| t.get_ref().get()),
+            token_lifetime_line: raw.token_lifetime.map(|t| line(t.span())),
             ca_bundle: raw.ca_bundle.map(|p| expand_home(Path::new(p.as_str()))),
-            refresh_before: raw.refresh_before.map(|r| r.get()),
+            refresh_before: raw.refresh_before.as_ref().map(|r| r.get_ref().get()),
+            refresh_before_line: raw.refresh_before.map(|r| line(r.span())),
             user: raw.user,
             database: raw.database,
             sso_login: raw.sso_login,
@@ -416,7 +464,7 @@ impl Config {
     pub fn parse(path: PathBuf, text: &str) -> Result<Config> {
         let file = ConfigFile { path: &path, text };
         let raw: RawFile = toml::from_str(text).map_err(|err| file.toml_error(&err))?;
-        let defaults = Defaults::from(raw.defaults);
+        let defaults = file.defaults(raw.defaults);
         let mut connections = BTreeMap::new();
         for (name, entry) in raw.connections {
             let connection = file.connection(&name, entry, &defaults)?;
@@ -438,10 +486,22 @@ impl Config {
             None => self.ad_hoc(overrides)?,
         };
         if let Some(engine) = overrides.engine {
-            if name.is_some() && overrides.port.is_none() && engine != connection.engine {
-                connection.port = engine.default_port();
+            if name.is_some() && engine != connection.engine {
+                if overrides.port.is_none() {
+                    connection.port = engine.default_port();
+                }
+                // Another kind of token: an RDS one lives 15 minutes, a DSQL one as [defaults]
+                // says (the connection's own token_lifetime was for DSQL, or refused).
+                connection.token_lifetime = lifetime(engine, None, self.defaults.token_lifetime);
             }
             connection.engine = engine;
+        }
+        if let Some(problem) = stale_when_signed(
+            connection.engine,
+            connection.refresh_before,
+            connection.token_lifetime,
+        ) {
+            return Err(self.stale_when_signed_error(&connection, problem));
         }
         let o = overrides.clone();
         connection.host = o.host.unwrap_or(connection.host);
@@ -449,15 +509,33 @@ impl Config {
         connection.user = o.user.unwrap_or(connection.user);
         connection.aws_profile = o.aws_profile.or(connection.aws_profile);
         connection.region = o.region.or(connection.region);
-        // A bare cluster id given by --host (or --engine dsql on one) expands as in the file.
-        let region = connection
+        // A bare cluster id given on the command line (or a DSQL engine on one) expands as in
+        // the file; with no connection named, also with the environment's region, as the AWS
+        // SDKs take it.
+        let mut region = connection
             .region
-            .as_ref()
-            .or(connection.default_region.as_ref());
+            .clone()
+            .or_else(|| connection.default_region.clone());
+        if region.is_none()
+            && connection.origin == Origin::AdHoc
+            && connection.engine == Engine::Dsql
+        {
+            region = environment_region()?;
+        }
         connection.host = connection
             .host
-            .expand_dsql(connection.engine, region)
-            .map_err(|problem| Error::usage(problem.to_string()))?;
+            .expand_dsql(connection.engine, region.as_ref())
+            .map_err(|problem| {
+                let path = self.path.display();
+                Error::usage(problem.to_string()).hint(match &connection.origin {
+                    Origin::AdHoc => format!(
+                        "a region comes from the command line, [defaults] region in {path}, AWS_REGION or AWS_DEFAULT_REGION"
+                    ),
+                    Origin::Named(name) => format!(
+                        "a region comes from the command line, or `region` of connection `{name}` or [defaults] in {path}"
+                    ),
+                })
+            })?;
         Ok(connection)
     }
 
@@ -475,14 +553,11 @@ impl Config {
                     .hint("give the database user to sign for (or set `user` in [defaults])")
             })?;
         let engine = overrides.engine.unwrap_or_else(|| Engine::of_host(host));
-        let region = overrides.region.as_ref().or(self.defaults.region.as_ref());
-        let host = host
-            .expand_dsql(engine, region)
-            .map_err(|problem| Error::usage(problem.to_string()))?;
+        // `resolve` expands a bare DSQL cluster id.
         Ok(Connection {
             origin: Origin::AdHoc,
             engine,
-            host,
+            host: host.clone(),
             port: overrides.port.unwrap_or(engine.default_port()),
             token_lifetime: lifetime(engine, None, self.defaults.token_lifetime),
             dsql_action: None,
@@ -502,6 +577,36 @@ impl Config {
             local_port: None,
             verify: self.defaults.verify.unwrap_or(false),
         })
+    }
+
+    /// A connection from the command line (or a named one given another engine) whose
+    /// refresh_before leaves its tokens no life: for one from the command line the value is
+    /// from [defaults], so the error names its line, as for a connection in the file.
+    fn stale_when_signed_error(&self, connection: &Connection, problem: String) -> Error {
+        let path = self.path.display();
+        let name = match &connection.origin {
+            Origin::Named(name) => {
+                return Error::failure(format!(
+                    "{path}: connection `{name}` as engine {}: {problem}",
+                    connection.engine.as_str()
+                ));
+            }
+            Origin::AdHoc => connection.label(),
+        };
+        let d = &self.defaults;
+        let line = match (connection.engine, d.token_lifetime_line) {
+            (Engine::Dsql, Some(line)) => Some(("token_lifetime", line)),
+            _ => d.refresh_before_line.map(|line| ("refresh_before", line)),
+        };
+        match line {
+            Some((key, line)) => at_line(
+                &self.path,
+                line,
+                &format!("defaults.{key}"),
+                format!("{problem} (for {name})"),
+            ),
+            None => Error::failure(format!("{path}: {problem} (for {name})")),
+        }
     }
 
     /// Whether `[defaults]` names a user, for a connection that names none.
@@ -554,11 +659,7 @@ impl ConfigFile<'_> {
     }
 
     fn at(&self, offset: usize, key: &str, problem: impl std::fmt::Display) -> Error {
-        Error::failure(format!(
-            "{}:{}: `{key}`: {problem}",
-            self.path.display(),
-            self.line_of(offset)
-        ))
+        at_line(self.path, self.line_of(offset), key, problem)
     }
 
     fn toml_error(&self, err: &toml::de::Error) -> Error {
@@ -665,13 +766,17 @@ impl ConfigFile<'_> {
         })?;
         let engine = raw.engine.unwrap_or_else(|| Engine::of_host(&host));
         let region = raw.region.as_ref().or(defaults.region.as_ref());
-        let host = host
-            .expand_dsql(engine, region)
-            .map_err(|problem| missing("host", &problem.to_string()))?;
+        let host = host.expand_dsql(engine, region).map_err(|problem| {
+            missing(
+                "host",
+                &format!("{problem} (`region` in the connection or in [defaults])"),
+            )
+        })?;
         if engine != Engine::Dsql {
             let only_dsql = "only for engine = \"dsql\"; an RDS token always lives 15 minutes and its user alone says who connects";
-            if raw.token_lifetime.is_some() {
-                return Err(missing("token_lifetime", only_dsql));
+            if let Some(own) = &raw.token_lifetime {
+                let key = format!("connections.{name}.token_lifetime");
+                return Err(self.at(own.span().start, &key, only_dsql));
             }
             if raw.dsql_action.is_some() {
                 return Err(missing("dsql_action", only_dsql));
@@ -679,7 +784,7 @@ impl ConfigFile<'_> {
         }
         let token_lifetime = lifetime(
             engine,
-            raw.token_lifetime.map(|t| t.get()),
+            raw.token_lifetime.as_ref().map(|t| t.get_ref().get()),
             defaults.token_lifetime,
         );
         let user = raw.user.or_else(|| defaults.user.clone()).ok_or_else(|| {
@@ -690,18 +795,52 @@ impl ConfigFile<'_> {
         })?;
         let refresh_before = raw
             .refresh_before
-            .map(|r| r.get())
+            .as_ref()
+            .map(|r| r.get_ref().get())
             .or(defaults.refresh_before)
             .unwrap_or(DEFAULT_REFRESH_BEFORE);
-        if refresh_before >= token_lifetime {
-            return Err(missing(
-                "token_lifetime",
-                &format!(
-                    "{} is not longer than refresh_before ({}): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before",
-                    humantime::format_duration(token_lifetime),
-                    humantime::format_duration(refresh_before)
-                ),
-            ));
+        if let Some(problem) = stale_when_signed(engine, refresh_before, token_lifetime) {
+            // The key that is wrong: for RDS refresh_before (its tokens' life is fixed), for
+            // DSQL token_lifetime when it is set; the connection's own before [defaults].
+            let own = |key: &str, span: Option<std::ops::Range<usize>>| {
+                span.map(|span| {
+                    at_line(
+                        self.path,
+                        self.line_of(span.start),
+                        &format!("connections.{name}.{key}"),
+                        &problem,
+                    )
+                })
+            };
+            let shared = |key: &str, line: Option<usize>| {
+                line.map(|line| {
+                    at_line(
+                        self.path,
+                        line,
+                        &format!("defaults.{key}"),
+                        format!("{problem} (connection `{name}`)"),
+                    )
+                })
+            };
+            let own_lifetime = raw.token_lifetime.as_ref().map(|t| t.span());
+            let own_refresh = raw.refresh_before.as_ref().map(|r| r.span());
+            let candidates = match engine {
+                Engine::Dsql => vec![
+                    own("token_lifetime", own_lifetime),
+                    own("refresh_before", own_refresh),
+                    shared("token_lifetime", defaults.token_lifetime_line),
+                    shared("refresh_before", defaults.refresh_before_line),
+                ],
+                Engine::Postgres | Engine::Mysql => vec![
+                    own("refresh_before", own_refresh),
+                    shared("refresh_before", defaults.refresh_before_line),
+                ],
+            };
+            return Err(candidates
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_else(|| missing("refresh_before", &problem)));
         }
         Ok(Connection {
             origin: Origin::Named(name.clone()),
@@ -750,6 +889,48 @@ fn readable(message: &str) -> String {
         .replace("expected struct RawFile", "expected a table")
         .replace("expected i64", "expected an integer")
         .replace("expected a map", "expected a table")
+}
+
+/// `file:line: `key`: problem`, the form of every error about a value in the file.
+fn at_line(path: &Path, line: usize, key: &str, problem: impl std::fmt::Display) -> Error {
+    Error::failure(format!("{}:{line}: `{key}`: {problem}", path.display()))
+}
+
+/// Why a cached token would be stale the moment it is signed (`refresh_before` not shorter
+/// than the token's life), in the engine's terms; `None` when it leaves room.
+fn stale_when_signed(
+    engine: Engine,
+    refresh_before: Duration,
+    token_lifetime: Duration,
+) -> Option<String> {
+    if refresh_before < token_lifetime {
+        return None;
+    }
+    Some(match engine {
+        Engine::Dsql => format!(
+            "token_lifetime {} is not longer than refresh_before ({}): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before",
+            humantime::format_duration(token_lifetime),
+            humantime::format_duration(refresh_before)
+        ),
+        Engine::Postgres | Engine::Mysql => format!(
+            "an RDS token lives 15 minutes; refresh_before must be shorter (it is {})",
+            humantime::format_duration(refresh_before)
+        ),
+    })
+}
+
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION`: the region the AWS SDKs take from the environment.
+fn environment_region() -> Result<Option<Region>> {
+    for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Some(text) = std::env::var_os(variable).filter(|v| !v.is_empty()) {
+            let text = text.to_string_lossy();
+            return text
+                .parse()
+                .map(Some)
+                .map_err(|problem| Error::usage(format!("{variable}: {problem}")));
+        }
+    }
+    Ok(None)
 }
 
 /// A DSQL token lives as configured (15 minutes by default); an RDS token 15 minutes.
@@ -837,7 +1018,10 @@ mod fuzz {
                     prop_assert!(c.host.parse::<Host>().is_ok());
                     prop_assert_eq!(c.user.to_string().parse::<DbUser>(), Ok(c.user.clone()));
                     prop_assert!(c.port.get() != 0);
-                    prop_assert!(c.refresh_before < crate::values::TOKEN_LIFETIME);
+                    prop_assert!(
+                        c.engine == Engine::Dsql
+                            || c.refresh_before < crate::values::TOKEN_LIFETIME
+                    );
                     prop_assert!(c.refresh_before < c.token_lifetime);
                     prop_assert!(
                         c.engine == Engine::Dsql || c.token_lifetime == DEFAULT_TOKEN_LIFETIME

@@ -38,6 +38,7 @@ fn signed_for(connection: &Connection) -> String {
 /// A token with at least `refresh_before` of life left: cached when possible.
 pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     connection.warn_if_region_contradicts_host();
+    connection.warn_if_engine_contradicts_host();
     let key = cache_key(connection);
     if connection.verify {
         crate::verify::check(connection, &key)?;

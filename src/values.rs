@@ -12,7 +12,7 @@ use std::time::Duration;
 mod dsql;
 pub use dsql::{DSQL_ADMIN, DsqlAction, MAX_DSQL_TOKEN_LIFETIME, TokenLifetime, dsql_cluster_id};
 
-/// A token lives 15 minutes; a `refresh_before` at or above that could never be satisfied.
+/// An RDS token lives 15 minutes, as does a DSQL one unless its `token_lifetime` says otherwise.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 /// `user = "{session_name}"`: sign for the caller's role session name, which Identity Center
 /// sets to the user's user name, the same value `${aws:PrincipalTag/username}` carries.
@@ -403,7 +403,9 @@ impl FromStr for Tunnel {
     }
 }
 
-/// How long before a cached token's end a new one is signed: less than a token's life.
+/// How long before a cached token's end a new one is signed: less than the longest token's
+/// life (a DSQL token's week). Whether it leaves room in a given connection's tokens (15
+/// minutes for RDS, `token_lifetime` for DSQL) is checked on the connection.
 /// The text is kept as given, for the file it is written to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshBefore(Duration, String);
@@ -434,9 +436,9 @@ impl FromStr for RefreshBefore {
                 ));
             }
         };
-        if duration >= TOKEN_LIFETIME {
+        if duration >= MAX_DSQL_TOKEN_LIFETIME {
             return refuse(format!(
-                "`{text}` is not shorter than a token's 15-minute life"
+                "`{text}` is not shorter than a week, the longest a token lives (Aurora DSQL's token_lifetime; an RDS token lives 15 minutes)"
             ));
         }
         Ok(RefreshBefore(duration, text.to_string()))
@@ -770,11 +772,18 @@ mod tests {
     }
 
     #[test]
-    fn refresh_before_must_leave_room_in_fifteen_minutes() {
+    fn refresh_before_must_leave_room_in_the_longest_token() {
         let parse = |t: &str| t.parse::<RefreshBefore>().map(|r| r.get());
         assert_eq!(parse("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
-        assert!(parse("15m").unwrap_err().0.contains("15-minute"));
+        // Longer than an RDS token: a DSQL connection's token_lifetime may leave room for it.
+        assert_eq!(parse("50m"), Ok(Duration::from_secs(3000)));
+        assert!(
+            parse("1w")
+                .unwrap_err()
+                .0
+                .contains("not shorter than a week")
+        );
         assert!(parse("soon").unwrap_err().0.contains("not a duration"));
     }
 

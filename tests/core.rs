@@ -138,9 +138,14 @@ fn bad_config_names_file_line_and_key() {
         ),
         ("this is not toml\n", "config.toml:1", "TOML"),
         (
-            "[defaults]\nrefresh_before = \"20m\"\n",
+            "[defaults]\nrefresh_before = \"20m\"\n[connections.a]\nhost = \"h\"\nuser = \"u\"\n",
             "config.toml:2",
-            "refresh_before",
+            "`defaults.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter",
+        ),
+        (
+            "[defaults]\nrefresh_before = \"8d\"\n",
+            "config.toml:2",
+            "not shorter than a week",
         ),
         (
             "[connections.a]\nhost = \"\"\nuser = \"u\"\n",
@@ -803,4 +808,53 @@ fn a_man_page_is_generated_and_errors_carry_no_rust_debug_text() {
             assert!(!run.stderr.contains(debug), "{text:?}: {}", run.stderr);
         }
     }
+}
+
+#[test]
+fn refresh_hints_print_a_setup_command_that_runs_as_printed() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    let config = home.write(
+        "elsewhere/config.toml",
+        &format!("[defaults]\naws_profile = \"p\"\n[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\n"),
+    );
+    let config = config.to_str().unwrap();
+    let binary = binary();
+    let binary = binary.to_str().unwrap();
+    let pgpass = home.write("other.pgpass", "");
+    let pgpass = pgpass.to_str().unwrap();
+    // No line for `prod` in that file: the hint writes one there, with this config.
+    let run = home.run(&["--config", config, "refresh", "prod", "--pgpass", pgpass]);
+    run.code(1).stderr_has(&format!(
+        "hint: add it with `{binary} --config {config} setup pgpass prod --write {pgpass}`"
+    ));
+    // And it runs as printed: the line is written, then refreshed.
+    let hint = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("hint: add it with"))
+        .and_then(|l| l.split('`').nth(1))
+        .unwrap()
+        .to_string();
+    let words: Vec<&str> = hint.split(' ').collect();
+    let output = home.cmd().args(&words[1..]).output().unwrap();
+    assert!(output.status.success(), "{hint}: {output:?}");
+    home.run(&["--config", config, "refresh", "prod", "--pgpass", pgpass])
+        .ok();
+    // A missing file: the hint creates the entry in it.
+    let missing = home.path().join("missing.pgpass");
+    let missing = missing.to_str().unwrap();
+    home.run(&["--config", config, "refresh", "prod", "--pgpass", missing])
+        .code(1)
+        .stderr_has(&format!(
+            "hint: create the entry with `{binary} --config {config} setup pgpass NAME --write {missing}`"
+        ));
+    // The default config and file: no --config, no path.
+    home.config(&format!(
+        "[defaults]\naws_profile = \"p\"\n[connections.prod]\nhost = \"{HOST}\"\nuser = \"jane\"\n"
+    ));
+    home.write(".pgpass", "");
+    home.run(&["refresh", "prod"]).code(1).stderr_has(&format!(
+        "hint: add it with `{binary} setup pgpass prod --write`"
+    ));
 }

@@ -115,8 +115,14 @@ impl Aws {
     }
 
     fn run_with_stdin(&self, home: &Home, args: &[&str], stdin: &str) -> Run {
+        self.run_env(home, args, stdin, &[])
+    }
+
+    /// `run_with_stdin` with more environment variables (or some replaced, such as PATH).
+    fn run_env(&self, home: &Home, args: &[&str], stdin: &str, env: &[(&str, String)]) -> Run {
         use std::io::Write;
         let mut cmd = home.cmd();
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("AWS_ENDPOINT_URL_STS", self.server.url())
             .env("AWS_ENDPOINT_URL_RDS", self.server.url())
             .env("AWS_ENDPOINT_URL_IAM", self.server.url())
@@ -1469,4 +1475,134 @@ fn connections_add_from_a_dsql_cluster_and_the_dsql_policy() {
     ])
     .code(2)
     .stderr_has("names no database user");
+}
+
+#[test]
+fn doctor_warns_of_an_engine_the_host_contradicts() {
+    let rds_host = "prod.cluster-abc123.us-east-1.rds.amazonaws.com";
+    let home = home_with(&format!(
+        "{}engine = \"postgres\"\n\
+         [connections.dsql_on_rds]\nengine = \"dsql\"\nhost = \"{rds_host}\"\nuser = \"admin\"\ntunnel = \"127.0.0.1:1\"\n{}",
+        dsql_connection("pg_on_dsql", "admin", ""),
+        dsql_connection("fine", "admin", ""),
+    ));
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let report = json(&aws.run(&home, &["doctor", "--format", "json"]));
+    let pg = check(&report, "pg_on_dsql", "engine");
+    assert_eq!(pg["status"], "warn", "{pg}");
+    assert_eq!(
+        pg["message"],
+        format!(
+            "engine postgres signs an RDS token, but {} is an Aurora DSQL endpoint: the cluster will refuse it",
+            dsql_host(DSQL_ID)
+        )
+    );
+    assert_eq!(
+        pg["fix"][0],
+        "set engine = \"dsql\" for `pg_on_dsql` (or remove `engine`: a DSQL host says it)"
+    );
+    let dsql = check(&report, "dsql_on_rds", "engine");
+    assert_eq!(dsql["status"], "warn", "{dsql}");
+    assert_eq!(
+        dsql["message"],
+        format!(
+            "engine dsql signs an Aurora DSQL token, but {rds_host} is an RDS endpoint: the server will refuse it"
+        )
+    );
+    assert!(
+        dsql["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("set `engine` for `dsql_on_rds` to the database's (postgres or mysql)"),
+        "{dsql}"
+    );
+    assert!(!section_checks(&report, "fine").contains(&"engine".to_string()));
+}
+
+/// A folder holding a `psql` that says it is `version`, first on PATH.
+fn psql_saying(home: &Home, version: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let psql = home.write(
+        "fake-bin/psql",
+        &format!("#!/bin/sh\necho 'psql (PostgreSQL) {version}'\n"),
+    );
+    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{path}", psql.parent().unwrap().display())
+}
+
+#[test]
+fn doctor_fails_a_libpq_before_14_for_dsql_which_needs_sni() {
+    let home = home_with(&format!(
+        "{}[connections.inst]\nhost = \"{INSTANCE_HOST}\"\ntunnel = \"127.0.0.1:1\"\n",
+        dsql_connection("ledger", "admin", ""),
+    ));
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let libpq = |version: &str, args: &[&str]| {
+        let path = psql_saying(&home, version);
+        let run = aws.run_env(&home, args, "", &[("PATH", path)]);
+        json(&run)["sections"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "libpq")
+            .unwrap()
+            .clone()
+    };
+    let old = libpq("13.14", &["doctor", "--format", "json"]);
+    assert_eq!(old["status"], "fail", "{old}");
+    assert_eq!(
+        old["message"],
+        "psql (PostgreSQL) 13.14: libpq before 14 sends no SNI (sslsni), which Aurora DSQL requires; ledger cannot connect with it"
+    );
+    assert!(
+        old["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("install a PostgreSQL 14 or later client"),
+        "{old}"
+    );
+    let named = libpq("9.6.24", &["doctor", "ledger", "--format", "json"]);
+    assert_eq!(named["status"], "fail", "{named}");
+    // The same libpq is fine for RDS, which needs no SNI (13 reads long .pgpass lines).
+    let rds = libpq("13.14", &["doctor", "inst", "--format", "json"]);
+    assert_eq!(rds["status"], "ok", "{rds}");
+    let new = libpq("14.0", &["doctor", "--format", "json"]);
+    assert_eq!(new["status"], "ok", "{new}");
+}
+
+#[test]
+fn doctor_prints_the_policy_command_that_runs_as_printed_with_another_config() {
+    let home = home_with("");
+    let config = home.write(
+        "elsewhere/config.toml",
+        &format!(
+            "[defaults]\naws_profile = \"db\"\nregion = \"us-east-1\"\n{}[connections.inst]\nhost = \"{INSTANCE_HOST}\"\nuser = \"bob\"\ntunnel = \"127.0.0.1:1\"\n",
+            dsql_connection("app", "app_reader", "")
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
+    let report = json(&aws.run(&home, &["--config", config, "doctor", "--format", "json"]));
+    let binary = common::binary();
+    let binary = binary.to_str().unwrap();
+    for name in ["app", "inst"] {
+        let policy = check(&report, name, "iam_policy");
+        assert_eq!(policy["status"], "fail", "{policy}");
+        let fix = policy["fix"][0].as_str().unwrap();
+        let printed = format!("`{binary} --config {config} policy {name} --account {ACCOUNT}`");
+        assert!(fix.contains(&printed), "{fix}");
+        // As printed, it runs: the policy for that connection.
+        let words: Vec<&str> = printed.trim_matches('`').split(' ').collect();
+        let run = aws.run(&home, &words[1..]);
+        run.ok();
+        assert!(
+            run.stdout.contains("\"Version\": \"2012-10-17\""),
+            "{}",
+            run.stdout
+        );
+    }
 }

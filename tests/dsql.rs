@@ -526,3 +526,336 @@ fn doctor_token_decodes_a_dsql_token_and_finds_the_wrong_action() {
         run.stdout
     );
 }
+
+#[test]
+fn an_engine_the_host_contradicts_is_warned_of_where_a_token_is_issued() {
+    let home = home_with(&format!(
+        "[connections.pg_on_dsql]\nengine = \"postgres\"\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n\n\
+         [connections.dsql_on_rds]\nengine = \"dsql\"\nhost = \"{HOST}\"\nuser = \"admin\"\n\n\
+         [connections.fine]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n"
+    ));
+    let warned = "warning: engine postgres signs an RDS token, but abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws is an Aurora DSQL endpoint: the cluster will refuse it";
+    let run = home.run_at(SIGNED_AT, &["token", "pg_on_dsql", "--no-cache"]);
+    run.ok().stderr_has(warned);
+    // The token is still the one asked for: an RDS token, signed for the host and port.
+    assert!(run.token().contains(":5432/?Action=connect&DBUser=admin"));
+    let ad_hoc = [
+        "token", "--host", DSQL_HOST, "--user", "admin", "--engine", "mysql", "--port", "5432",
+    ];
+    home.run_at(SIGNED_AT, &ad_hoc)
+        .ok()
+        .stderr_has("warning: engine mysql signs an RDS token, but abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws is an Aurora DSQL endpoint");
+    home.run_at(SIGNED_AT, &["pg", "dsql_on_rds"]).ok().stderr_has(&format!(
+        "warning: engine dsql signs an Aurora DSQL token, but {HOST} is an RDS endpoint: the server will refuse it"
+    ));
+    home.run_at(
+        SIGNED_AT,
+        &[
+            "token", "--host", HOST, "--engine", "dsql", "--user", "admin",
+        ],
+    )
+    .ok()
+    .stderr_has("is an RDS endpoint: the server will refuse it");
+    // An engine the host agrees with, and the AWS CLI drop-in (an RDS token whatever the
+    // host, as `aws rds` signs), say nothing.
+    let fine = home.run_at(SIGNED_AT, &["token", "fine"]);
+    assert!(!fine.ok().stderr.contains("warning"), "{}", fine.stderr);
+    let drop_in = home.run_at(
+        SIGNED_AT,
+        &[
+            "rds",
+            "generate-db-auth-token",
+            "--hostname",
+            DSQL_HOST,
+            "--port",
+            "5432",
+            "--username",
+            "admin",
+            "--region",
+            "us-east-1",
+            "--profile",
+            "p",
+        ],
+    );
+    assert!(
+        !drop_in.ok().stderr.contains("warning"),
+        "{}",
+        drop_in.stderr
+    );
+
+    // A region against the host's: the DSQL cluster refuses it, not "RDS".
+    let other_region = home.run_at(SIGNED_AT, &["token", "fine", "--region", "eu-west-1"]);
+    other_region.ok().stderr_has(&format!(
+        "signing for region eu-west-1, but the endpoint {DSQL_HOST} is in us-east-1; the cluster will refuse the token"
+    ));
+    assert!(
+        !other_region.stderr.contains("RDS"),
+        "{}",
+        other_region.stderr
+    );
+    home.run_at(
+        SIGNED_AT,
+        &[
+            "token",
+            "--host",
+            HOST,
+            "--user",
+            "jane",
+            "--region",
+            "eu-west-1",
+        ],
+    )
+    .ok()
+    .stderr_has("is in us-east-1; the server will refuse the token");
+}
+
+/// `doctor NAME --token` with `token` on stdin.
+fn doctor_token(home: &Home, name: &str, token: &str) -> Run {
+    use std::io::Write;
+    let mut child = home
+        .cmd()
+        .args(["doctor", name, "--token", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_no_secret("doctor's stdout", &run.stdout, &[]);
+    run
+}
+
+fn token_check(run: &Run, check: &str) -> Value {
+    json(run)["sections"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .unwrap_or_else(|| panic!("no {check}: {}", run.stdout))
+        .clone()
+}
+
+#[test]
+fn doctor_token_fails_a_lifetime_over_what_the_server_accepts() {
+    let home = home_with(&format!(
+        "[connections.week]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1w\"\n\n\
+         [connections.rds]\nhost = \"{HOST}\"\nuser = \"jane\"\n"
+    ));
+    let week = home.run(&["token", "week"]).ok().token();
+    assert!(week.contains("X-Amz-Expires=604800&"), "{week}");
+    let run = doctor_token(&home, "week", &week);
+    run.ok();
+    let ok = token_check(&run, "lifetime");
+    assert_eq!(ok["status"], "ok", "{ok}");
+    assert_eq!(
+        ok["message"],
+        "signed for 604800 s, within the 604800 s Aurora DSQL accepts"
+    );
+    // A second more than a week: Aurora DSQL refuses it.
+    let over = week.replace("X-Amz-Expires=604800&", "X-Amz-Expires=604801&");
+    let run = doctor_token(&home, "week", &over);
+    run.code(1);
+    let fail = token_check(&run, "lifetime");
+    assert_eq!(fail["status"], "fail", "{fail}");
+    assert_eq!(
+        fail["message"],
+        "signed for 604801 s (X-Amz-Expires), over the 604800 s Aurora DSQL accepts: the server refuses it"
+    );
+    // RDS takes 900 s at most: a DSQL lifetime on an RDS token is refused.
+    let rds = home.run(&["token", "rds"]).ok().token();
+    let run = doctor_token(&home, "rds", &rds);
+    run.ok();
+    assert_eq!(token_check(&run, "lifetime")["status"], "ok");
+    let hour = rds.replace("X-Amz-Expires=900&", "X-Amz-Expires=3600&");
+    let run = doctor_token(&home, "rds", &hour);
+    run.code(1);
+    let fail = token_check(&run, "lifetime");
+    assert_eq!(
+        fail["message"],
+        "signed for 3600 s (X-Amz-Expires), over the 900 s RDS accepts: the server refuses it"
+    );
+    assert!(
+        fail["fix"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("sign it for 900 s"),
+        "{fail}"
+    );
+}
+
+#[test]
+fn a_bare_cluster_id_given_ad_hoc_takes_the_environments_region_and_the_file_does_not() {
+    let home = home_with("[connections.named]\nhost = \"db.example.com\"\nuser = \"admin\"\n");
+    let ad_hoc = |env: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = home.cmd_at(SIGNED_AT);
+        cmd.envs(env.iter().copied()).args(args);
+        Run::from(cmd.output().unwrap())
+    };
+    let bare = [
+        "token",
+        "--engine",
+        "dsql",
+        "--host",
+        "abcdefghijklmnopqrstuvwxyz",
+        "--user",
+        "admin",
+        "--no-cache",
+    ];
+    // AWS_REGION, else AWS_DEFAULT_REGION, as the AWS SDKs read them.
+    for env in [
+        &[("AWS_REGION", "us-east-1")][..],
+        &[("AWS_DEFAULT_REGION", "us-east-1")],
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ],
+    ] {
+        let token = ad_hoc(env, &bare).ok().token();
+        assert_eq!(token, vector("admin_basic"), "{env:?}");
+    }
+    // The command line's region beats the environment's.
+    let mut flagged = bare.to_vec();
+    flagged.extend(["--region", "us-east-1", "--format", "json"]);
+    let run = ad_hoc(&[("AWS_REGION", "eu-west-1")], &flagged);
+    assert_eq!(json(run.ok())["host"], DSQL_HOST);
+    // None at all: the error lists where a region comes from.
+    ad_hoc(&[], &bare)
+        .code(2)
+        .stderr_has("error: `abcdefghijklmnopqrstuvwxyz` is a bare DSQL cluster id, and no region is set to expand it with")
+        .stderr_has("hint: a region comes from the command line, [defaults] region in ")
+        .stderr_has(", AWS_REGION or AWS_DEFAULT_REGION");
+    ad_hoc(&[("AWS_REGION", "moon")], &bare)
+        .code(2)
+        .stderr_has("error: AWS_REGION: `moon` is not an AWS region");
+    // A connection in the file names its region itself: the environment's is not taken,
+    // neither for a bare cluster id given on the command line to a named connection...
+    let named = [
+        "token",
+        "named",
+        "--engine",
+        "dsql",
+        "--host",
+        "abcdefghijklmnopqrstuvwxyz",
+    ];
+    ad_hoc(&[("AWS_REGION", "us-east-1")], &named)
+        .code(2)
+        .stderr_has("is a bare DSQL cluster id, and no region is set")
+        .stderr_has("hint: a region comes from the command line, or `region` of connection `named` or [defaults] in ");
+    // ...nor for one in the file.
+    home.config(
+        "[connections.bare]\nengine = \"dsql\"\nhost = \"abcdefghijklmnopqrstuvwxyz\"\nuser = \"admin\"\n",
+    );
+    ad_hoc(&[("AWS_REGION", "us-east-1")], &["token", "bare"])
+        .code(1)
+        .stderr_has(
+            "`connections.bare.host`: `abcdefghijklmnopqrstuvwxyz` is a bare DSQL cluster id",
+        )
+        .stderr_has("(`region` in the connection or in [defaults])");
+}
+
+#[test]
+fn refresh_before_may_exceed_fifteen_minutes_where_the_dsql_lifetime_leaves_room() {
+    let home = home_with(&format!(
+        "[connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1h\"\nrefresh_before = \"20m\"\n"
+    ));
+    let start = minutes_from_now(0);
+    let first = home.run_at(start, &["pg", "hour"]).ok().token();
+    assert!(first.contains("X-Amz-Expires=3600&"), "{first}");
+    // Served while 20 minutes are left, signed anew after.
+    let served = home.run_at(start + 39 * 60, &["pg", "hour"]).ok().token();
+    assert_eq!(served, first);
+    let renewed = home.run_at(start + 41 * 60, &["pg", "hour"]).ok().token();
+    assert_ne!(renewed, first);
+
+    // Each refusal names the line of the key that is wrong, not the table's header.
+    let cases = [
+        // RDS: its tokens live 15 minutes, so refresh_before is what is wrong.
+        (
+            format!("[connections.x]\nhost = \"{HOST}\"\nuser = \"a\"\nrefresh_before = \"20m\"\n"),
+            "config.toml:4: `connections.x.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m)",
+        ),
+        (
+            format!(
+                "[defaults]\nrefresh_before = \"15m\"\n\n[connections.x]\nhost = \"{HOST}\"\nuser = \"a\"\n"
+            ),
+            "config.toml:2: `defaults.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter (it is 15m) (connection `x`)",
+        ),
+        // DSQL: token_lifetime when it is set, the connection's own before [defaults].
+        (
+            format!(
+                "[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\ntoken_lifetime = \"2m\"\n"
+            ),
+            "config.toml:4: `connections.x.token_lifetime`: token_lifetime 2m is not longer than refresh_before (5m)",
+        ),
+        (
+            format!(
+                "[defaults]\ntoken_lifetime = \"1h\"\n\n[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\n\nrefresh_before = \"2h\"\n"
+            ),
+            "config.toml:8: `connections.x.refresh_before`: token_lifetime 1h is not longer than refresh_before (2h)",
+        ),
+        (
+            format!(
+                "[defaults]\nrefresh_before = \"20m\"\n\n[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\n"
+            ),
+            "config.toml:2: `defaults.refresh_before`: token_lifetime 15m is not longer than refresh_before (20m): every token would be stale when signed; lengthen token_lifetime or shorten refresh_before (connection `x`)",
+        ),
+        (
+            format!(
+                "[defaults]\nrefresh_before = \"20m\"\ntoken_lifetime = \"10m\"\n\n[connections.x]\nhost = \"{DSQL_HOST}\"\nuser = \"a\"\n"
+            ),
+            "config.toml:3: `defaults.token_lifetime`: token_lifetime 10m is not longer than refresh_before (20m)",
+        ),
+    ];
+    for (config, message) in cases {
+        let home = Home::new();
+        home.config(&config);
+        home.run(&["token", "x"]).code(1).stderr_has(message);
+    }
+
+    // Ad hoc, [defaults] decides: a DSQL host with a lifetime that leaves room signs; an RDS
+    // host is refused at the line of [defaults] refresh_before.
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&format!(
+        "[defaults]\naws_profile = \"p\"\nrefresh_before = \"20m\"\ntoken_lifetime = \"1h\"\n\n\
+         [connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\n"
+    ));
+    let dsql = home
+        .run(&["token", "--host", DSQL_HOST, "--user", "admin"])
+        .ok()
+        .token();
+    assert!(dsql.contains("X-Amz-Expires=3600&"), "{dsql}");
+    home.run(&["token", "--host", HOST, "--user", "jane"])
+        .code(1)
+        .stderr_has(&format!(
+            "config.toml:3: `defaults.refresh_before`: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m) (for jane@{HOST}:5432)"
+        ));
+    // A DSQL connection made to sign an RDS token gets the RDS token's life, and its
+    // refresh_before no longer fits.
+    home.run(&["token", "hour", "--engine", "postgres"])
+        .code(1)
+        .stderr_has("config.toml: connection `hour` as engine postgres: an RDS token lives 15 minutes; refresh_before must be shorter (it is 20m)");
+}
+
+#[test]
+fn setup_pgpass_says_how_long_the_written_token_lasts() {
+    let home = home_with(&format!(
+        "[connections.hour]\nhost = \"{DSQL_HOST}\"\nuser = \"admin\"\ntoken_lifetime = \"1h\"\n\n\
+         [connections.short]\nhost = \"{DSQL_HOST}\"\nuser = \"app\"\n"
+    ));
+    let pgpass = home.path().join(".pgpass");
+    let pgpass = pgpass.to_str().unwrap();
+    let hour = home.run(&["setup", "pgpass", "hour", "--write", pgpass]);
+    hour.ok()
+        .stderr_has("the token there lasts 1h; keep it fresh by running");
+    assert!(!hour.stderr.contains("15 minutes"), "{}", hour.stderr);
+    home.run(&["setup", "pgpass", "short", "--write", pgpass])
+        .ok()
+        .stderr_has("the token there lasts 15m; keep it fresh by running");
+}

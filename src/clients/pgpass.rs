@@ -144,7 +144,8 @@ fn plan<'a>(request: &Request<'a>, token: &Token) -> Result<Plan<'a>> {
             Ok(merge_placed(existing, &edit_path, name, &text))
         })],
         notes: vec![format!(
-            "the token there lasts 15 minutes; keep it fresh by running `{refresh}` on a timer (see integrations/systemd or integrations/launchd)"
+            "the token there lasts {}; keep it fresh by running `{refresh}` on a timer (see integrations/systemd or integrations/launchd)",
+            humantime::format_duration(request.connection.token_lifetime)
         )],
         ..Plan::default()
     })

@@ -3,6 +3,7 @@
 
 use crate::aws_api::{Aws, Caller};
 use crate::cli::{DoctorArgs, OutputFormat};
+use crate::clients::HelperCommand;
 use crate::commands::print;
 use crate::config::{Config, Connection, Engine};
 use crate::doctor::{self, Check, Section};
@@ -27,32 +28,39 @@ fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
         Some(name) => vec![config.get(name)?],
         None => config.connections.values().collect(),
     };
+    let dsql: Vec<String> = connections
+        .iter()
+        .filter(|c| c.engine == Engine::Dsql)
+        .map(|c| c.label())
+        .collect();
     let mut sections = vec![Section {
         name: "this machine".to_string(),
         checks: vec![
             doctor::config::check(config),
             doctor::clock::check(),
-            doctor::clients::libpq(),
+            doctor::clients::libpq(&dsql),
             doctor::clients::mysql(),
         ],
     }];
-    sections.extend(connections.into_iter().map(connection));
+    let command = HelperCommand::new(&config.path)?;
+    sections.extend(connections.into_iter().map(|c| connection(c, &command)));
     Ok(sections)
 }
 
 /// One connection: offline checks first, then AWS, then the network and a real login.
-fn connection(connection: &Connection) -> Section {
+fn connection(connection: &Connection, command: &HelperCommand) -> Section {
     let mut section = Section {
         name: connection.label(),
         checks: Vec::new(),
     };
+    section.checks.extend(doctor::config::engine(connection));
     let (credentials, resolved) = doctor::credentials::check(connection);
     section.checks.push(credentials);
     section.checks.push(doctor::ca_bundle::check(connection));
     section.checks.extend(doctor::dsql::lifetime(connection));
     section.checks.extend(doctor::tunnel::check(connection));
     match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_deref())) {
-        Some(Ok(aws)) => section.checks.extend(online(&aws, connection)),
+        Some(Ok(aws)) => section.checks.extend(online(&aws, connection, command)),
         Some(Err(err)) => {
             section
                 .checks
@@ -68,12 +76,12 @@ fn connection(connection: &Connection) -> Section {
     section
 }
 
-fn online(aws: &Aws, connection: &Connection) -> Vec<Check> {
+fn online(aws: &Aws, connection: &Connection, command: &HelperCommand) -> Vec<Check> {
     let mut checks = Vec::new();
     let (caller_check, caller) = doctor::caller::check(aws);
     checks.push(caller_check);
     if connection.engine == Engine::Dsql {
-        checks.extend(dsql(aws, caller.as_ref(), connection));
+        checks.extend(dsql(aws, caller.as_ref(), connection, command));
         return checks;
     }
     let (rds_check, resource) = doctor::resource::lookup(aws, connection);
@@ -83,21 +91,30 @@ fn online(aws: &Aws, connection: &Connection) -> Vec<Check> {
     };
     checks.push(doctor::resource::iam_auth(&resource));
     if let Some(caller) = caller {
-        checks.push(doctor::simulate::check(aws, &caller, &resource, connection));
+        checks.push(doctor::simulate::check(
+            aws, &caller, &resource, connection, command,
+        ));
     }
     checks
 }
 
 /// Aurora DSQL in place of the RDS lookup, which cannot find a DSQL cluster: the cluster and
 /// its status, then the connect action on it.
-fn dsql(aws: &Aws, caller: Option<&Caller>, connection: &Connection) -> Vec<Check> {
+fn dsql(
+    aws: &Aws,
+    caller: Option<&Caller>,
+    connection: &Connection,
+    command: &HelperCommand,
+) -> Vec<Check> {
     let id = match doctor::dsql::cluster_id(connection) {
         Ok(id) => id,
         Err(skipped) => return vec![skipped],
     };
     let mut checks = vec![doctor::dsql::cluster(aws, &id)];
     if let Some(caller) = caller {
-        checks.push(doctor::simulate::check_dsql(aws, caller, connection, &id));
+        checks.push(doctor::simulate::check_dsql(
+            aws, caller, connection, &id, command,
+        ));
     }
     checks
 }

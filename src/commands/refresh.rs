@@ -2,7 +2,7 @@
 //! every few minutes by the systemd timer / launchd agent in integrations/.
 
 use crate::cli::RefreshArgs;
-use crate::clients::pgpass;
+use crate::clients::{HelperCommand, pgpass};
 use crate::config::{Config, Wire};
 use crate::error::{Error, Result};
 use crate::files;
@@ -24,8 +24,10 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
             return Ok(0);
         }
         Err(err) => {
-            return Err(Error::io("read", &path, err)
-                .hint("create the entry with `rdsiam-helper setup pgpass NAME --write`"));
+            return Err(Error::io("read", &path, err).hint(format!(
+                "create the entry with `{}`",
+                setup_command(config, args, "NAME")
+            )));
         }
     };
     pgpass::validate(&text, &path)?;
@@ -55,7 +57,8 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
                 path.display()
             ))
             .hint(format!(
-                "add it with `rdsiam-helper setup pgpass {name} --write`"
+                "add it with `{}`",
+                setup_command(config, args, &name)
             )));
         }
         None => owned.iter().chain(&unmarked).cloned().collect(),
@@ -111,5 +114,21 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
     match failures.pop() {
         Some(last) => Err(last.with_earlier(failures)),
         None => Ok(0),
+    }
+}
+
+/// `setup pgpass NAME --write` for the file being refreshed, as a command that runs as printed:
+/// this binary by path, with the config that was read (and the file, when it is not the usual).
+fn setup_command(config: &Config, args: &RefreshArgs, name: &str) -> String {
+    let file = args
+        .pgpass
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .map(|p| p.display().to_string());
+    let mut words = vec!["setup", "pgpass", name, "--write"];
+    words.extend(file.as_deref());
+    match HelperCommand::new(&config.path) {
+        Ok(command) => command.line(&words),
+        Err(_) => format!("rdsiam-helper {}", words.join(" ")),
     }
 }

@@ -1,5 +1,6 @@
 //! The database clients installed: libpq's version (old ones cut `.pgpass` lines at 320 bytes,
-//! and a token is 800 to 2,000), and which mysql flavour (the flags differ).
+//! and a token is 800 to 2,000; before 14 they send no SNI, which Aurora DSQL needs), and which
+//! mysql flavour (the flags differ).
 
 use super::Check;
 use crate::clients::mysql::{self, Flavour};
@@ -9,7 +10,13 @@ use std::process::Command;
 /// back-patched to these minor releases.
 const PGPASS_FIXED: [(u32, u32); 5] = [(12, 5), (11, 10), (10, 15), (9, 6020), (9, 5024)];
 
-pub fn libpq() -> Check {
+/// Server Name Indication came to libpq in 14 (`sslsni`); Aurora DSQL needs it to route a
+/// connection to its cluster, so an older libpq cannot reach one at all.
+const SNI_SINCE: u32 = 14;
+
+/// `dsql`: the Aurora DSQL connections being checked, which an old libpq cannot reach. The
+/// version is psql's (`psql --version`), which is the libpq a client installation brings.
+pub fn libpq(dsql: &[String]) -> Check {
     let Some(text) = version_of("psql") else {
         return Check::skip(
             "libpq",
@@ -23,6 +30,17 @@ pub fn libpq() -> Check {
             format!("cannot read the version in `{}`", text.trim()),
         );
     };
+    if major < SNI_SINCE && !dsql.is_empty() {
+        return Check::fail(
+            "libpq",
+            format!(
+                "{}: libpq before 14 sends no SNI (sslsni), which Aurora DSQL requires; {} cannot connect with it",
+                text.trim(),
+                dsql.join(", ")
+            ),
+        )
+        .fix("install a PostgreSQL 14 or later client (16+ also takes sslrootcert=system): `apt install postgresql-client` from a current release or apt.postgresql.org, `dnf install postgresql16`, or `brew install libpq`");
+    }
     if pgpass_lines_unbounded(major, minor) {
         Check::ok(
             "libpq",

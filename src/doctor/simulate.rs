@@ -5,6 +5,7 @@
 
 use super::{Check, Status};
 use crate::aws_api::{Aws, Caller, Resource};
+use crate::clients::HelperCommand;
 use crate::commands::policy;
 use crate::config::Connection;
 use crate::credentials;
@@ -13,7 +14,14 @@ use crate::values::DbUser;
 /// The Identity Center attribute the guide maps from `${path:userName}`.
 const TAG_KEY: &str = "username";
 
-pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Connection) -> Check {
+/// `command` prints the `policy` command of a fix so that it runs as printed.
+pub fn check(
+    aws: &Aws,
+    caller: &Caller,
+    resource: &Resource,
+    connection: &Connection,
+    command: &HelperCommand,
+) -> Check {
     let user = match &connection.user {
         DbUser::Named(name) => name.clone(),
         DbUser::SessionName => match credentials::session_name(&caller.arn) {
@@ -32,12 +40,18 @@ pub fn check(aws: &Aws, caller: &Caller, resource: &Resource, connection: &Conne
         resource: &arn,
         principal_tag: Some((TAG_KEY, &user)),
     };
-    simulate(aws, caller, connection, &asked)
+    simulate(aws, caller, connection, &asked, command)
 }
 
 /// Aurora DSQL: the action follows the token (`admin` signs DbConnectAdmin), the resource is
 /// the cluster; the database role is mapped to IAM inside the cluster, so no user is asked.
-pub fn check_dsql(aws: &Aws, caller: &Caller, connection: &Connection, cluster_id: &str) -> Check {
+pub fn check_dsql(
+    aws: &Aws,
+    caller: &Caller,
+    connection: &Connection,
+    cluster_id: &str,
+    command: &HelperCommand,
+) -> Check {
     let action = format!("dsql:{}", connection.dsql_action().as_str());
     let arn = policy::dsql_cluster_arn(&aws.region, &caller.account, cluster_id);
     let asked = Asked {
@@ -45,7 +59,7 @@ pub fn check_dsql(aws: &Aws, caller: &Caller, connection: &Connection, cluster_i
         resource: &arn,
         principal_tag: None,
     };
-    simulate(aws, caller, connection, &asked)
+    simulate(aws, caller, connection, &asked, command)
 }
 
 /// One question for the simulator.
@@ -55,7 +69,13 @@ struct Asked<'a> {
     principal_tag: Option<(&'a str, &'a str)>,
 }
 
-fn simulate(aws: &Aws, caller: &Caller, connection: &Connection, asked: &Asked) -> Check {
+fn simulate(
+    aws: &Aws,
+    caller: &Caller,
+    connection: &Connection,
+    asked: &Asked,
+    command: &HelperCommand,
+) -> Check {
     let principal = if caller.arn.contains(":assumed-role/") {
         match aws.role_arn(caller) {
             Some(role) => role,
@@ -83,10 +103,10 @@ fn simulate(aws: &Aws, caller: &Caller, connection: &Connection, asked: &Asked) 
     } else {
         format!(" by {}", decision.statements.join(", "))
     };
+    let name = connection.name().map_or("NAME", |name| name.as_str());
     let policy_fix = format!(
-        "attach the policy from `rdsiam-helper policy {} --account {}` to the permission set (or role) {principal}",
-        connection.name().map_or("NAME", |name| name.as_str()),
-        caller.account
+        "attach the policy from `{}` to the permission set (or role) {principal}",
+        command.line(&["policy", name, "--account", &caller.account])
     );
     match decision.decision.as_str() {
         "allowed" => Check::ok(

@@ -18,6 +18,8 @@ pub struct Decoded {
     pub region: String,
     pub signed_at: SystemTime,
     pub expires_at: SystemTime,
+    /// `X-Amz-Expires`: how long it was signed for.
+    pub expires_in: Duration,
     pub session_token: bool,
     /// An Aurora DSQL token's action. Such a token names neither a port nor a user (the port
     /// and user above are then 0 and empty).
@@ -85,6 +87,7 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
         region,
         signed_at,
         expires_at: signed_at + Duration::from_secs(expires),
+        expires_in: Duration::from_secs(expires),
         session_token: param("X-Amz-Security-Token").is_some(),
         dsql_action,
     })
@@ -131,6 +134,7 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
             format!("valid until {}", clock::rfc3339(token.expires_at)),
         )
     });
+    checks.push(lifetime(token));
     let Some(c) = connection else {
         return checks;
     };
@@ -168,6 +172,37 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// The longest `X-Amz-Expires` the server takes: a week for Aurora DSQL, 900 s for RDS (a
+/// longer one is refused at login, as aws-sdk-java#2617 found, not served for longer).
+fn lifetime(token: &Decoded) -> Check {
+    let (server, max) = match token.dsql_action {
+        Some(_) => ("Aurora DSQL", crate::values::MAX_DSQL_TOKEN_LIFETIME),
+        None => ("RDS", crate::values::TOKEN_LIFETIME),
+    };
+    let seconds = token.expires_in.as_secs();
+    if token.expires_in > max {
+        Check::fail(
+            "lifetime",
+            format!(
+                "signed for {seconds} s (X-Amz-Expires), over the {} s {server} accepts: the server refuses it",
+                max.as_secs()
+            ),
+        )
+        .fix(match token.dsql_action {
+            Some(_) => "sign it for a week or less (`token_lifetime`, at most 1w); `rdsiam-helper token NAME` does",
+            None => "sign it for 900 s, as `rdsiam-helper token NAME` and `aws rds generate-db-auth-token` do",
+        })
+    } else {
+        Check::ok(
+            "lifetime",
+            format!(
+                "signed for {seconds} s, within the {} s {server} accepts",
+                max.as_secs()
+            ),
+        )
+    }
 }
 
 /// A DSQL token names the action, which the connection's user decides (or `dsql_action`).

@@ -144,7 +144,7 @@ impl Host {
         match region {
             Some(region) => format!("{}.dsql.{region}.on.aws", self.to_ascii_lowercase()).parse(),
             None => refuse(format!(
-                "`{self}` is a bare DSQL cluster id, and no region is set to expand it with; set `region` or give the full endpoint CLUSTER_ID.dsql.REGION.on.aws"
+                "`{self}` is a bare DSQL cluster id, and no region is set to expand it with; give the full endpoint CLUSTER_ID.dsql.REGION.on.aws, or a region"
             )),
         }
     }

@@ -1488,7 +1488,7 @@ fn doctor_warns_of_an_engine_the_host_contradicts() {
     ));
     let aws = Aws::new(account());
     aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
-    let report = json(&aws.run(&home, &["doctor", "--format", "json"]));
+    let report = aws.run(&home, &["doctor", "--format", "json"]).json();
     let pg = check(&report, "pg_on_dsql", "engine");
     assert_eq!(pg["status"], "warn", "{pg}");
     assert_eq!(
@@ -1543,7 +1543,7 @@ fn doctor_fails_a_libpq_before_14_for_dsql_which_needs_sni() {
     let libpq = |version: &str, args: &[&str]| {
         let path = psql_saying(&home, version);
         let run = aws.run_env(&home, args, "", &[("PATH", path)]);
-        json(&run)["sections"][0]["checks"]
+        run.json()["sections"][0]["checks"]
             .as_array()
             .unwrap()
             .iter()
@@ -1586,7 +1586,9 @@ fn doctor_prints_the_policy_command_that_runs_as_printed_with_another_config() {
     let config = config.to_str().unwrap();
     let aws = Aws::new(account());
     aws.dsql_state.lock().unwrap().clusters = vec![(DSQL_ID.into(), "ACTIVE".into())];
-    let report = json(&aws.run(&home, &["--config", config, "doctor", "--format", "json"]));
+    let report = aws
+        .run(&home, &["--config", config, "doctor", "--format", "json"])
+        .json();
     let binary = common::binary();
     let binary = binary.to_str().unwrap();
     for name in ["app", "inst"] {

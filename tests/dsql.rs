@@ -632,7 +632,7 @@ fn doctor_token(home: &Home, name: &str, token: &str) -> Run {
 }
 
 fn token_check(run: &Run, check: &str) -> Value {
-    json(run)["sections"][0]["checks"]
+    run.json()["sections"][0]["checks"]
         .as_array()
         .unwrap()
         .iter()
@@ -723,7 +723,7 @@ fn a_bare_cluster_id_given_ad_hoc_takes_the_environments_region_and_the_file_doe
     let mut flagged = bare.to_vec();
     flagged.extend(["--region", "us-east-1", "--format", "json"]);
     let run = ad_hoc(&[("AWS_REGION", "eu-west-1")], &flagged);
-    assert_eq!(json(run.ok())["host"], DSQL_HOST);
+    assert_eq!(run.ok().json()["host"], DSQL_HOST);
     // None at all: the error lists where a region comes from.
     ad_hoc(&[], &bare)
         .code(2)

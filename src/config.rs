@@ -140,6 +140,22 @@ pub struct Connection {
     pub verify: bool,
 }
 
+/// A connection of the config file with the name it has there: what a command that prints
+/// commands for it works on, so the name is never missing.
+#[derive(Debug, Clone, Copy)]
+pub struct Named<'a> {
+    pub name: &'a ConnectionName,
+    pub connection: &'a Connection,
+}
+
+impl std::ops::Deref for Named<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.connection
+    }
+}
+
 /// Where a connection came from: a table in the config file, which gives it the name that
 /// files and printed commands refer to, or flags alone, which give it none.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
@@ -616,6 +632,21 @@ impl Config {
 
     pub fn get(&self, name: &str) -> Result<&Connection> {
         self.connections.get(name).ok_or_else(|| self.unknown(name))
+    }
+
+    /// The connection with its name, for what refers to it by name (printed commands).
+    pub fn named(&self, name: &str) -> Result<Named<'_>> {
+        self.connections
+            .get_key_value(name)
+            .map(|(name, connection)| Named { name, connection })
+            .ok_or_else(|| self.unknown(name))
+    }
+
+    /// Every connection of the file, with its name, in name order.
+    pub fn all_named(&self) -> impl Iterator<Item = Named<'_>> {
+        self.connections
+            .iter()
+            .map(|(name, connection)| Named { name, connection })
     }
 
     fn unknown(&self, name: &str) -> Error {

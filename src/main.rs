@@ -1,3 +1,4 @@
+mod arn;
 mod aws_api;
 mod ca_bundle;
 mod cache;

@@ -5,7 +5,7 @@ use crate::aws_api::{Aws, Caller};
 use crate::cli::{DoctorArgs, OutputFormat};
 use crate::clients::HelperCommand;
 use crate::commands::print;
-use crate::config::{Config, Connection, Engine};
+use crate::config::{Config, Engine, Named};
 use crate::doctor::{self, Check, Section};
 use crate::error::{Error, Result};
 use std::io::Read as _;
@@ -24,9 +24,9 @@ pub fn run(config: &Config, args: &DoctorArgs) -> Result<i32> {
 }
 
 fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
-    let connections: Vec<&Connection> = match name {
-        Some(name) => vec![config.get(name)?],
-        None => config.connections.values().collect(),
+    let connections: Vec<Named<'_>> = match name {
+        Some(name) => vec![config.named(name)?],
+        None => config.all_named().collect(),
     };
     let dsql: Vec<String> = connections
         .iter()
@@ -48,9 +48,10 @@ fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
 }
 
 /// One connection: offline checks first, then AWS, then the network and a real login.
-fn connection(connection: &Connection, command: &HelperCommand) -> Section {
+fn connection(named: Named<'_>, command: &HelperCommand) -> Section {
+    let connection = named.connection;
     let mut section = Section {
-        name: connection.label(),
+        name: named.name.to_string(),
         checks: Vec::new(),
     };
     section.checks.extend(doctor::config::engine(connection));
@@ -60,7 +61,7 @@ fn connection(connection: &Connection, command: &HelperCommand) -> Section {
     section.checks.extend(doctor::dsql::lifetime(connection));
     section.checks.extend(doctor::tunnel::check(connection));
     match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_deref())) {
-        Some(Ok(aws)) => section.checks.extend(online(&aws, connection, command)),
+        Some(Ok(aws)) => section.checks.extend(online(&aws, named, command)),
         Some(Err(err)) => {
             section
                 .checks
@@ -76,7 +77,7 @@ fn connection(connection: &Connection, command: &HelperCommand) -> Section {
     section
 }
 
-fn online(aws: &Aws, connection: &Connection, command: &HelperCommand) -> Vec<Check> {
+fn online(aws: &Aws, connection: Named<'_>, command: &HelperCommand) -> Vec<Check> {
     let mut checks = Vec::new();
     let (caller_check, caller) = doctor::caller::check(aws);
     checks.push(caller_check);
@@ -84,7 +85,7 @@ fn online(aws: &Aws, connection: &Connection, command: &HelperCommand) -> Vec<Ch
         checks.extend(dsql(aws, caller.as_ref(), connection, command));
         return checks;
     }
-    let (rds_check, resource) = doctor::resource::lookup(aws, connection);
+    let (rds_check, resource) = doctor::resource::lookup(aws, &connection);
     checks.push(rds_check);
     let Some(resource) = resource else {
         return checks;
@@ -103,10 +104,10 @@ fn online(aws: &Aws, connection: &Connection, command: &HelperCommand) -> Vec<Ch
 fn dsql(
     aws: &Aws,
     caller: Option<&Caller>,
-    connection: &Connection,
+    connection: Named<'_>,
     command: &HelperCommand,
 ) -> Vec<Check> {
-    let id = match doctor::dsql::cluster_id(connection) {
+    let id = match doctor::dsql::cluster_id(&connection) {
         Ok(id) => id,
         Err(skipped) => return vec![skipped],
     };
@@ -138,15 +139,16 @@ fn token(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
             .hint("pipe a token in: `rdsiam-helper token NAME | rdsiam-helper doctor NAME --token`")
     })?;
     let connection = match name {
-        Some(name) => Some(config.get(name)?),
-        None if config.connections.len() == 1 => config.connections.values().next(),
+        Some(name) => Some(config.named(name)?),
+        None if config.connections.len() == 1 => config.all_named().next(),
         None => None,
     };
+    let command = HelperCommand::new(&config.path)?;
     let mut checks = doctor::token::describe(&decoded);
-    checks.extend(doctor::token::compare(&decoded, connection));
+    checks.extend(doctor::token::compare(&decoded, connection, &command));
     Ok(vec![Section {
         name: match connection {
-            Some(c) => format!("token for {}", c.label()),
+            Some(c) => format!("token for {}", c.name),
             None => "token".to_string(),
         },
         checks,

@@ -3,6 +3,7 @@
 //! Identity Center user name by default). For an Aurora DSQL connection: `dsql:DbConnect` or
 //! `dsql:DbConnectAdmin` (as the connection's token) on the cluster.
 
+use crate::arn::{dbuser_arn, dsql_cluster_arn};
 use crate::aws_api::Aws;
 use crate::cli::PolicyArgs;
 use crate::commands::print;
@@ -85,32 +86,6 @@ fn dsql(connection: &Connection, args: &PolicyArgs) -> Result<i32> {
         serde_json::to_string_pretty(&policy).unwrap_or_default()
     ))?;
     Ok(0)
-}
-
-/// `arn:PARTITION:dsql:REGION:ACCOUNT:cluster/CLUSTER_ID`.
-pub fn dsql_cluster_arn(region: &str, account: &str, cluster_id: &str) -> String {
-    format!(
-        "arn:{}:dsql:{region}:{account}:cluster/{cluster_id}",
-        partition(region)
-    )
-}
-
-/// `arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`.
-pub fn dbuser_arn(region: &str, account: &str, resource_id: &str, user: &str) -> String {
-    format!(
-        "arn:{}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}",
-        partition(region)
-    )
-}
-
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 fn region_of(connection: &Connection) -> Result<String> {

@@ -6,8 +6,7 @@
 use super::{Check, Status};
 use crate::aws_api::{Aws, Caller, Resource};
 use crate::clients::HelperCommand;
-use crate::commands::policy;
-use crate::config::Connection;
+use crate::config::Named;
 use crate::credentials;
 use crate::values::DbUser;
 
@@ -19,7 +18,7 @@ pub fn check(
     aws: &Aws,
     caller: &Caller,
     resource: &Resource,
-    connection: &Connection,
+    connection: Named<'_>,
     command: &HelperCommand,
 ) -> Check {
     let user = match &connection.user {
@@ -34,7 +33,7 @@ pub fn check(
             }
         },
     };
-    let arn = policy::dbuser_arn(&aws.region, &caller.account, &resource.resource_id, &user);
+    let arn = crate::arn::dbuser_arn(&aws.region, &caller.account, &resource.resource_id, &user);
     let asked = Asked {
         action: "rds-db:connect",
         resource: &arn,
@@ -48,12 +47,12 @@ pub fn check(
 pub fn check_dsql(
     aws: &Aws,
     caller: &Caller,
-    connection: &Connection,
+    connection: Named<'_>,
     cluster_id: &str,
     command: &HelperCommand,
 ) -> Check {
     let action = format!("dsql:{}", connection.dsql_action().as_str());
-    let arn = policy::dsql_cluster_arn(&aws.region, &caller.account, cluster_id);
+    let arn = crate::arn::dsql_cluster_arn(&aws.region, &caller.account, cluster_id);
     let asked = Asked {
         action: &action,
         resource: &arn,
@@ -72,7 +71,7 @@ struct Asked<'a> {
 fn simulate(
     aws: &Aws,
     caller: &Caller,
-    connection: &Connection,
+    connection: Named<'_>,
     asked: &Asked,
     command: &HelperCommand,
 ) -> Check {
@@ -103,7 +102,7 @@ fn simulate(
     } else {
         format!(" by {}", decision.statements.join(", "))
     };
-    let name = connection.name().map_or("NAME", |name| name.as_str());
+    let name = connection.name.as_str();
     let policy_fix = format!(
         "attach the policy from `{}` to the permission set (or role) {principal}",
         command.line(&["policy", name, "--account", &caller.account])

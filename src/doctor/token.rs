@@ -3,8 +3,9 @@
 //! and the session token are never printed.
 
 use super::Check;
+use crate::clients::HelperCommand;
 use crate::clock;
-use crate::config::{Connection, Engine};
+use crate::config::{Connection, Engine, Named};
 use crate::values::{DbUser, DsqlAction};
 use percent_encoding::percent_decode_str;
 use std::time::{Duration, SystemTime};
@@ -116,15 +117,24 @@ pub fn describe(token: &Decoded) -> Vec<Check> {
 }
 
 /// What in the token contradicts the connection, or has run out.
-pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
+/// `command` prints the `token` command of a fix so that it runs as printed.
+pub fn compare(
+    token: &Decoded,
+    connection: Option<Named<'_>>,
+    command: &HelperCommand,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let now = clock::now();
+    let fresh = match connection {
+        Some(c) => command.line(&["token", c.name]),
+        None => command.line(&["token", "NAME"]),
+    };
     checks.push(if token.expires_at <= now {
         Check::fail(
             "expiry",
             format!("expired at {}", clock::rfc3339(token.expires_at)),
         )
-        .fix("get a fresh one: `rdsiam-helper token NAME`")
+        .fix(format!("get a fresh one: `{fresh}`"))
     } else if token.signed_at > now + Duration::from_secs(300) {
         Check::fail("expiry", "signed in the future: the signing clock is ahead")
             .fix("check the clock of the machine that signed it")
@@ -146,14 +156,14 @@ pub fn compare(token: &Decoded, connection: Option<&Connection>) -> Vec<Check> {
             .fix("sign for the RDS endpoint (`host`); clients connect to the tunnel, the token names the endpoint")
     } else if !token.host.eq_ignore_ascii_case(&c.host) {
         Check::fail("host", format!("signed for {}, the connection's endpoint is {}", token.host, c.host))
-            .fix(format!("use a token for this connection: `rdsiam-helper token {}`", c.label()))
+            .fix(format!("use a token for this connection: `{fresh}`"))
     } else {
         Check::ok("host", format!("{} matches", token.host))
     });
     if let Some(action) = token.dsql_action {
-        checks.extend(compare_dsql(action, c));
+        checks.extend(compare_dsql(action, &c, &fresh));
     } else {
-        checks.extend(compare_rds(token, c));
+        checks.extend(compare_rds(token, &c));
     }
     if let Some(region) = c.signing_region() {
         checks.push(if token.region != *region {
@@ -206,7 +216,7 @@ fn lifetime(token: &Decoded) -> Check {
 }
 
 /// A DSQL token names the action, which the connection's user decides (or `dsql_action`).
-fn compare_dsql(action: DsqlAction, c: &Connection) -> Vec<Check> {
+fn compare_dsql(action: DsqlAction, c: &Connection, fresh: &str) -> Vec<Check> {
     if c.engine != Engine::Dsql {
         return vec![
             Check::fail(
@@ -217,10 +227,7 @@ fn compare_dsql(action: DsqlAction, c: &Connection) -> Vec<Check> {
                     c.engine.as_str()
                 ),
             )
-            .fix(format!(
-                "use a token for this connection: `rdsiam-helper token {}`",
-                c.label()
-            )),
+            .fix(format!("use a token for this connection: `{fresh}`")),
         ];
     }
     let wanted = c.dsql_action();

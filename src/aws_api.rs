@@ -7,6 +7,7 @@
 
 use crate::credentials::{self, Resolved};
 use crate::error::{Error, Result};
+use crate::values::{AwsProfile, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_types::SdkConfig;
@@ -152,12 +153,13 @@ pub struct Decision {
 impl Aws {
     /// Resolves credentials for `profile` (with the tool's own errors and hints, exit 3) and
     /// builds the SDK configuration around them.
-    pub fn connect(profile: Option<&str>, region: Option<&str>) -> Result<Aws> {
+    pub fn connect(profile: Option<&AwsProfile>, region: Option<&Region>) -> Result<Aws> {
         let resolved = credentials::resolve(profile, region)?;
         Aws::from_resolved(&resolved, profile)
     }
 
-    pub fn from_resolved(resolved: &Resolved, profile: Option<&str>) -> Result<Aws> {
+    pub fn from_resolved(resolved: &Resolved, profile: Option<&AwsProfile>) -> Result<Aws> {
+        let profile = profile.map(|p| p.as_str());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

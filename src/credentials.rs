@@ -5,6 +5,7 @@ use crate::config::Connection;
 use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::{Error, Result};
 use crate::report;
+use crate::values::AwsProfile;
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -88,7 +89,11 @@ pub struct Resolved {
 /// Credentials (and, when not given, the region) for `profile`, from aws-config's providers:
 /// environment, shared files, credential_process, SSO / Identity Center, assume-role, web
 /// identity, container and IMDS.
-pub fn resolve(profile: Option<&str>, region: Option<&str>) -> Result<Resolved> {
+pub fn resolve(
+    profile: Option<&AwsProfile>,
+    region: Option<&crate::values::Region>,
+) -> Result<Resolved> {
+    let (profile, region) = (profile.map(|p| p.as_str()), region.map(|r| r.as_str()));
     // A current-thread runtime: one request at a time is all we make, and it starts in
     // microseconds. It exists only on this (miss) path.
     let runtime = tokio::runtime::Builder::new_current_thread()

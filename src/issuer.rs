@@ -63,8 +63,8 @@ pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
 /// `cache` also keeps the `{session_name}` between tokens; `None` with --no-cache.
 fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Result<Signed> {
     let resolved = credentials::resolve(
-        connection.aws_profile.as_deref(),
-        connection.signing_region().as_deref(),
+        connection.aws_profile.as_ref(),
+        connection.signing_region().as_ref(),
     )?;
     let now = clock::now();
     let expiry = resolved.credentials.expiry();
@@ -123,17 +123,14 @@ fn signing_user(
         source: &key.source,
         access_key_id: resolved.credentials.access_key_id(),
     };
-    // A folder that could not be created was reported by Cache::open; nothing to read or keep.
-    let cache_dir = cache.map(Cache::dir).filter(|dir| dir.is_dir());
-    if let Some(dir) = cache_dir
-        && let Some(name) = cache::lookup_identity(dir, &identity, clock::now())?
+    if let Some(cache) = cache
+        && let Some(name) = cache.identity(&identity, clock::now())?
     {
         return Ok(name);
     }
     let name = session_name_from_sts(resolved)?;
-    if let Some(dir) = cache_dir {
-        cache::store_identity(
-            dir,
+    if let Some(cache) = cache {
+        cache.keep_identity(
             &identity,
             &name,
             clock::now(),

@@ -25,12 +25,12 @@ pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
         return Ok(());
     }
     let resolved = credentials::resolve(
-        connection.aws_profile.as_deref(),
-        connection.signing_region().as_deref(),
+        connection.aws_profile.as_ref(),
+        connection.signing_region().as_ref(),
     )?;
     let expiry = resolved.credentials.expiry();
     credentials::check_not_expired(connection, expiry, || resolved.source())?;
-    let aws = Aws::from_resolved(&resolved, connection.aws_profile.as_deref())?;
+    let aws = Aws::from_resolved(&resolved, connection.aws_profile.as_ref())?;
     let caller = aws.caller().map_err(|err| {
         err.within(format!(
             "verifying the credentials for {}",

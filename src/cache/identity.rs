@@ -7,7 +7,7 @@
 //! symlink or another user's file, atomic replace, a bad file is a miss) and hold no secret:
 //! the name, two times, and the description of the credential source.
 
-use super::folder::{CLOCK_SKEW, read_private_json, stem, write_private_json};
+use super::folder::{CLOCK_SKEW, Cache, read_private_json, stem, write_private_json};
 use crate::clock;
 use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::Result;
@@ -82,7 +82,7 @@ impl Entry {
 
 /// The cached name for `key` if it is still valid at `now`. Anything unreadable, foreign or
 /// expired is a miss; a symlink or another user's file is refused, as for tokens.
-pub fn lookup(dir: &Path, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<String>> {
+fn lookup(dir: &Path, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<String>> {
     let path = key.path(dir);
     let entry = match read(&path)? {
         Some(entry) if entry.usable_for(key, now) => entry,
@@ -106,7 +106,7 @@ pub fn lookup(dir: &Path, key: &IdentityKey<'_>, now: SystemTime) -> Result<Opti
 
 /// Keeps `name` until the credentials that resolved it expire. Failing to write costs only
 /// the next miss an STS call, so it is a warning.
-pub fn store(
+fn store(
     dir: &Path,
     key: &IdentityKey<'_>,
     name: &str,
@@ -145,6 +145,30 @@ pub fn store(
 fn read(path: &Path) -> Result<Option<Entry>> {
     // Ours are a few hundred bytes.
     read_private_json(path, 4096)
+}
+
+impl Cache {
+    /// The `{session_name}` cached for `key`, if still valid at `now`. A folder that could not
+    /// be created (reported when the cache was opened) holds none.
+    pub fn identity(&self, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<String>> {
+        match self.dir().is_dir() {
+            true => lookup(self.dir(), key, now),
+            false => Ok(None),
+        }
+    }
+
+    /// Keeps `name` for `key` until the credentials expire (see `store`).
+    pub fn keep_identity(
+        &self,
+        key: &IdentityKey<'_>,
+        name: &str,
+        now: SystemTime,
+        credentials_expiry: Option<SystemTime>,
+    ) {
+        if self.dir().is_dir() {
+            store(self.dir(), key, name, now, credentials_expiry);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod verified;
 pub use client::OptionFile;
 pub use connection::stamp_if_large;
 pub use folder::{Cache, default_dir};
-pub use identity::{IdentityKey, lookup as lookup_identity, store as store_identity};
+pub use identity::IdentityKey;
 pub use token::{CacheKey, Issued, Signed};
 
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@ use crate::cli::{AddConnection, DiscoverArgs};
 use crate::commands::print;
 use crate::config::{Config, Engine};
 use crate::error::{Error, Result};
-use crate::values::{DbUser, Port, Region};
+use crate::values::{AwsProfile, DbUser, Port};
 use std::path::Path;
 
 /// Lists what RDS has with IAM authentication on, and the Aurora DSQL clusters (always IAM);
@@ -15,8 +15,8 @@ use std::path::Path;
 /// (`connections` adds them).
 pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnection>> {
     let config = Config::load(explicit)?;
-    let profile = args.aws_profile.clone().map(String::from);
-    let aws = Aws::connect(profile.as_deref(), args.region.as_ref().map(Region::as_str))?;
+    let profile = args.aws_profile.as_ref();
+    let aws = Aws::connect(profile, args.region.as_ref())?;
     // One side may be closed to the caller (no rds:Describe* or no dsql:ListClusters): the
     // other is still worth listing.
     let (found, clusters) = match (aws.iam_enabled(), aws.dsql_clusters()) {
@@ -77,7 +77,7 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
         adds.push(connection_for(
             resource,
             &aws.region,
-            profile.as_deref(),
+            profile,
             args.user.clone(),
         )?);
     }
@@ -92,7 +92,7 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
         adds.push(connection_for_dsql(
             cluster,
             &aws.region,
-            profile.as_deref(),
+            profile,
             args.user.clone(),
         )?);
     }
@@ -102,10 +102,10 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
 /// `connections add NAME --from-instance ID | --from-cluster ID`: the connection to add, filled
 /// in from RDS.
 pub fn filled(add: &AddConnection) -> Result<AddConnection> {
-    let profile = add.aws_profile.clone().map(String::from);
-    let aws = Aws::connect(profile.as_deref(), add.region.as_ref().map(Region::as_str))?;
+    let profile = add.aws_profile.as_ref();
+    let aws = Aws::connect(profile, add.region.as_ref())?;
     if let Some(id) = &add.from_dsql_cluster {
-        return filled_dsql(add, &aws, id, profile.as_deref());
+        return filled_dsql(add, &aws, id, profile);
     }
     let resource = match (&add.from_instance, &add.from_cluster) {
         (Some(id), _) => aws.instance(id)?,
@@ -124,7 +124,7 @@ pub fn filled(add: &AddConnection) -> Result<AddConnection> {
             add.name.as_str()
         ));
     }
-    let mut filled = connection_for(&resource, &aws.region, profile.as_deref(), add.user.clone())?;
+    let mut filled = connection_for(&resource, &aws.region, profile, add.user.clone())?;
     // What was given on the command line wins over what RDS says.
     filled.name = add.name.clone();
     filled.port = add.port.or(filled.port);
@@ -141,7 +141,7 @@ fn filled_dsql(
     add: &AddConnection,
     aws: &Aws,
     id: &str,
-    profile: Option<&str>,
+    profile: Option<&AwsProfile>,
 ) -> Result<AddConnection> {
     let cluster = match aws.dsql_cluster(id)? {
         DsqlLookup::Found(cluster) => cluster,
@@ -181,7 +181,7 @@ fn filled_dsql(
 fn connection_for_dsql(
     cluster: &DsqlCluster,
     region: &str,
-    profile: Option<&str>,
+    profile: Option<&AwsProfile>,
     user: Option<DbUser>,
 ) -> Result<AddConnection> {
     let found = Found {
@@ -200,7 +200,7 @@ fn connection_for_dsql(
 fn connection_for(
     resource: &Resource,
     region: &str,
-    profile: Option<&str>,
+    profile: Option<&AwsProfile>,
     user: Option<DbUser>,
 ) -> Result<AddConnection> {
     let found = Found {
@@ -228,7 +228,7 @@ impl Found<'_> {
     fn connection(
         &self,
         region: &str,
-        profile: Option<&str>,
+        profile: Option<&AwsProfile>,
         user: DbUser,
     ) -> Result<AddConnection> {
         let invalid = |what: &str, e: crate::values::ValueError| {
@@ -257,10 +257,7 @@ impl Found<'_> {
             user: Some(user),
             database: None,
             region: Some(region.parse().map_err(|e| invalid("a region", e))?),
-            aws_profile: profile
-                .map(str::parse)
-                .transpose()
-                .map_err(|e| invalid("a profile", e))?,
+            aws_profile: profile.cloned(),
             ca_bundle: None,
             refresh_before: None,
             tunnel: None,

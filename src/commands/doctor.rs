@@ -60,7 +60,7 @@ fn connection(named: Named<'_>, command: &HelperCommand) -> Section {
     section.checks.push(doctor::ca_bundle::check(connection));
     section.checks.extend(doctor::dsql::lifetime(connection));
     section.checks.extend(doctor::tunnel::check(connection));
-    match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_deref())) {
+    match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_ref())) {
         Some(Ok(aws)) => section.checks.extend(online(&aws, named, command)),
         Some(Err(err)) => {
             section

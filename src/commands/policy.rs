@@ -104,8 +104,8 @@ fn region_of(connection: &Connection) -> Result<String> {
 /// The resource behind the connection's host, asked of RDS with the connection's profile.
 fn look_up(connection: &Connection) -> Result<(String, String)> {
     let aws = Aws::connect(
-        connection.aws_profile.as_deref(),
-        connection.signing_region().as_deref(),
+        connection.aws_profile.as_ref(),
+        connection.signing_region().as_ref(),
     )?;
     match aws.find_by_endpoint(&connection.host)? {
         Some(resource) => Ok((aws.region.clone(), resource.resource_id)),

@@ -15,7 +15,8 @@ pub fn check(connection: &Connection) -> (Check, Option<Resolved>) {
         Some(p) => format!("profile `{p}`"),
         None => "the default credential chain".to_string(),
     };
-    let resolved = match credentials::resolve(profile, connection.signing_region().as_deref()) {
+    let region = connection.signing_region();
+    let resolved = match credentials::resolve(connection.aws_profile.as_ref(), region.as_ref()) {
         Ok(resolved) => resolved,
         Err(err) => return (Check::from_error("credentials", Status::Fail, err), None),
     };

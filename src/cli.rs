@@ -528,6 +528,13 @@ pub fn parse() -> Result<Cli, Error> {
             .collect();
         let message = message.join(" ");
         let mut error = Error::usage(message.strip_prefix("error: ").unwrap_or(&message));
+        // clap's "a similar argument exists" and the like.
+        for tip in rendered
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("tip: "))
+        {
+            error = error.hint(tip);
+        }
         if let Some(usage) = rendered.lines().find(|l| l.starts_with("Usage: ")) {
             error = error.hint(usage);
         }

@@ -402,6 +402,18 @@ struct Defaults {
     verify: Option<bool>,
 }
 
+impl Defaults {
+    /// `[defaults] ca_bundle` is for RDS: it is usually the RDS global bundle, which does not
+    /// hold the public CAs an Aurora DSQL endpoint's certificate comes from, so a DSQL
+    /// connection takes only its own `ca_bundle`, else the system store.
+    fn ca_bundle_for(&self, engine: Engine) -> Option<PathBuf> {
+        match engine {
+            Engine::Dsql => None,
+            Engine::Postgres | Engine::Mysql => self.ca_bundle.clone(),
+        }
+    }
+}
+
 impl ConfigFile<'_> {
     fn defaults(&self, raw: RawSettings) -> Defaults {
         let line = |span: std::ops::Range<usize>| self.line_of(span.start);
@@ -583,7 +595,7 @@ impl Config {
             default_region: self.defaults.region.clone(),
             region_from_host: true,
             aws_profile: self.defaults.aws_profile.clone(),
-            ca_bundle: self.defaults.ca_bundle.clone(),
+            ca_bundle: self.defaults.ca_bundle_for(engine),
             refresh_before: self
                 .defaults
                 .refresh_before
@@ -623,6 +635,22 @@ impl Config {
             ),
             None => Error::failure(format!("{path}: {problem} (for {name})")),
         }
+    }
+
+    /// Why a connection of `engine` with these values (its own where given, else
+    /// `[defaults]`') would hold tokens that are stale when signed: for values checked before
+    /// they are written.
+    pub fn stale_when_signed(
+        &self,
+        engine: Engine,
+        refresh_before: Option<Duration>,
+        token_lifetime: Option<Duration>,
+    ) -> Option<String> {
+        let before = refresh_before
+            .or(self.defaults.refresh_before)
+            .unwrap_or(DEFAULT_REFRESH_BEFORE);
+        let life = lifetime(engine, token_lifetime, self.defaults.token_lifetime);
+        stale_when_signed(engine, before, life)
     }
 
     /// Whether `[defaults]` names a user, for a connection that names none.
@@ -889,7 +917,7 @@ impl ConfigFile<'_> {
             ca_bundle: raw
                 .ca_bundle
                 .map(|p| expand_home(Path::new(p.as_str())))
-                .or_else(|| defaults.ca_bundle.clone()),
+                .or_else(|| defaults.ca_bundle_for(engine)),
             refresh_before,
             tunnel: raw.tunnel,
             sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),

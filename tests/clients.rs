@@ -374,6 +374,14 @@ fn mariadb_exec_connect_and_option_file_with_the_token_kept_out_of_ps() {
     assert_eq!(hostile.stdout.trim(), "jane@%");
     let warned = setup.home.run(&["exec", "shop", "--", "true"]);
     warned.ok().stderr_has("sets `host` in [client]");
+    // A password there is read after the token's file and sent instead: `connect` says so.
+    setup
+        .home
+        .write(".my.cnf", "[client]\npassword=not-the-token\n");
+    setup
+        .home
+        .run(&["connect", "shop", "--", "-N", "-e", "select 1"])
+        .stderr_has("sets `password` in [client], which overrides what `connect` sets");
 
     // the option-file group written by setup, with the token in MYSQL_PWD (never in argv)
     setup
@@ -400,6 +408,13 @@ fn mariadb_exec_connect_and_option_file_with_the_token_kept_out_of_ps() {
     );
     option_file.ok();
     assert_eq!(option_file.stdout.trim(), "jane@%");
+    // The group holds the keys of the client found, which warns about any `loose-` key it
+    // does not know.
+    assert!(
+        !option_file.stderr.contains("Warning"),
+        "{}",
+        option_file.stderr
+    );
 
     // While a client runs, no process's command line carries the token.
     let signature = token.split("X-Amz-Signature=").nth(1).unwrap().to_string();

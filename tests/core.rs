@@ -841,13 +841,13 @@ fn refresh_hints_print_a_setup_command_that_runs_as_printed() {
     assert!(output.status.success(), "{hint}: {output:?}");
     home.run(&["--config", config, "refresh", "prod", "--pgpass", pgpass])
         .ok();
-    // A missing file: the hint creates the entry in it.
+    // A missing file: the hint creates the entry for this connection in it.
     let missing = home.path().join("missing.pgpass");
     let missing = missing.to_str().unwrap();
     home.run(&["--config", config, "refresh", "prod", "--pgpass", missing])
         .code(1)
         .stderr_has(&format!(
-            "hint: create the entry with `{binary} --config {config} setup pgpass NAME --write {missing}`"
+            "hint: create the entry with `{binary} --config {config} setup pgpass prod --write {missing}`"
         ));
     // The default config and file: no --config, no path.
     home.config(&format!(

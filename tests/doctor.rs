@@ -1608,3 +1608,34 @@ fn doctor_prints_the_policy_command_that_runs_as_printed_with_another_config() {
         );
     }
 }
+
+/// Through a tunnel the endpoint's name (often private) need not resolve here: doctor does not
+/// fail on DNS, and logs in through the tunnel, checking the name in the certificate.
+#[test]
+fn doctor_logs_in_through_a_tunnel_when_the_endpoint_name_does_not_resolve() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let forward = common::tcp_forward(pg.port());
+    // Named in the test certificate, and resolvable nowhere.
+    let host = common::servers::DSQL_HOST;
+    let home = home_with(&format!(
+        "[connections.ledger]\nhost = \"{host}\"\nuser = \"admin\"\ntunnel = \"127.0.0.1:{forward}\"\nca_bundle = \"{}\"\n",
+        ca.ca_pem().display()
+    ));
+    let aws = Aws::new(account());
+    aws.dsql_state.lock().unwrap().clusters = vec![(
+        host.split('.').next().unwrap().to_string(),
+        "ACTIVE".to_string(),
+    )];
+    let token = aws.run(&home, &["pg", "ledger"]).ok().token();
+    pg.create_role("admin", &token);
+    let report = doctor_json(&aws, &home, "ledger");
+    let dns = check(&report, "ledger", "dns");
+    assert_eq!(dns["status"], "skip", "{dns}");
+    assert_eq!(check(&report, "ledger", "tunnel")["status"], "ok");
+    let login = check(&report, "ledger", "login");
+    assert_eq!(login["status"], "ok", "{login}");
+    assert_eq!(login["message"], "logged in as admin");
+}

@@ -743,3 +743,109 @@ fn a_users_unterminated_last_pgpass_line_keeps_its_bytes() {
     let text = std::fs::read_to_string(home.path().join(".pgpass")).unwrap();
     assert!(text.ends_with("*:*:*:*:secret\nlast:1:*:x:y"), "{text:?}");
 }
+
+/// Mistakes a user makes on the command line are refused where they enter, naming the flag,
+/// and nothing is written.
+#[test]
+fn flag_mistakes_are_named_where_they_enter() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    // A refresh_before no token can meet: refused before the file exists, exit 2.
+    home.run(&[
+        "connections",
+        "add",
+        "n",
+        "--host",
+        "db.example.com",
+        "--user",
+        "u",
+        "--refresh-before",
+        "14m59s",
+        "--token-lifetime",
+        "10m",
+        "--engine",
+        "dsql",
+        "--region",
+        "us-east-1",
+    ])
+    .code(2)
+    .stderr_has("connection `n` not added: token_lifetime 10m is not longer than refresh_before")
+    .stderr_has("--refresh-before");
+    home.run(&[
+        "connections",
+        "add",
+        "n",
+        "--host",
+        "db.example.com",
+        "--user",
+        "u",
+        "--refresh-before",
+        "15m",
+    ])
+    .code(2)
+    .stderr_has("an RDS token lives 15 minutes");
+    assert!(!home.config_path().exists());
+    // An engine the endpoint's name contradicts is added, with the warning a token would give.
+    home.run(&[
+        "connections",
+        "add",
+        "x",
+        "--engine",
+        "mysql",
+        "--user",
+        "u",
+        "--host",
+        "abc.dsql.us-east-1.on.aws",
+    ])
+    .ok()
+    .stderr_has("is an Aurora DSQL endpoint: the cluster will refuse it");
+    // clap's own suggestions are kept as hints.
+    home.run(&["token", "--hots", "h"])
+        .code(2)
+        .stderr_has("hint: a similar argument exists: '--host'");
+    home.run(&["tokn"])
+        .code(2)
+        .stderr_has("hint: a similar subcommand exists: 'token'");
+    // --auth is for the clients that offer a choice.
+    home.config(&connection("p", "postgres", HOST, 5432, ""));
+    home.run(&["setup", "pgservice", "p", "--auth", "command"])
+        .code(2)
+        .stderr_has("--auth is for DataGrip and DBeaver");
+}
+
+/// `refresh` keeps .pgpass; for a MySQL connection it says where its token comes from.
+#[test]
+fn refresh_of_a_mysql_connection_points_at_the_mysql_command() {
+    let home = Home::new();
+    home.static_profile("p", ACCESS_KEY_ID);
+    home.config(&connection("shop", "mysql", HOST, 3306, ""));
+    home.run(&["refresh", "shop"])
+        .code(2)
+        .stderr_has("`shop` is a mysql connection")
+        .stderr_has(" mysql shop`");
+}
+
+/// `[defaults] ca_bundle` (the RDS bundle, in the README's example) is for RDS; a DSQL
+/// connection verifies against the system store unless it names its own bundle.
+#[test]
+fn defaults_ca_bundle_does_not_apply_to_dsql() {
+    let home = Home::new();
+    home.config(
+        "[defaults]\nca_bundle = \"/rds/bundle.pem\"\nuser = \"admin\"\n\n\
+         [connections.rds]\nhost = \"db.abc.us-east-1.rds.amazonaws.com\"\n\n\
+         [connections.ledger]\nhost = \"abc.dsql.us-east-1.on.aws\"\n\n\
+         [connections.own]\nhost = \"abc.dsql.us-east-1.on.aws\"\nca_bundle = \"/own.pem\"\n",
+    );
+    let show = |name: &str| home.run(&["connections", "show", name]).ok().stdout.clone();
+    assert!(
+        show("rds").contains("ca_bundle = /rds/bundle.pem"),
+        "{}",
+        show("rds")
+    );
+    assert!(!show("ledger").contains("ca_bundle"), "{}", show("ledger"));
+    assert!(
+        show("own").contains("ca_bundle = /own.pem"),
+        "{}",
+        show("own")
+    );
+}

@@ -905,6 +905,8 @@ fn setup_via_proxy_points_the_mariadb_client_at_the_proxy() {
         "{}\n{written}",
         text(&output)
     );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("Warning"), "{stderr}\n{written}");
     proxy.wait_for_log("user=jane");
 }
 

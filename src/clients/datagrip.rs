@@ -143,6 +143,10 @@ type XmlWriter = Writer<Vec<u8>>;
 pub struct Datagrip;
 
 impl Client for Datagrip {
+    fn takes_auth(&self) -> bool {
+        true
+    }
+
     fn accepts(&self, connection: &Connection, name: &str, auth: Option<AuthMode>) -> Result<()> {
         if auth == Some(AuthMode::Pgpass) {
             require_wire(

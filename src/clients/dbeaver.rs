@@ -115,6 +115,10 @@ pub fn merge(text: &str, path: &Path, id: &str, entry: Value) -> Result<String> 
 pub struct Dbeaver;
 
 impl Client for Dbeaver {
+    fn takes_auth(&self) -> bool {
+        true
+    }
+
     fn accepts(&self, connection: &Connection, name: &str, auth: Option<AuthMode>) -> Result<()> {
         require_wire(
             connection,

@@ -238,6 +238,11 @@ pub trait Client: Sync {
     /// Refuses, before anything is issued, a connection or auth mode the client cannot serve.
     fn accepts(&self, connection: &Connection, name: &str, auth: Option<AuthMode>) -> Result<()>;
 
+    /// Whether `--auth` chooses how the client gets its password.
+    fn takes_auth(&self) -> bool {
+        false
+    }
+
     /// Whether the plan needs a token issued first (a `{session_name}` user always does).
     fn needs_token(&self, _connection: &Connection) -> bool {
         false

@@ -138,22 +138,42 @@ pub fn section(group: &str, pairs: &[(&'static str, String)]) -> String {
     ini::render_section(group, pairs)
 }
 
-/// Keys in the user's own option files that a client reads after `$MYSQL_HOME/my.cnf`, so
-/// they override what `exec` sets (and could send the token elsewhere or in the clear): each a
-/// warning naming the file, the group and the key.
-pub fn overriding_user_options() -> Vec<String> {
+/// A connection key in one of the user's own option files, which a client reads after the
+/// file this tool hands it, so it wins.
+pub struct UserOverride {
+    pub path: PathBuf,
+    pub group: String,
+    pub key: String,
+}
+
+impl UserOverride {
+    /// What to say, for the command `what` (which sets the key itself).
+    pub fn warning(&self, what: &str, fix: &str) -> String {
+        format!(
+            "{} sets `{}` in [{}], which overrides what `{what}` sets; {fix}",
+            self.path.display(),
+            self.key,
+            self.group
+        )
+    }
+}
+
+/// Keys in the user's own option files (`~/.my.cnf` and what it includes) that a client reads
+/// after `$MYSQL_HOME/my.cnf` or `--defaults-extra-file`, so they override what `exec` and
+/// `connect` set (and could send the token elsewhere or in the clear).
+pub fn user_overrides() -> Vec<UserOverride> {
     let Ok(path) = default_path() else {
         return Vec::new();
     };
-    let mut warnings = Vec::new();
-    scan_option_file(&path, 0, &mut warnings);
-    warnings
+    let mut found = Vec::new();
+    scan_option_file(&path, 0, &mut found);
+    found
 }
 
 /// `!include`s nest; a loop of them must not hang `exec`.
 const MAX_INCLUDE_DEPTH: usize = 4;
 
-fn scan_option_file(path: &Path, depth: usize, warnings: &mut Vec<String>) {
+fn scan_option_file(path: &Path, depth: usize, warnings: &mut Vec<UserOverride>) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
@@ -181,10 +201,11 @@ fn scan_option_file(path: &Path, depth: usize, warnings: &mut Vec<String>) {
         } else if is_client_group(&group) {
             let key = normalised_key(line);
             if is_connection_key(&key) {
-                warnings.push(format!(
-                    "{} sets `{key}` in [{group}], which overrides what `exec` sets; use `rdsiam-helper connect`, or move it out of that group",
-                    path.display()
-                ));
+                warnings.push(UserOverride {
+                    path: path.to_path_buf(),
+                    group: group.clone(),
+                    key,
+                });
             }
         }
     }
@@ -266,16 +287,36 @@ impl Client for Mysql {
     }
 }
 
+/// Whose keys a `~/.my.cnf` group gets: the installed client's, since either flavour warns
+/// about every `loose-` key it does not know (on each run); both flavours' when none is found.
+fn file_flavour() -> (Option<Flavour>, &'static str) {
+    match installed_flavour() {
+        Some(Flavour::Mariadb) => (
+            Some(Flavour::Mariadb),
+            "keys for the MariaDB client found here",
+        ),
+        Some(Flavour::Oracle) => (
+            Some(Flavour::Oracle),
+            "keys for the MySQL client found here",
+        ),
+        None => (
+            None,
+            "no client found here, so loose- keys for both the MySQL and the MariaDB client; each warns about the other's",
+        ),
+    }
+}
+
 fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
-    let options = options(request.connection, request.user, None);
+    let (flavour, whose) = file_flavour();
+    let options = options(request.connection, request.user, flavour);
     let text = option_file(&format!("_{name}"), &options, request.connection);
     let Some(path) = request.destination.file(default_path)? else {
         let connect = request.command.line(&["connect", name]);
         let password = request.command.password(request.connection, name);
         return Ok(Plan {
             print: Some(Contents::Plain(format!(
-                "# For ~/.my.cnf (both the MySQL and the MariaDB client read it; each ignores the other's loose- keys):\n{text}\n\
+                "# For ~/.my.cnf ({whose}):\n{text}\n\
                  # Connect (the token is passed in a private option file, never on the command line):\n\
                  {connect}\n\n\
                  # Or by hand, with the group above; MYSQL_PWD keeps the token out of `ps`\n\
@@ -316,14 +357,21 @@ pub fn groups(
 fn via_proxy_plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let port = via_proxy::local_port(request.connection, request.name)?;
     let name = request.name;
-    let options = vec![
+    let mut options = vec![
         ("host", PROXY_HOST.to_string()),
         ("port", port.to_string()),
         ("user", request.user.to_string()),
         ("protocol", "TCP".to_string()),
-        ("loose-ssl-mode", "DISABLED".to_string()),
-        ("loose-skip-ssl", "1".to_string()),
     ];
+    // TLS off toward the proxy on loopback, in the words of the client that will read it.
+    options.extend(match file_flavour().0 {
+        Some(Flavour::Oracle) => vec![("ssl-mode", "DISABLED".to_string())],
+        Some(Flavour::Mariadb) => vec![("ssl", "0".to_string())],
+        None => vec![
+            ("loose-ssl-mode", "DISABLED".to_string()),
+            ("loose-skip-ssl", "1".to_string()),
+        ],
+    });
     let notes = vec![
         format!("connect with `mysql --defaults-group-suffix=_{name}` (no password)"),
         via_proxy::start_note(request),

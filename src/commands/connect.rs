@@ -42,6 +42,20 @@ pub fn run(config: &Config, args: &ConnectArgs) -> Result<i32> {
             // every option file: a [client] host or skip-ssl in ~/.my.cnf (read after ours)
             // must not send the token elsewhere or in the clear.
             let file = OptionFile::create("client.cnf", &mysql::password_file(&entry.token, ""))?;
+            // Host, user and TLS go on the command line, which wins; a password in the user's
+            // own files is read after the token's file and would be sent instead.
+            for found in mysql::user_overrides()
+                .into_iter()
+                .filter(|found| found.key == "password")
+            {
+                crate::report::warn(format_args!(
+                    "{}",
+                    found.warning(
+                        "connect",
+                        "the server will refuse it; move it out of that group"
+                    )
+                ));
+            }
             let mut options = mysql::options(connection, &entry.user, Some(flavour));
             options.extend(mysql::mysql_options(connection));
             let mut command = Command::new(&client);

@@ -108,11 +108,24 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
     let table = connection_table(add);
     let mut replaced = false;
+    let mut contradiction = None;
     files::update(&path, |existing| {
         let current = match existing.is_empty() {
             true => Config::empty(path.clone()),
             false => Config::parse(path.clone(), existing.trim_start_matches('\u{feff}'))?,
         };
+        let stale = current.stale_when_signed(
+            engine_of(add),
+            add.refresh_before.as_ref().map(|r| r.get()),
+            add.token_lifetime.as_ref().map(|t| t.get()),
+        );
+        if let Some(problem) = stale {
+            return Err(Error::usage(format!(
+                "connection `{}` not added: {problem}",
+                add.name.as_str()
+            ))
+            .hint("give a shorter --refresh-before (or, for dsql, a longer --token-lifetime)"));
+        }
         if add.user.is_none() && !current.has_default_user() {
             return Err(Error::usage(format!(
                 "connection `{}` not added: no --user given, and {} sets no [defaults] user",
@@ -141,7 +154,11 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
         .and_then(|text| {
             // Every value was checked where it was given; reading the result the way every
             // other command will is the last guard before the file is replaced.
-            Config::parse(path.clone(), &text)?;
+            let written = Config::parse(path.clone(), &text)?;
+            contradiction = written
+                .get(add.name.as_str())
+                .ok()
+                .and_then(|c| c.engine_contradicts_host());
             Ok(Contents::Plain(text))
         })
     })?;
@@ -151,19 +168,26 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
         add.name.as_str(),
         path.display()
     );
+    if let Some(problem) = contradiction {
+        crate::report::warn(format_args!("{problem}"));
+    }
     Ok(0)
 }
 
-fn connection_table(add: &AddConnection) -> Table {
-    let mut table = Table::new();
-    let engine = add
-        .engine
+/// The engine given, else the host's (dsql for a DSQL endpoint), else postgres.
+fn engine_of(add: &AddConnection) -> config::Engine {
+    add.engine
         .or_else(|| {
             add.host
                 .as_ref()
                 .map(|host| config::Engine::of_host(host.as_str()))
         })
-        .unwrap_or(config::Engine::Postgres);
+        .unwrap_or(config::Engine::Postgres)
+}
+
+fn connection_table(add: &AddConnection) -> Table {
+    let mut table = Table::new();
+    let engine = engine_of(add);
     table["engine"] = value(engine.as_str());
     if let Some(host) = &add.host {
         table["host"] = value(host.as_str());

@@ -43,8 +43,14 @@ pub fn run(config: &Config, args: &ExecArgs) -> Result<i32> {
                 .env("MYSQL_HOME", file.dir())
                 .env("MARIADB_HOME", file.dir())
                 .env("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1");
-            for warning in mysql::overriding_user_options() {
-                crate::report::warn(format_args!("{warning}"));
+            for found in mysql::user_overrides() {
+                crate::report::warn(format_args!(
+                    "{}",
+                    found.warning(
+                        "exec",
+                        "use `rdsiam-helper connect`, or move it out of that group"
+                    )
+                ));
             }
             _private = Some(file);
         }

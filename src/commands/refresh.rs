@@ -14,6 +14,19 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
         Some(path) => path.clone(),
         None => pgpass::default_path()?,
     };
+    // `.pgpass` is libpq's: a MySQL connection's clients ask for the token themselves.
+    if let Some(name) = &args.name
+        && let connection = config.get(name)?
+        && connection.engine.wire() == Wire::Mysql
+    {
+        return Err(Error::usage(format!(
+            "refresh keeps .pgpass tokens fresh; `{name}` is a mysql connection, which has none"
+        ))
+        .hint(format!(
+            "MySQL clients get the token as they connect: `{}` (or `setup mysql {name}`)",
+            HelperCommand::new(&config.path)?.password(connection, name)
+        )));
+    }
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && args.all => {
@@ -24,9 +37,10 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
             return Ok(0);
         }
         Err(err) => {
+            let name = args.name.as_ref().map_or("NAME", |name| name.as_str());
             return Err(Error::io("read", &path, err).hint(format!(
                 "create the entry with `{}`",
-                setup_command(config, args, "NAME")
+                setup_command(config, args, name)
             )));
         }
     };

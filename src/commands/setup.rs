@@ -6,7 +6,7 @@ use crate::cli::SetupArgs;
 use crate::clients::{Destination, HelperCommand, Plan, Request, via_proxy};
 use crate::commands::print;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::files::{self, Written};
 use crate::issuer;
 use crate::values::DbUser;
@@ -15,6 +15,11 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
     let connection = config.get(&args.name)?;
     let name = args.name.as_str();
     let client = args.client.client();
+    if args.auth.is_some() && !client.takes_auth() {
+        return Err(Error::usage(
+            "--auth: this client has one way to the password; --auth is for DataGrip and DBeaver",
+        ));
+    }
     client.accepts(connection, name, args.auth)?;
     if args.via_proxy {
         via_proxy::local_port(connection, name)?;

@@ -1,4 +1,5 @@
-//! DNS and TCP to the endpoint (through the tunnel when there is one).
+//! DNS and TCP to the endpoint. Through a tunnel neither is needed here (clients dial the
+//! tunnel; the endpoint's name, often private, resolves at the tunnel's far end).
 
 use super::Check;
 use crate::config::Connection;
@@ -6,6 +7,15 @@ use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 pub fn check(connection: &Connection) -> Vec<Check> {
+    if let Some(tunnel) = connection.tunnel {
+        return vec![Check::skip(
+            "dns",
+            format!(
+                "clients dial the tunnel {tunnel}; {} need not resolve here",
+                connection.host
+            ),
+        )];
+    }
     let mut checks = Vec::new();
     let addresses: Vec<_> = match (connection.host.as_str(), connection.port.get())
         .to_socket_addrs()
@@ -25,9 +35,6 @@ pub fn check(connection: &Connection) -> Vec<Check> {
             "dns",
             format!("{} -> {}", connection.host, shown.join(", ")),
         ));
-    }
-    if connection.tunnel.is_some() {
-        return checks;
     }
     let Some(address) = addresses.first() else {
         return checks;

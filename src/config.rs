@@ -197,7 +197,11 @@ impl Connection {
     /// A region given explicitly that is not the endpoint name's: the server will refuse a
     /// token signed for it, so say so (once, where a token is issued).
     pub fn warn_if_region_contradicts_host(&self) {
-        let (Some(chosen), Some(named)) = (&self.region, Region::of_endpoint(&self.host)) else {
+        // The endpoint's name is parsed only when a region was chosen: this runs on every hit.
+        let Some(chosen) = &self.region else {
+            return;
+        };
+        let Some(named) = Region::of_endpoint(&self.host) else {
             return;
         };
         if *chosen != named && self.region_from_host {
@@ -220,11 +224,15 @@ impl Connection {
     /// The engine contradicts the endpoint's name: an RDS token for an Aurora DSQL endpoint,
     /// or a DSQL token for an RDS one. The server refuses it whatever else is right.
     pub fn engine_contradicts_host(&self) -> Option<String> {
-        let dsql_host = Region::of_dsql_endpoint(&self.host).is_some();
-        let host = self.host.to_ascii_lowercase();
-        let host = host.trim_end_matches('.');
-        let rds_host =
-            host.ends_with(".rds.amazonaws.com") || host.ends_with(".rds.amazonaws.com.cn");
+        // Suffixes first, without allocating: this runs on every cache hit.
+        let host = self.host.trim_end_matches('.');
+        let ends_with = |suffix: &str| {
+            host.len() >= suffix.len()
+                && host.as_bytes()[host.len() - suffix.len()..]
+                    .eq_ignore_ascii_case(suffix.as_bytes())
+        };
+        let dsql_host = ends_with(".on.aws") && Region::of_dsql_endpoint(host).is_some();
+        let rds_host = ends_with(".rds.amazonaws.com") || ends_with(".rds.amazonaws.com.cn");
         match self.engine {
             Engine::Postgres | Engine::Mysql if dsql_host => Some(format!(
                 "engine {} signs an RDS token, but {} is an Aurora DSQL endpoint: the cluster will refuse it",

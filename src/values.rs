@@ -150,6 +150,12 @@ impl FromStr for Host {
         if text.is_empty() {
             return refuse("the host is empty");
         }
+        // A DNS name or an IPv4 address: nothing below can refuse it (a kept connection is
+        // read back through here on every cache hit of a large config).
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+        if text.len() <= MAX_HOST_LEN && text.bytes().all(plain) {
+            return Ok(Host(text.to_string()));
+        }
         if text.len() > MAX_HOST_LEN {
             return refuse(format!(
                 "the host is {} characters long; a DNS name has at most {MAX_HOST_LEN}",
@@ -278,16 +284,17 @@ impl FromStr for Region {
     type Err = ValueError;
 
     fn from_str(text: &str) -> Result<Region, ValueError> {
-        let parts: Vec<&str> = text.split('-').collect();
-        let ok = parts.len() >= 3
-            && parts.iter().all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            })
-            && parts
-                .last()
-                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+        let word = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        let ok = text.split('-').count() >= 3
+            && text.split('-').all(word)
+            && text
+                .rsplit('-')
+                .next()
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
         match ok {
             true => Ok(Region(text.to_string())),
             false if text.is_empty() => refuse("the region is empty; give one such as us-east-1"),

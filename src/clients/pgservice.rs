@@ -63,13 +63,14 @@ fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
         None => "the OS bundle file, which every libpq reads".to_string(),
     };
     notes.extend(system_trust_note(request.connection, &how));
+    service(request, text, notes)
+}
+
+/// The `[NAME]` service `text`, printed or merged into `pg_service.conf`.
+fn service<'a>(request: &Request<'a>, text: String, notes: Vec<String>) -> Result<Plan<'a>> {
     let file = request.destination.file(default_path)?;
-    Ok(ini::plan(
-        file,
-        ini::Dialect::Libpq,
-        vec![(name.to_string(), text)],
-        notes,
-    ))
+    let sections = vec![(request.name.to_string(), text)];
+    Ok(ini::plan(file, ini::Dialect::Libpq, sections, notes))
 }
 
 /// `pg_service.conf`: the `[NAME]` service, pointed at the proxy.
@@ -81,11 +82,5 @@ fn via_proxy_plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
         format!("`psql service={name}` now goes through the proxy, with no password"),
         via_proxy::start_note(request),
     ];
-    let file = request.destination.file(default_path)?;
-    Ok(ini::plan(
-        file,
-        ini::Dialect::Libpq,
-        vec![(name.to_string(), text)],
-        notes,
-    ))
+    service(request, text, notes)
 }

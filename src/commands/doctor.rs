@@ -31,7 +31,7 @@ fn checklist(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
     let dsql: Vec<String> = connections
         .iter()
         .filter(|c| c.engine == Engine::Dsql)
-        .map(|c| c.label())
+        .map(|c| c.name.to_string())
         .collect();
     let mut sections = vec![Section {
         name: "this machine".to_string(),
@@ -54,11 +54,11 @@ fn connection(named: Named<'_>, command: &HelperCommand) -> Section {
         name: named.name.to_string(),
         checks: Vec::new(),
     };
-    section.checks.extend(doctor::config::engine(connection));
+    section.checks.extend(doctor::config::engine(named));
     let (credentials, resolved) = doctor::credentials::check(connection);
     section.checks.push(credentials);
     section.checks.push(doctor::ca_bundle::check(connection));
-    section.checks.extend(doctor::dsql::lifetime(connection));
+    section.checks.extend(doctor::dsql::lifetime(named));
     section.checks.extend(doctor::tunnel::check(connection));
     match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_ref())) {
         Some(Ok(aws)) => section.checks.extend(online(&aws, named, command)),
@@ -72,7 +72,7 @@ fn connection(named: Named<'_>, command: &HelperCommand) -> Section {
             .push(Check::skip("aws", "no AWS checks without credentials")),
     }
     section.checks.extend(doctor::network::check(connection));
-    let login = doctor::login::check(connection, &section);
+    let login = doctor::login::check(named, &section);
     section.checks.push(login);
     section
 }

@@ -1,7 +1,7 @@
 //! The config file: it parsed (or `doctor` would not have got here), and has connections.
 
 use super::Check;
-use crate::config::{Config, Connection, Engine};
+use crate::config::{Config, Engine, Named};
 
 pub fn check(config: &Config) -> Check {
     if !config.exists {
@@ -35,9 +35,9 @@ pub fn check(config: &Config) -> Check {
 
 /// A connection whose engine the endpoint's name contradicts: the token it signs is the wrong
 /// kind, and the server refuses it. Nothing to say when they agree.
-pub fn engine(connection: &Connection) -> Option<Check> {
+pub fn engine(connection: Named<'_>) -> Option<Check> {
     let problem = connection.engine_contradicts_host()?;
-    let name = connection.label();
+    let name = connection.name;
     let fix = match connection.engine {
         Engine::Dsql => format!(
             "set `engine` for `{name}` to the database's (postgres or mysql), or point `host` at the DSQL cluster (CLUSTER_ID.dsql.REGION.on.aws)"

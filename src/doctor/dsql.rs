@@ -3,7 +3,7 @@
 
 use super::{Check, Status};
 use crate::aws_api::{Aws, DsqlLookup, DsqlStatus};
-use crate::config::{Connection, Engine};
+use crate::config::{Connection, Engine, Named};
 use std::time::Duration;
 
 /// DSQL ends every session after an hour, whatever the token that opened it says.
@@ -80,7 +80,7 @@ pub fn cluster(aws: &Aws, id: &str) -> Check {
 
 /// The token lifetime against the session limit: pure, from the connection alone. `None` for
 /// RDS, whose tokens always live 15 minutes.
-pub fn lifetime(connection: &Connection) -> Option<Check> {
+pub fn lifetime(connection: Named<'_>) -> Option<Check> {
     if connection.engine != Engine::Dsql {
         return None;
     }
@@ -104,7 +104,7 @@ pub fn lifetime(connection: &Connection) -> Option<Check> {
         )
         .fix(format!(
             "lower `token_lifetime` for `{}` to {limit} or less (the default is {})",
-            connection.label(),
+            connection.name,
             humantime::format_duration(crate::config::DEFAULT_TOKEN_LIFETIME)
         ))
         .fix(reconnect),
@@ -117,12 +117,11 @@ mod tests {
     use crate::config::Config;
     use std::path::PathBuf;
 
-    fn connection(extra: &str) -> Connection {
+    fn connection(extra: &str) -> Config {
         let text = format!(
             "[connections.c]\nhost = \"abc.dsql.us-east-1.on.aws\"\nuser = \"admin\"\n{extra}"
         );
-        let config = Config::parse(PathBuf::from("config.toml"), &text).unwrap();
-        config.get("c").unwrap().clone()
+        Config::parse(PathBuf::from("config.toml"), &text).unwrap()
     }
 
     #[test]
@@ -135,12 +134,17 @@ mod tests {
             ("token_lifetime = \"7200\"\n", Status::Warn),
             ("token_lifetime = \"7d\"\n", Status::Warn),
         ] {
-            let check = lifetime(&connection(extra)).unwrap();
+            let check = lifetime(connection(extra).named("c").unwrap()).unwrap();
             assert_eq!(check.status, status, "{extra}: {check:?}");
             let said = format!("{} {}", check.message, check.fix.join(" "));
             assert!(said.contains("after 1h"), "{said}");
         }
-        let long = lifetime(&connection("token_lifetime = \"7200\"\n")).unwrap();
+        let long = lifetime(
+            connection("token_lifetime = \"7200\"\n")
+                .named("c")
+                .unwrap(),
+        )
+        .unwrap();
         assert!(long.message.contains("tokens live 2h"), "{long:?}");
         assert!(long.fix[0].contains("lower `token_lifetime` for `c` to 1h or less"));
     }
@@ -149,6 +153,6 @@ mod tests {
     fn rds_connections_have_no_lifetime_check() {
         let text = "[connections.r]\nhost = \"db.abc.us-east-1.rds.amazonaws.com\"\nuser = \"u\"\n";
         let config = Config::parse(PathBuf::from("config.toml"), text).unwrap();
-        assert!(lifetime(config.get("r").unwrap()).is_none());
+        assert!(lifetime(config.named("r").unwrap()).is_none());
     }
 }

@@ -4,13 +4,14 @@
 use super::{Check, Section, Status};
 use crate::cache::OptionFile;
 use crate::clients::{self, libpq, mysql};
-use crate::config::{Connection, Engine};
+use crate::config::{Engine, Named};
 use crate::issuer;
 use crate::values::{DsqlAction, Wire};
 use std::process::{Command, Stdio};
 
 /// `checks`: this connection's checks so far, to say which causes are ruled in or out.
-pub fn check(connection: &Connection, checks: &Section) -> Check {
+pub fn check(named: Named<'_>, checks: &Section) -> Check {
+    let connection = named.connection;
     let unreachable = ["dns", "tcp", "tunnel"]
         .into_iter()
         .find(|name| checks.status_of(name) == Some(Status::Fail));
@@ -70,7 +71,7 @@ pub fn check(connection: &Connection, checks: &Section) -> Check {
     };
     match output {
         Ok(None) => Check::ok("login", format!("logged in as {}", issued.user)),
-        Ok(Some(answer)) => explain(&answer, connection, &issued.user, checks),
+        Ok(Some(answer)) => explain(&answer, named, &issued.user, checks),
         Err(err) => Check::skip("login", format!("the client could not be run: {err}")),
     }
 }
@@ -120,7 +121,7 @@ fn seen_in(checks: &Section, name: &str) -> &'static str {
     }
 }
 
-fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) -> Check {
+fn explain(answer: &str, connection: Named<'_>, user: &str, checks: &Section) -> Check {
     if connection.engine == Engine::Dsql
         && let Some(check) = explain_dsql(answer, connection, user, checks)
     {
@@ -215,7 +216,7 @@ fn explain(answer: &str, connection: &Connection, user: &str, checks: &Section) 
 /// leaves the answer to the general explanation (the network, a missing database).
 fn explain_dsql(
     answer: &str,
-    connection: &Connection,
+    connection: Named<'_>,
     user: &str,
     checks: &Section,
 ) -> Option<Check> {
@@ -243,7 +244,7 @@ fn explain_dsql(
         ];
         let mut fixes = vec![format!(
             "the IAM policy: `rdsiam-helper policy {} --account ACCOUNT`",
-            connection.label()
+            connection.name
         )];
         if action == DsqlAction::DbConnect {
             causes.push(format!(
@@ -290,11 +291,10 @@ mod tests {
     use crate::config::Config;
     use std::path::PathBuf;
 
-    fn connection(user: &str) -> Connection {
+    fn connection(user: &str) -> Config {
         let text =
             format!("[connections.c]\nhost = \"abc.dsql.us-east-1.on.aws\"\nuser = \"{user}\"\n");
-        let config = Config::parse(PathBuf::from("config.toml"), &text).unwrap();
-        config.get("c").unwrap().clone()
+        Config::parse(PathBuf::from("config.toml"), &text).unwrap()
     }
 
     #[test]
@@ -304,7 +304,12 @@ mod tests {
             checks: vec![Check::ok("dsql", "ACTIVE"), Check::fail("iam_policy", "no")],
         };
         let answer = "FATAL:  unable to accept connection, access denied";
-        let admin = explain(answer, &connection("admin"), "admin", &checks);
+        let admin = explain(
+            answer,
+            connection("admin").named("c").unwrap(),
+            "admin",
+            &checks,
+        );
         assert!(
             admin
                 .message
@@ -323,7 +328,12 @@ mod tests {
         ] {
             assert!(!said.contains(rds), "{rds}: {said}");
         }
-        let app = explain(answer, &connection("app"), "app", &checks);
+        let app = explain(
+            answer,
+            connection("app").named("c").unwrap(),
+            "app",
+            &checks,
+        );
         assert!(
             app.fix.iter().any(|f| f.contains("AWS IAM GRANT app TO")),
             "{app:?}"
@@ -331,7 +341,7 @@ mod tests {
         // What DSQL has no word of its own for goes to the general explanation.
         let other = explain(
             "could not connect to server: Connection refused",
-            &connection("admin"),
+            connection("admin").named("c").unwrap(),
             "admin",
             &checks,
         );

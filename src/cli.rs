@@ -471,15 +471,46 @@ fn connection_names() -> ArgValueCandidates {
         let Ok(config) = crate::config::Config::load(explicit.as_deref()) else {
             return Vec::new();
         };
+        let wire = wire_on_the_line();
         config
             .connections
             .iter()
+            .filter(|(_, c)| wire.is_none_or(|wire| c.engine.wire() == wire))
             .map(|(name, c)| {
                 let help = format!("{} {}@{}", c.engine.as_str(), c.user, c.host);
                 CompletionCandidate::new(name.as_str()).help(Some(help.into()))
             })
             .collect()
     })
+}
+
+/// The protocol the command being completed serves, when it serves one: `pg` and the
+/// PostgreSQL set-ups (and `refresh`, which keeps `.pgpass`) offer PostgreSQL and DSQL
+/// connections only, `mysql` and `setup mysql` MySQL ones.
+fn wire_on_the_line() -> Option<crate::values::Wire> {
+    use crate::values::Wire;
+    let words: Vec<String> = std::env::args_os()
+        .skip_while(|a| a != "--")
+        .skip(2)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let mut positional = Vec::new();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--config" => {
+                words.next();
+            }
+            flag if flag.starts_with('-') => {}
+            word => positional.push(word),
+        }
+    }
+    match positional.as_slice() {
+        ["pg", ..] | ["refresh", ..] => Some(Wire::Postgres),
+        ["mysql", ..] | ["setup", "mysql", ..] => Some(Wire::Mysql),
+        ["setup", "pgpass" | "pgservice" | "pgadmin" | "dbeaver", ..] => Some(Wire::Postgres),
+        _ => None,
+    }
 }
 
 /// While completing, this process runs as `rdsiam-helper -- WORDS...`: the `--config` among

@@ -150,14 +150,25 @@ fn check_shell(name: &str, complete: Complete) {
     for client in ["pgpass", "datagrip", "dbeaver", "mysql"] {
         has(&clients, client, "`setup`");
     }
+    // `prod` is PostgreSQL, `staging-db` MySQL: a command for one protocol offers its own.
     for words in NAME_SLOTS {
         let got = complete(&home, &program, words, "");
         let what = format!("`{}`", words.join(" "));
-        has(&got, "prod", &what);
-        has(&got, "staging-db", &what);
+        let postgres_only = matches!(
+            words,
+            ["pg"] | ["refresh"] | ["setup", "pgpass"] | ["setup", "dbeaver"]
+        );
+        let mysql_only = matches!(words, ["mysql"]);
+        let offered = |connection: &str| got.iter().any(|c| c == connection);
+        assert_eq!(offered("prod"), !mysql_only, "{name}: {what}: {got:?}");
+        assert_eq!(
+            offered("staging-db"),
+            !postgres_only,
+            "{name}: {what}: {got:?}"
+        );
     }
-    let prefixed = complete(&home, &program, &["pg"], "st");
-    assert_eq!(prefixed, ["staging-db"], "{name}: `pg st`");
+    let prefixed = complete(&home, &program, &["mysql"], "st");
+    assert_eq!(prefixed, ["staging-db"], "{name}: `mysql st`");
     // A `--config` typed on the line is the file the command will read.
     let other = home.write(
         "other config.toml",

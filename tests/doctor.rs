@@ -449,6 +449,14 @@ fn connections_discover_lists_iam_enabled_resources_and_add_fills_the_config() {
         !run.stdout.contains("aurora-1"),
         "a cluster's instance is the cluster"
     );
+    // The fake RDS answers one item a page: every instance listed came by following `Marker`.
+    let followed = aws
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.body.contains("Action=DescribeDBInstances") && r.body.contains("Marker="))
+        .count();
+    assert_eq!(followed, 2, "three instances, three pages");
 
     aws.run(
         &home,

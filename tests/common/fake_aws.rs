@@ -367,10 +367,10 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
                 ),
                 None => caller_identity(&state.caller_arn),
             },
-            "DescribeDBInstances" => rds_instances(&state.instances),
-            "DescribeDBClusters" => rds_clusters(&state.clusters),
-            "DescribeDBProxies" => rds_proxies(&state.proxies),
-            "DescribeDBProxyEndpoints" => rds_proxy_endpoints(&state.proxies),
+            "DescribeDBInstances" => rds_instances(&state.instances, &field("Marker")),
+            "DescribeDBClusters" => rds_clusters(&state.clusters, &field("Marker")),
+            "DescribeDBProxies" => rds_proxies(&state.proxies, &field("Marker")),
+            "DescribeDBProxyEndpoints" => rds_proxy_endpoints(&state.proxies, &field("Marker")),
             "GetRole" => match &state.role_arn {
                 Some(arn) => iam_role(arn, &field("RoleName")),
                 None => iam_error(404, "NoSuchEntity", "The role cannot be found."),
@@ -412,7 +412,20 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
     })
 }
 
-fn rds_instances(instances: &[FakeInstance]) -> Reply {
+/// One item a page, as RDS pages its Describe* results, so the binary must follow `Marker`:
+/// the page that `marker` (the index of its first item) starts, and the next page's marker.
+fn page<'a, T>(items: &'a [T], marker: &str) -> (&'a [T], String) {
+    let start = marker.parse::<usize>().unwrap_or(0).min(items.len());
+    let end = (start + 1).min(items.len());
+    let next = match end < items.len() {
+        true => format!("<Marker>{end}</Marker>"),
+        false => String::new(),
+    };
+    (&items[start..end], next)
+}
+
+fn rds_instances(instances: &[FakeInstance], marker: &str) -> Reply {
+    let (instances, next) = page(instances, marker);
     let mut items = String::new();
     for i in instances {
         items.push_str(&format!(
@@ -434,11 +447,12 @@ fn rds_instances(instances: &[FakeInstance]) -> Reply {
     }
     rds_reply(
         "DescribeDBInstances",
-        &format!("<DBInstances>{items}</DBInstances>"),
+        &format!("<DBInstances>{items}</DBInstances>{next}"),
     )
 }
 
-fn rds_clusters(clusters: &[FakeCluster]) -> Reply {
+fn rds_clusters(clusters: &[FakeCluster], marker: &str) -> Reply {
+    let (clusters, next) = page(clusters, marker);
     let mut items = String::new();
     for c in clusters {
         let custom: String = c
@@ -457,11 +471,12 @@ fn rds_clusters(clusters: &[FakeCluster]) -> Reply {
     }
     rds_reply(
         "DescribeDBClusters",
-        &format!("<DBClusters>{items}</DBClusters>"),
+        &format!("<DBClusters>{items}</DBClusters>{next}"),
     )
 }
 
-fn rds_proxies(proxies: &[FakeProxy]) -> Reply {
+fn rds_proxies(proxies: &[FakeProxy], marker: &str) -> Reply {
+    let (proxies, next) = page(proxies, marker);
     let mut items = String::new();
     for p in proxies {
         items.push_str(&format!(
@@ -474,25 +489,32 @@ fn rds_proxies(proxies: &[FakeProxy]) -> Reply {
     }
     rds_reply(
         "DescribeDBProxies",
-        &format!("<DBProxies>{items}</DBProxies>"),
+        &format!("<DBProxies>{items}</DBProxies>{next}"),
     )
 }
 
-fn rds_proxy_endpoints(proxies: &[FakeProxy]) -> Reply {
+fn rds_proxy_endpoints(proxies: &[FakeProxy], marker: &str) -> Reply {
+    let endpoints: Vec<(&str, usize, &String)> = proxies
+        .iter()
+        .flat_map(|p| {
+            p.extra_endpoints
+                .iter()
+                .enumerate()
+                .map(move |(i, e)| (p.name.as_str(), i, e))
+        })
+        .collect();
+    let (endpoints, next) = page(&endpoints, marker);
     let mut items = String::new();
-    for p in proxies {
-        for (i, endpoint) in p.extra_endpoints.iter().enumerate() {
-            items.push_str(&format!(
-                "<member><DBProxyEndpointName>{}-{i}</DBProxyEndpointName>\
-                 <DBProxyName>{}</DBProxyName><Endpoint>{endpoint}</Endpoint>\
-                 <TargetRole>READ_ONLY</TargetRole></member>",
-                p.name, p.name
-            ));
-        }
+    for (name, i, endpoint) in endpoints {
+        items.push_str(&format!(
+            "<member><DBProxyEndpointName>{name}-{i}</DBProxyEndpointName>\
+             <DBProxyName>{name}</DBProxyName><Endpoint>{endpoint}</Endpoint>\
+             <TargetRole>READ_ONLY</TargetRole></member>"
+        ));
     }
     rds_reply(
         "DescribeDBProxyEndpoints",
-        &format!("<DBProxyEndpoints>{items}</DBProxyEndpoints>"),
+        &format!("<DBProxyEndpoints>{items}</DBProxyEndpoints>{next}"),
     )
 }
 

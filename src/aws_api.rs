@@ -249,21 +249,36 @@ impl Aws {
             })
     }
 
+    /// Every page of a listing, collected by the SDK's paginator (which follows each page's
+    /// `Marker` or `nextToken`); a failure is the listing's, named by `what`.
+    fn every_page<T, E, R>(
+        &self,
+        what: &str,
+        pages: impl std::future::Future<
+            Output = std::result::Result<Vec<T>, aws_sdk_sts::error::SdkError<E, R>>,
+        >,
+    ) -> Result<Vec<T>>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        self.runtime
+            .block_on(pages)
+            .map_err(|e| service_error(what, &e))
+    }
+
     /// Instances with their endpoint, and the cluster each Aurora instance belongs to.
     fn instances(&self) -> Result<Vec<InstanceEndpoints>> {
         let client = aws_sdk_rds::Client::new(&self.config);
         let mut out = Vec::new();
-        // The SDK's paginator follows each page's `Marker`.
-        let pages: Vec<_> = self
-            .runtime
-            .block_on(
-                client
-                    .describe_db_instances()
-                    .into_paginator()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>(),
-            )
-            .map_err(|e| service_error("RDS DescribeDBInstances", &e))?;
+        let pages = self.every_page(
+            "RDS DescribeDBInstances",
+            client
+                .describe_db_instances()
+                .into_paginator()
+                .send()
+                .collect(),
+        )?;
         for page in pages {
             for db in page.db_instances() {
                 let endpoint = db.endpoint();
@@ -292,17 +307,14 @@ impl Aws {
     fn clusters(&self) -> Result<Vec<Endpoints>> {
         let client = aws_sdk_rds::Client::new(&self.config);
         let mut out = Vec::new();
-        // The SDK's paginator follows each page's `Marker`.
-        let pages: Vec<_> = self
-            .runtime
-            .block_on(
-                client
-                    .describe_db_clusters()
-                    .into_paginator()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>(),
-            )
-            .map_err(|e| service_error("RDS DescribeDBClusters", &e))?;
+        let pages = self.every_page(
+            "RDS DescribeDBClusters",
+            client
+                .describe_db_clusters()
+                .into_paginator()
+                .send()
+                .collect(),
+        )?;
         for page in pages {
             for cluster in page.db_clusters() {
                 let lower = |s: Option<&str>| s.unwrap_or_default().to_ascii_lowercase();
@@ -344,17 +356,14 @@ impl Aws {
         use aws_sdk_rds::types::IamAuthMode;
         let client = aws_sdk_rds::Client::new(&self.config);
         let mut out = Vec::new();
-        // The SDK's paginator follows each page's `Marker`.
-        let pages: Vec<_> = self
-            .runtime
-            .block_on(
-                client
-                    .describe_db_proxies()
-                    .into_paginator()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>(),
-            )
-            .map_err(|e| service_error("RDS DescribeDBProxies", &e))?;
+        let pages = self.every_page(
+            "RDS DescribeDBProxies",
+            client
+                .describe_db_proxies()
+                .into_paginator()
+                .send()
+                .collect(),
+        )?;
         for page in pages {
             for proxy in page.db_proxies() {
                 let endpoint = proxy.endpoint().unwrap_or_default().to_ascii_lowercase();
@@ -395,17 +404,14 @@ impl Aws {
     /// A proxy's own extra endpoints (read-only or in another VPC), from DescribeDBProxyEndpoints.
     fn add_proxy_endpoints(&self, proxies: &mut [Endpoints]) -> Result<()> {
         let client = aws_sdk_rds::Client::new(&self.config);
-        // The SDK's paginator follows each page's `Marker`.
-        let pages: Vec<_> = self
-            .runtime
-            .block_on(
-                client
-                    .describe_db_proxy_endpoints()
-                    .into_paginator()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>(),
-            )
-            .map_err(|e| service_error("RDS DescribeDBProxyEndpoints", &e))?;
+        let pages = self.every_page(
+            "RDS DescribeDBProxyEndpoints",
+            client
+                .describe_db_proxy_endpoints()
+                .into_paginator()
+                .send()
+                .collect(),
+        )?;
         for page in pages {
             for endpoint in page.db_proxy_endpoints() {
                 let (Some(name), Some(address)) = (endpoint.db_proxy_name(), endpoint.endpoint())
@@ -525,17 +531,10 @@ impl Aws {
     /// Aurora DSQL ListClusters: every cluster in the region, with its endpoint.
     pub fn dsql_clusters(&self) -> Result<Vec<DsqlCluster>> {
         let client = aws_sdk_dsql::Client::new(&self.config);
-        // The SDK's paginator follows each page's `nextToken`.
-        let pages: Vec<_> = self
-            .runtime
-            .block_on(
-                client
-                    .list_clusters()
-                    .into_paginator()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>(),
-            )
-            .map_err(|e| service_error("Aurora DSQL ListClusters", &e))?;
+        let pages = self.every_page(
+            "Aurora DSQL ListClusters",
+            client.list_clusters().into_paginator().send().collect(),
+        )?;
         Ok(pages
             .iter()
             .flat_map(|page| page.clusters())

@@ -168,6 +168,33 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
+    /// Who signed a committed vector, and when: the same fields in both vector files.
+    #[derive(Deserialize)]
+    struct Signer {
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+        signed_at: String,
+    }
+
+    impl Signer {
+        fn credentials(&self) -> Credentials {
+            Credentials::new(
+                &self.access_key_id,
+                &self.secret_access_key,
+                self.session_token.clone(),
+                None,
+                "test",
+            )
+        }
+
+        fn at(&self) -> SystemTime {
+            chrono::DateTime::parse_from_rfc3339(&self.signed_at)
+                .unwrap()
+                .into()
+        }
+    }
+
     #[derive(Deserialize)]
     struct Vector {
         name: String,
@@ -175,10 +202,8 @@ mod tests {
         port: u16,
         user: String,
         region: String,
-        access_key_id: String,
-        secret_access_key: String,
-        session_token: Option<String>,
-        signed_at: String,
+        #[serde(flatten)]
+        signer: Signer,
         token: String,
     }
 
@@ -188,23 +213,13 @@ mod tests {
         let vectors: Vec<Vector> = serde_json::from_str(text).unwrap();
         assert!(vectors.len() >= 15);
         for v in vectors {
-            let credentials = Credentials::new(
-                v.access_key_id,
-                v.secret_access_key,
-                v.session_token,
-                None,
-                "test",
-            );
-            let at: SystemTime = chrono::DateTime::parse_from_rfc3339(&v.signed_at)
-                .unwrap()
-                .into();
             let endpoint = Endpoint {
                 host: &v.host,
                 port: v.port,
                 user: &v.user,
                 region: &v.region,
             };
-            let token = sign_token(&credentials, &endpoint, at).unwrap();
+            let token = sign_token(&v.signer.credentials(), &endpoint, v.signer.at()).unwrap();
             assert_eq!(token.expose(), v.token, "vector {}", v.name);
         }
     }
@@ -216,10 +231,8 @@ mod tests {
         action: String,
         region: String,
         expires_in: u64,
-        access_key_id: String,
-        secret_access_key: String,
-        session_token: Option<String>,
-        signed_at: String,
+        #[serde(flatten)]
+        signer: Signer,
         token: String,
     }
 
@@ -229,22 +242,13 @@ mod tests {
         let vectors: Vec<DsqlVector> = serde_json::from_str(text).unwrap();
         assert!(vectors.len() >= 10);
         for v in vectors {
-            let credentials = Credentials::new(
-                v.access_key_id,
-                v.secret_access_key,
-                v.session_token,
-                None,
-                "test",
-            );
-            let at: SystemTime = chrono::DateTime::parse_from_rfc3339(&v.signed_at)
-                .unwrap()
-                .into();
             let action = match v.action.as_str() {
                 "DbConnect" => DsqlAction::DbConnect,
                 "DbConnectAdmin" => DsqlAction::DbConnectAdmin,
                 other => panic!("unknown action {other}"),
             };
             let lifetime = Duration::from_secs(v.expires_in);
+            let (credentials, at) = (v.signer.credentials(), v.signer.at());
             let token =
                 sign_dsql_token(&credentials, &v.host, action, &v.region, lifetime, at).unwrap();
             assert_eq!(token.expose(), v.token, "vector {}", v.name);

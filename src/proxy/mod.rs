@@ -527,3 +527,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// Why signing in to the server failed, in either protocol: the server's own error message,
+/// passed to the client as it is, or the proxy's reason, which the client gets in its
+/// protocol's error form.
+enum Refused {
+    Server(Vec<u8>),
+    Proxy(String),
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Refused {
+        Refused::Proxy(reason)
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(reason: &str) -> Refused {
+        Refused::Proxy(reason.to_string())
+    }
+}

@@ -8,8 +8,8 @@
 //! Packet payloads are parsed and written by `mysql_common`; only the 4-byte packet header is
 //! framed here.
 
-use super::Session;
 use super::log::Record;
+use super::{Refused, Session};
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
 use mysql_common::constants::CapabilityFlags;
@@ -211,17 +211,6 @@ fn challenge() -> [u8; 20] {
         .fill(&mut bytes)
         .expect("the system's random source");
     bytes.map(|b| 0x21 + b % 0x5e)
-}
-
-enum Refused {
-    Server(Vec<u8>),
-    Proxy(String),
-}
-
-impl From<String> for Refused {
-    fn from(reason: String) -> Refused {
-        Refused::Proxy(reason)
-    }
 }
 
 /// The token as `plugin` wants it, for this challenge.

@@ -9,7 +9,7 @@
 //! AuthenticationOk, NegotiateProtocolVersion) and the startup packet it reads are framed here.
 
 use super::log::Record;
-use super::{Negotiation, Session};
+use super::{Negotiation, Refused, Session};
 use crate::issuer::Issued;
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
@@ -224,24 +224,6 @@ async fn open(session: &Session<'_>) -> Result<Upstream, String> {
         }
     }
     session.served.tls.handshake(tcp, &shown).await
-}
-
-enum Refused {
-    /// The server's own ErrorResponse, for the client as it is.
-    Server(Vec<u8>),
-    Proxy(String),
-}
-
-impl From<String> for Refused {
-    fn from(reason: String) -> Refused {
-        Refused::Proxy(reason)
-    }
-}
-
-impl From<&str> for Refused {
-    fn from(reason: &str) -> Refused {
-        Refused::Proxy(reason.to_string())
-    }
 }
 
 /// Answers the server's authentication requests with the token until AuthenticationOk.

@@ -65,15 +65,16 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
     if !args.add {
         return Ok(Vec::new());
     }
-    let mut adds = Vec::new();
-    for resource in &found {
-        if config.connections.contains_key(resource.id.as_str()) {
-            eprintln!(
-                "rdsiam-helper: kept the existing connection `{}`",
-                resource.id
-            );
-            continue;
+    // A name the config already has is kept as the user wrote it.
+    let new = |id: &str| {
+        let known = config.connections.contains_key(id);
+        if known {
+            eprintln!("rdsiam-helper: kept the existing connection `{id}`");
         }
+        !known
+    };
+    let mut adds = Vec::new();
+    for resource in found.iter().filter(|r| new(&r.id)) {
         adds.push(connection_for(
             resource,
             &aws.region,
@@ -81,14 +82,7 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
             args.user.clone(),
         )?);
     }
-    for cluster in &clusters {
-        if config.connections.contains_key(cluster.id.as_str()) {
-            eprintln!(
-                "rdsiam-helper: kept the existing connection `{}`",
-                cluster.id
-            );
-            continue;
-        }
+    for cluster in clusters.iter().filter(|c| new(&c.id)) {
         adds.push(connection_for_dsql(
             cluster,
             &aws.region,

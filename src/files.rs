@@ -73,32 +73,38 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// An exclusive `flock` on `dir`, released when the returned handle is dropped.
-fn lock_folder(dir: &Path, path: &Path) -> Result<std::fs::File> {
-    let folder = std::fs::File::open(dir).map_err(|e| Error::io("open the folder", dir, e))?;
+/// Whether an exclusive `flock` on `file` was taken within `wait`, trying again with a short,
+/// growing pause while another process holds it. `Err` is a failure to lock at all.
+pub fn lock_within(file: &std::fs::File, wait: Duration) -> std::io::Result<bool> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        match fs4::FileExt::try_lock(&folder) {
-            Ok(()) => return Ok(folder),
-            Err(fs4::TryLockError::WouldBlock) if started.elapsed() < USER_FILE_LOCK_WAIT => {
+        match fs4::FileExt::try_lock(file) {
+            Ok(()) => return Ok(true),
+            Err(fs4::TryLockError::WouldBlock) if started.elapsed() < wait => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
-            Err(fs4::TryLockError::WouldBlock) => {
-                return Err(Error::failure(format!(
-                    "another process has been writing in {} for over {}; {} was left unchanged",
-                    dir.display(),
-                    humantime::format_duration(USER_FILE_LOCK_WAIT),
-                    path.display()
-                ))
-                .hint("a hung rdsiam-helper holds the folder's lock; stop it and run again"));
-            }
-            Err(fs4::TryLockError::Error(err)) => {
-                return Err(Error::io("lock the folder", dir, err)
-                    .hint(format!("{} was left unchanged", path.display())));
-            }
+            Err(fs4::TryLockError::WouldBlock) => return Ok(false),
+            Err(fs4::TryLockError::Error(err)) => return Err(err),
         }
+    }
+}
+
+/// An exclusive `flock` on `dir`, released when the returned handle is dropped.
+fn lock_folder(dir: &Path, path: &Path) -> Result<std::fs::File> {
+    let folder = std::fs::File::open(dir).map_err(|e| Error::io("open the folder", dir, e))?;
+    match lock_within(&folder, USER_FILE_LOCK_WAIT) {
+        Ok(true) => Ok(folder),
+        Ok(false) => Err(Error::failure(format!(
+            "another process has been writing in {} for over {}; {} was left unchanged",
+            dir.display(),
+            humantime::format_duration(USER_FILE_LOCK_WAIT),
+            path.display()
+        ))
+        .hint("a hung rdsiam-helper holds the folder's lock; stop it and run again")),
+        Err(err) => Err(Error::io("lock the folder", dir, err)
+            .hint(format!("{} was left unchanged", path.display()))),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// The extension of token files; `.lock` beside each is its refresh lock.
 pub(super) const EXTENSION: &str = "json";
@@ -327,31 +327,21 @@ impl Cache {
             "lock file",
         )?;
         let wait = lock_wait();
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(2);
-        loop {
-            match fs4::FileExt::try_lock(&file) {
-                Ok(()) => return Ok(Some(file)),
-                Err(fs4::TryLockError::WouldBlock) if started.elapsed() < wait => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(fs4::TryLockError::WouldBlock) => {
-                    return Err(Error::failure(format!(
-                        "another process has held the cache lock {} for over {}",
-                        path.display(),
-                        humantime::format_duration(wait)
-                    ))
-                    .hint("a hung rdsiam-helper (or its credential_process / SSO call) holds it; stop that process and retry")
-                    .hint(format!("or bypass the cache once with --no-cache; set {LOCK_WAIT_VARIABLE}=SECONDS to wait longer")));
-                }
-                Err(fs4::TryLockError::Error(err)) => {
-                    report::warn(format_args!(
-                        "cannot lock {}: {err}; signing without a cache",
-                        path.display()
-                    ));
-                    return Ok(None);
-                }
+        match crate::files::lock_within(&file, wait) {
+            Ok(true) => Ok(Some(file)),
+            Ok(false) => Err(Error::failure(format!(
+                "another process has held the cache lock {} for over {}",
+                path.display(),
+                humantime::format_duration(wait)
+            ))
+            .hint("a hung rdsiam-helper (or its credential_process / SSO call) holds it; stop that process and retry")
+            .hint(format!("or bypass the cache once with --no-cache; set {LOCK_WAIT_VARIABLE}=SECONDS to wait longer"))),
+            Err(err) => {
+                report::warn(format_args!(
+                    "cannot lock {}: {err}; signing without a cache",
+                    path.display()
+                ));
+                Ok(None)
             }
         }
     }

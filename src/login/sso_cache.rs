@@ -151,18 +151,14 @@ pub fn lock(id: &str, until: Instant) -> Result<Option<(File, bool)>> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .map_err(|e| Error::io("open the sign-in lock", &path, e))?;
-    let mut waited = false;
-    loop {
-        match fs4::FileExt::try_lock(&file) {
-            Ok(()) => return Ok(Some((file, waited))),
-            Err(fs4::TryLockError::WouldBlock) if Instant::now() < until => {
-                waited = true;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(fs4::TryLockError::WouldBlock) => return Ok(None),
-            Err(fs4::TryLockError::Error(err)) => {
-                return Err(Error::io("lock", &path, err));
-            }
-        }
+    let lock =
+        |wait| crate::files::lock_within(&file, wait).map_err(|e| Error::io("lock", &path, e));
+    if lock(Duration::ZERO)? {
+        return Ok(Some((file, false)));
+    }
+    // Another process is signing in: wait for it, then look at what it left.
+    match lock(until.saturating_duration_since(Instant::now()))? {
+        true => Ok(Some((file, true))),
+        false => Ok(None),
     }
 }

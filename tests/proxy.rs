@@ -358,15 +358,10 @@ fn postgres_wrong_user_gets_an_error_response() {
     );
 }
 
-#[test]
-fn postgres_upstream_killed_mid_query_gives_an_error_and_the_next_connection_works() {
-    let ca = TestCa::new();
-    let Some(pg) = Postgres::start(&ca) else {
-        return;
-    };
-    let setup = pg_setup(&pg, &ca.ca_pem());
-    let proxy = Proxy::start(&setup, &[]);
-    let child = psql_command(&pg, setup.local_port, "jane", "select pg_sleep(30)")
+/// psql through the proxy, in a 30-second `pg_sleep` the server is seen running; and when it
+/// was started.
+fn sleeping_psql(pg: &Postgres, port: u16) -> (std::process::Child, Instant) {
+    let child = psql_command(pg, port, "jane", "select pg_sleep(30)")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -376,6 +371,18 @@ fn postgres_upstream_killed_mid_query_gives_an_error_and_the_next_connection_wor
         pg.admin_psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)'")
             == "1"
     });
+    (child, started)
+}
+
+#[test]
+fn postgres_upstream_killed_mid_query_gives_an_error_and_the_next_connection_works() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let (child, started) = sleeping_psql(&pg, setup.local_port);
     pg.admin_psql(
         "select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(30)'",
     );
@@ -441,16 +448,7 @@ fn postgres_pg_sleep_is_cancelled_from_psql() {
     };
     let setup = pg_setup(&pg, &ca.ca_pem());
     let proxy = Proxy::start(&setup, &[]);
-    let child = psql_command(&pg, setup.local_port, "jane", "select pg_sleep(30)")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    wait_until(|| {
-        pg.admin_psql("select count(*) from pg_stat_activity where query = 'select pg_sleep(30)'")
-            == "1"
-    });
+    let (child, started) = sleeping_psql(&pg, setup.local_port);
     // psql sends a CancelRequest on SIGINT, with the key the proxy handed it.
     // SAFETY: kill has no memory effects; the pid is our own child's.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);

@@ -30,6 +30,22 @@ fn home_with(connections: &str) -> Home {
     home
 }
 
+/// The AWS CLI drop-in asked for a token for the DSQL host: it signs an RDS token whatever the
+/// host, as `aws rds generate-db-auth-token` does.
+const DROP_IN_FOR_THE_DSQL_HOST: &[&str] = &[
+    "rds",
+    "generate-db-auth-token",
+    "--hostname",
+    DSQL_HOST,
+    "--port",
+    "5432",
+    "--username",
+    "admin",
+    "--region",
+    "us-east-1",
+    "--profile",
+    "p",
+];
 #[test]
 fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
     let home = home_with(&format!(
@@ -102,23 +118,7 @@ fn tokens_are_botocores_for_both_actions_a_lifetime_and_a_bare_cluster_id() {
     .stderr_has("error: `abc` is a bare DSQL cluster id, and no region is set");
     // The AWS CLI drop-in signs an RDS token whatever the host, as `aws rds` does.
     let rds = home
-        .run_at(
-            SIGNED_AT,
-            &[
-                "rds",
-                "generate-db-auth-token",
-                "--hostname",
-                DSQL_HOST,
-                "--port",
-                "5432",
-                "--username",
-                "admin",
-                "--region",
-                "us-east-1",
-                "--profile",
-                "p",
-            ],
-        )
+        .run_at(SIGNED_AT, DROP_IN_FOR_THE_DSQL_HOST)
         .ok()
         .token();
     assert!(rds.contains("Action=connect&DBUser=admin"), "{rds}");
@@ -560,23 +560,7 @@ fn an_engine_the_host_contradicts_is_warned_of_where_a_token_is_issued() {
     // host, as `aws rds` signs), say nothing.
     let fine = home.run_at(SIGNED_AT, &["token", "fine"]);
     assert!(!fine.ok().stderr.contains("warning"), "{}", fine.stderr);
-    let drop_in = home.run_at(
-        SIGNED_AT,
-        &[
-            "rds",
-            "generate-db-auth-token",
-            "--hostname",
-            DSQL_HOST,
-            "--port",
-            "5432",
-            "--username",
-            "admin",
-            "--region",
-            "us-east-1",
-            "--profile",
-            "p",
-        ],
-    );
+    let drop_in = home.run_at(SIGNED_AT, DROP_IN_FOR_THE_DSQL_HOST);
     assert!(
         !drop_in.ok().stderr.contains("warning"),
         "{}",

@@ -58,23 +58,27 @@ fn script(home: &Home, shell: &str) -> std::path::PathBuf {
     home.write(&format!("completion.{shell}"), &run.stdout)
 }
 
+/// The command line being completed, each word shell-quoted: the program, `words`, and the
+/// word being typed (`current`).
+fn quoted_line(words: &[&str], current: &str) -> Vec<String> {
+    std::iter::once("rdsiam-helper")
+        .chain(words.iter().copied())
+        .chain([current])
+        .map(|w| shlex::try_quote(w).unwrap().into_owned())
+        .collect()
+}
+
 /// The candidates bash offers after `words` and a word being typed (`current`).
 fn bash(home: &Home, bash: &std::path::Path, words: &[&str], current: &str) -> Vec<String> {
     let script = script(home, "bash");
-    let mut all = vec!["rdsiam-helper"];
-    all.extend_from_slice(words);
-    all.push(current);
-    let quoted: Vec<String> = all
-        .iter()
-        .map(|w| shlex::try_quote(w).unwrap().into_owned())
-        .collect();
+    let quoted = quoted_line(words, current);
     let program = format!(
         "source {}\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_TYPE=9\n_clap_complete_rdsiam_helper rdsiam-helper {} {}\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
         script.display(),
         quoted.join(" "),
-        all.len() - 1,
-        quoted[all.len() - 1],
-        quoted[all.len() - 2],
+        quoted.len() - 1,
+        quoted[quoted.len() - 1],
+        quoted[quoted.len() - 2],
     );
     lines(shell(home, bash).args(["--noprofile", "--norc", "-c", &program]))
         .into_iter()
@@ -86,18 +90,12 @@ fn bash(home: &Home, bash: &std::path::Path, words: &[&str], current: &str) -> V
 /// `_describe` and `compdef` replaced by functions that print what zsh would be given.
 fn zsh(home: &Home, zsh: &std::path::Path, words: &[&str], current: &str) -> Vec<String> {
     let script = script(home, "zsh");
-    let mut all = vec!["rdsiam-helper"];
-    all.extend_from_slice(words);
-    all.push(current);
-    let quoted: Vec<String> = all
-        .iter()
-        .map(|w| shlex::try_quote(w).unwrap().into_owned())
-        .collect();
+    let quoted = quoted_line(words, current);
     let program = format!(
         "compdef() {{ :; }}\n_describe() {{ local name=${{@[-1]}}; print -rl -- ${{(P)name}}; }}\nsource {}\nwords=({})\nCURRENT={}\n_clap_dynamic_completer_rdsiam_helper\n",
         script.display(),
         quoted.join(" "),
-        all.len(),
+        quoted.len(),
     );
     lines(shell(home, zsh).args(["-f", "-c", &program]))
         .into_iter()

@@ -219,6 +219,25 @@ fn datagrip_source(project: &Path, name: &str) -> DataGripSource {
     }
 }
 
+/// The `wrong` connection's DataGrip data source (a CA that did not sign the server), given
+/// `password`: pgjdbc must refuse the server's certificate.
+fn refused_with_the_wrong_ca(
+    jdbc: &Jdbc,
+    setup: &Setup,
+    extra: &[&str],
+    password: &str,
+) -> DataGripSource {
+    let wrong = write_datagrip(setup, "wrong", extra);
+    let run = jdbc.connect(
+        &setup.home,
+        &wrong.url,
+        &[("user", &wrong.user)],
+        Some(password),
+    );
+    assert_refused_certificate(&run);
+    wrong
+}
+
 fn write_datagrip(setup: &Setup, name: &str, extra: &[&str]) -> DataGripSource {
     let project = setup.home.path().join("project");
     let mut args = vec!["setup", "datagrip", name, "--write"];
@@ -268,15 +287,8 @@ fn datagrip_postgres_url_gets_pgjdbc_in_with_the_token_and_verify_full() {
     assert_connected(&run, "PostgreSQL JDBC Driver");
 
     // The same, but the connection's CA did not sign the server: pgjdbc must refuse it.
-    let wrong = write_datagrip(&setup, "wrong", &[]);
+    let wrong = refused_with_the_wrong_ca(&jdbc, &setup, &[], &token);
     assert!(wrong.url.contains("sslrootcert="), "{}", wrong.url);
-    let run = jdbc.connect(
-        &setup.home,
-        &wrong.url,
-        &[("user", &wrong.user)],
-        Some(&token),
-    );
-    assert_refused_certificate(&run);
 }
 
 /// `(host, port, database)` of a `jdbc:postgresql://HOST:PORT/DB?...` URL.
@@ -341,14 +353,7 @@ fn datagrip_pgpass_mode_gets_pgjdbc_in_with_the_pgpass_line_and_no_database_name
     let run = jdbc.connect(&setup.home, &source.url, &[("user", &source.user)], None);
     assert_connected(&run, "PostgreSQL JDBC Driver");
 
-    let wrong = write_datagrip(&setup, "wrong", &["--auth", "pgpass"]);
-    let run = jdbc.connect(
-        &setup.home,
-        &wrong.url,
-        &[("user", &wrong.user)],
-        Some(&password),
-    );
-    assert_refused_certificate(&run);
+    refused_with_the_wrong_ca(&jdbc, &setup, &["--auth", "pgpass"], &password);
 }
 
 /// DataGrip's MySQL data source names MySQL Connector/J (`com.mysql.cj.jdbc.Driver`, whose
@@ -567,12 +572,5 @@ fn through_a_tunnel_the_drivers_dial_the_forward_and_still_check_the_ca() {
     let run = jdbc.connect(&setup.home, url, &properties, Some(&password));
     assert_connected(&run, "PostgreSQL JDBC Driver");
 
-    let wrong = write_datagrip(&setup, "wrong", &["--auth", "pgpass"]);
-    let run = jdbc.connect(
-        &setup.home,
-        &wrong.url,
-        &[("user", &wrong.user)],
-        Some(&password),
-    );
-    assert_refused_certificate(&run);
+    refused_with_the_wrong_ca(&jdbc, &setup, &["--auth", "pgpass"], &password);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::servers::{Mariadb, Postgres, TestCa};
+use common::servers::{Mariadb, Postgres, Setup, TestCa};
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -354,19 +354,12 @@ impl Drop for ReadOnlyMount {
 
 #[test]
 fn mysql_exec_and_connect_work_with_a_read_only_cache() {
-    let ca = TestCa::new();
-    let Some(db) = Mariadb::start(&ca) else {
+    let setup = Setup::new();
+    let Some(db) = Mariadb::start(&setup.ca) else {
         return;
     };
-    let home = Home::new();
-    home.static_profile("p", ACCESS_KEY_ID);
-    home.config(&connection(
-        "shop",
-        "mysql",
-        "localhost",
-        db.port(),
-        &format!("ca_bundle = \"{}\"", ca.ca_pem().display()),
-    ));
+    let home = &setup.home;
+    home.config(&setup.connection("shop", "mysql", db.port(), ""));
     let token = home.run(&["mysql", "shop"]).ok().token();
     db.create_user("jane", &token);
     let Some(_mount) = ReadOnlyMount::new(&home.cache_dir()) else {
@@ -493,22 +486,15 @@ fn connections_add_keeps_crlf_line_endings_and_a_byte_order_mark() {
 
 #[test]
 fn psql_uses_our_line_above_a_catch_all_in_pgpass() {
-    let ca = TestCa::new();
+    let setup = Setup::new();
     let Some(_psql) = require_program("psql", "apt-get install postgresql-client") else {
         return;
     };
-    let Some(db) = Postgres::start(&ca) else {
+    let Some(db) = Postgres::start(&setup.ca) else {
         return;
     };
-    let home = Home::new();
-    home.static_profile("p", ACCESS_KEY_ID);
-    home.config(&connection(
-        "prod",
-        "postgres",
-        "localhost",
-        db.port(),
-        &format!("ca_bundle = \"{}\"", ca.ca_pem().display()),
-    ));
+    let (home, ca) = (&setup.home, &setup.ca);
+    home.config(&setup.connection("prod", "postgres", db.port(), ""));
     let token = home.run(&["pg", "prod"]).ok().token();
     db.create_role("jane", &token);
     let pgpass = home.write(".pgpass", "*:*:*:*:not-the-token\n");

@@ -709,8 +709,11 @@ fn doctor_passes_on_the_private_postgresql_and_explains_a_refused_password() {
     );
 }
 
-/// A one-shot HTTP server on loopback that sends `head` then `body` and closes.
-fn http_once(head: String, body: Vec<u8>) -> String {
+/// A one-shot HTTP server on loopback that answers 200 with a `Content-Length` of `announced`,
+/// sends `body` (which may be shorter: a broken download) and closes.
+fn http_once(announced: usize, body: Vec<u8>) -> String {
+    let head =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!(
         "http://127.0.0.1:{}/global-bundle.pem",
@@ -734,13 +737,7 @@ fn ca_install_downloads_checks_and_replaces_atomically_keeping_the_old_on_a_brok
     let pem = std::fs::read(ca.ca_pem()).unwrap();
     let home = Home::new();
     let target = home.path().join(".aws/rds/global-bundle.pem");
-    let ok = http_once(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            pem.len()
-        ),
-        pem.clone(),
-    );
+    let ok = http_once(pem.len(), pem.clone());
     home.run(&["ca", "install", "--url", &ok])
         .ok()
         .stderr_has("(1 certificates)");
@@ -753,26 +750,14 @@ fn ca_install_downloads_checks_and_replaces_atomically_keeping_the_old_on_a_brok
 
     // Half the bundle, then the connection drops: the old file stays.
     let half = pem[..pem.len() / 2].to_vec();
-    let broken = http_once(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            pem.len()
-        ),
-        half,
-    );
+    let broken = http_once(pem.len(), half);
     home.run(&["ca", "install", "--url", &broken])
         .code(1)
         .stderr_has("was left as it was");
     assert_eq!(std::fs::read(&target).unwrap(), pem);
     // A whole answer that is not a bundle: refused too.
     let html = b"<html>maintenance</html>".to_vec();
-    let not_pem = http_once(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            html.len()
-        ),
-        html,
-    );
+    let not_pem = http_once(html.len(), html);
     home.run(&["ca", "install", "--url", &not_pem])
         .code(1)
         .stderr_has("is not a CA bundle");

@@ -184,24 +184,29 @@ def render(vectors):
     return json.dumps(vectors, indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv):
+def write_or_check(generate, out, argv):
+    """Generates twice (it must not vary), then writes `out`, or with --check compares it."""
     first = render(generate())
     second = render(generate())
     assert first == second, "generation is not deterministic"
 
     if "--check" in argv:
-        with open(OUT, encoding="utf-8") as f:
+        with open(out, encoding="utf-8") as f:
             on_disk = f.read()
         if on_disk != first:
-            print(f"MISMATCH: {OUT} differs from botocore {botocore.__version__}")
+            print(f"MISMATCH: {out} differs from botocore {botocore.__version__}")
             return 1
-        print(f"OK: {OUT} matches botocore {botocore.__version__}")
+        print(f"OK: {out} matches botocore {botocore.__version__}")
         return 0
 
-    with open(OUT, "w", encoding="utf-8", newline="\n") as f:
+    with open(out, "w", encoding="utf-8", newline="\n") as f:
         f.write(first)
-    print(f"wrote {len(CASES)} vectors to {OUT} (botocore {botocore.__version__})")
+    print(f"wrote {len(json.loads(first))} vectors to {out} (botocore {botocore.__version__})")
     return 0
+
+
+def main(argv):
+    return write_or_check(generate, OUT, argv)
 
 
 if __name__ == "__main__":

@@ -91,22 +91,7 @@ def generate():
 
 
 def main(argv):
-    first = base.render(generate())
-    second = base.render(generate())
-    assert first == second, "generation is not deterministic"
-    if "--check" in argv:
-        with open(OUT, encoding="utf-8") as f:
-            on_disk = f.read()
-        if on_disk != first:
-            print(f"MISMATCH: {OUT} differs from botocore {botocore.__version__}")
-            return 1
-        print(f"OK: {OUT} matches botocore {botocore.__version__}")
-        return 0
-    with open(OUT, "w", encoding="utf-8", newline="\n") as f:
-        f.write(first)
-    print(f"wrote {len(CASES)} vectors to {OUT} (botocore {botocore.__version__})")
-    return 0
-
+    return base.write_or_check(generate, OUT, argv)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

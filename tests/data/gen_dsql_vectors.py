@@ -21,9 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Importing it first unsets AWS_* and points the AWS files at /dev/null.
 import gen_botocore_vectors as base  # noqa: E402
 
-import json  # noqa: E402
-
-import botocore  # noqa: E402
 import botocore.session  # noqa: E402
 
 OUT = os.path.join(base.HERE, "dsql_vectors.json")

@@ -9,7 +9,8 @@ use crate::credentials::{self, Resolved};
 use crate::error::{Error, Result};
 use crate::values::{AwsProfile, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_types::SdkConfig;
 
 /// Clients for one profile and region, sharing one credential resolution.
@@ -17,6 +18,24 @@ pub struct Aws {
     runtime: tokio::runtime::Runtime,
     config: SdkConfig,
     pub region: String,
+    profile: Option<AwsProfile>,
+}
+
+/// What `find_by_endpoint` found, and what it could not look at (a listing the caller may not
+/// make), which the caller shows as warnings.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    pub resource: Option<Resource>,
+    pub warnings: Vec<Error>,
+}
+
+impl Lookup {
+    fn found(resource: Resource) -> Lookup {
+        Lookup {
+            resource: Some(resource),
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Who the credentials belong to.
@@ -173,7 +192,18 @@ impl Aws {
             runtime,
             config,
             region: resolved.region.clone(),
+            profile: profile.and_then(|p| p.parse().ok()),
         })
+    }
+
+    /// An `aws ...` command to print as a fix, with this region and profile, so that it acts
+    /// on the same account and region whatever the shell's AWS_PROFILE and AWS_REGION say.
+    pub fn cli(&self, command: &str) -> String {
+        let mut line = format!("aws {command} --region {}", self.region);
+        if let Some(profile) = &self.profile {
+            line.push_str(&format!(" --profile {}", shlex::try_quote(profile.as_str()).unwrap_or_default()));
+        }
+        line
     }
 
     pub fn caller(&self) -> Result<Caller> {
@@ -190,7 +220,7 @@ impl Aws {
 
     /// The instance, cluster or proxy that answers on `host`, looked up among all of them in
     /// the region (DescribeDB* filter by identifier, not by endpoint).
-    pub fn find_by_endpoint(&self, host: &str) -> Result<Option<Resource>> {
+    pub fn find_by_endpoint(&self, host: &str) -> Result<Lookup> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let clusters = self.clusters()?;
         let mut all = clusters.clone();
@@ -207,10 +237,35 @@ impl Aws {
             all.push((resource, endpoints));
         }
         if let Some(found) = matching(&all, &host) {
-            return Ok(Some(found));
+            return Ok(Lookup::found(found));
         }
         // Proxies last: most hosts are instances or clusters, and fewer callers may list them.
-        Ok(matching(&self.proxies()?, &host))
+        // A proxy's default endpoint is in DescribeDBProxies; only its extra endpoints need
+        // DescribeDBProxyEndpoints, whose failure leaves the lookup standing, with a warning.
+        let mut proxies = self.proxies()?;
+        if let Some(found) = matching(&proxies, &host) {
+            return Ok(Lookup::found(found));
+        }
+        if proxies.is_empty() {
+            return Ok(Lookup::default());
+        }
+        match self.add_proxy_endpoints(&mut proxies) {
+            Ok(()) => Ok(Lookup {
+                resource: matching(&proxies, &host),
+                warnings: Vec::new(),
+            }),
+            Err(err) => {
+                let mut warning = Error::failure(format!(
+                    "{host} is no instance, cluster or proxy default endpoint, and the proxies' other endpoints could not be listed ({})",
+                    err.message
+                ));
+                warning.hints = err.hints;
+                Ok(Lookup {
+                    resource: None,
+                    warnings: vec![warning],
+                })
+            }
+        }
     }
 
     /// Every instance and cluster with IAM database authentication on; instances that belong
@@ -251,16 +306,13 @@ impl Aws {
 
     /// Every page of a listing, collected by the SDK's paginator (which follows each page's
     /// `Marker` or `nextToken`); a failure is the listing's, named by `what`.
-    fn every_page<T, E, R>(
+    fn every_page<T, E>(
         &self,
         what: &str,
-        pages: impl std::future::Future<
-            Output = std::result::Result<Vec<T>, aws_sdk_sts::error::SdkError<E, R>>,
-        >,
+        pages: impl std::future::Future<Output = std::result::Result<Vec<T>, SdkError<E, HttpResponse>>>,
     ) -> Result<Vec<T>>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + 'static,
     {
         self.runtime
             .block_on(pages)
@@ -394,9 +446,6 @@ impl Aws {
                 };
                 out.push((resource, vec![(endpoint, "proxy endpoint")]));
             }
-        }
-        if !out.is_empty() {
-            self.add_proxy_endpoints(&mut out)?;
         }
         Ok(out)
     }
@@ -565,33 +614,102 @@ fn matching(all: &[Endpoints], host: &str) -> Option<Resource> {
 }
 
 /// One line for a failed call: the service's code and message, never the SDK's debug dump.
-/// Refused credentials are exit 3.
-fn service_error<E, R>(what: &str, err: &aws_sdk_sts::error::SdkError<E, R>) -> Error
+/// An answer that is no AWS error (a 500, a corporate proxy's HTML page) shows its HTTP status
+/// and first line instead. Refused credentials, and a 403 with no readable code (as the AWS
+/// CLI takes it), are exit 3; only an access denial gets the permission hint.
+fn service_error<E>(what: &str, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
-    use aws_sdk_sts::error::SdkError;
-    match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e.code().unwrap_or("an error");
-            let message = e
-                .message()
-                .filter(|m| m.len() <= 300 && !m.contains('{'))
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            let text = format!("AWS {what} failed: {code}{message}");
-            if is_refused_credentials(code) {
-                Error::credentials(text).hint("the AWS credentials were refused; renew them (for SSO, `aws sso login --profile PROFILE`)")
-            } else {
-                Error::failure(text)
-            }
+    let (code, message, raw) = match err {
+        SdkError::ServiceError(service) => (
+            service.err().code(),
+            service.err().message(),
+            Some(service.raw()),
+        ),
+        SdkError::ResponseError(response) => (None, None, Some(response.raw())),
+        SdkError::TimeoutError(_) => return Error::failure(format!("AWS {what} timed out")),
+        _ => {
+            return Error::failure(format!("cannot reach AWS {what}{}", innermost(err)))
+                .hint("check the network, a proxy, or AWS_ENDPOINT_URL_*");
         }
-        SdkError::TimeoutError(_) => Error::failure(format!("AWS {what} timed out")),
-        _ => Error::failure(format!("cannot reach AWS {what}{}", innermost(err)))
-            .hint("check the network, a proxy, or AWS_ENDPOINT_URL_*"),
+    };
+    let status = raw.map(|r| r.status().as_u16());
+    let Some(code) = code else {
+        let text = format!(
+            "AWS {what} failed: {}",
+            unreadable_answer(status, raw.and_then(|r| r.body().bytes()))
+        );
+        return match status {
+            Some(403) => Error::credentials(text).hint(REFUSED_HINT),
+            _ => Error::failure(text).hint(
+                "the answer was not from AWS: check a proxy (HTTPS_PROXY) or AWS_ENDPOINT_URL_*, or try again later",
+            ),
+        };
+    };
+    let message = message
+        .filter(|m| m.len() <= 300 && !m.contains('{'))
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    let text = format!("AWS {what} failed: {code}{message}");
+    if is_refused_credentials(code) {
+        Error::credentials(text).hint(REFUSED_HINT)
+    } else if is_access_denied(code) {
+        Error::failure(text).hint(format!(
+            "the caller needs `{}`; add it to the permission set or role",
+            permission(what)
+        ))
+    } else {
+        Error::failure(text)
     }
+}
+
+const REFUSED_HINT: &str =
+    "the AWS credentials were refused; renew them (for SSO, `aws sso login --profile PROFILE`)";
+
+/// "HTTP 502 (<html>...)": the status and the body's first non-blank line, cut short. An
+/// error page holds no secret of ours: the request's signature is not echoed in a body.
+fn unreadable_answer(status: Option<u16>, body: Option<&[u8]>) -> String {
+    let first_line = body
+        .map(String::from_utf8_lossy)
+        .and_then(|text| {
+            text.lines()
+                .map(str::trim)
+                .find(|line| !line.is_empty())
+                .map(|line| {
+                    let clean: String = line.chars().filter(|c| !c.is_control()).collect();
+                    match clean.char_indices().nth(120) {
+                        Some((cut, _)) => format!("{}...", &clean[..cut]),
+                        None => clean,
+                    }
+                })
+        })
+        .map(|line| format!(" ({line})"))
+        .unwrap_or_else(|| " (empty body)".to_string());
+    match status {
+        Some(status) => format!("HTTP {status}{first_line}, not an AWS error"),
+        None => format!("an answer that is not an AWS error{first_line}"),
+    }
+}
+
+/// The IAM action behind "RDS DescribeDBProxyEndpoints": `rds:DescribeDBProxyEndpoints`.
+fn permission(what: &str) -> String {
+    let (service, action) = what.rsplit_once(' ').unwrap_or(("", what));
+    let prefix = match service {
+        "STS" => "sts",
+        "RDS" => "rds",
+        "IAM" => "iam",
+        "Aurora DSQL" => "dsql",
+        other => return format!("{other} {action}"),
+    };
+    format!("{prefix}:{action}")
+}
+
+fn is_access_denied(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
+    )
 }
 
 /// The innermost cause of a transport failure ("Connection refused"), when it is one short line.

@@ -84,9 +84,21 @@ impl Error {
         Self::new(self.kind, message).caused_by(self)
     }
 
-    /// An I/O failure on a path: "could not <doing> <path>", caused by `err`.
+    /// An I/O failure on a path: "could not <doing> <path>", caused by `err`, with what to do
+    /// about the usual causes.
     pub fn io(doing: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        Self::failure(format!("could not {doing} {}", path.display())).caused_by(err)
+        let hint = io_hint(&err, path);
+        let error = Self::failure(format!("could not {doing} {}", path.display())).caused_by(err);
+        match hint {
+            Some(hint) => error.hint(hint),
+            None => error,
+        }
+    }
+
+    /// The message and its causes on one line: "MESSAGE: CAUSE: ...". What `main`, warnings
+    /// and `doctor` show.
+    pub fn one_line(&self) -> String {
+        one_line(self)
     }
 
     pub fn with_earlier(mut self, earlier: Vec<Error>) -> Self {
@@ -101,5 +113,124 @@ impl Error {
             Kind::Credentials | Kind::SsoSignIn => 3,
             Kind::NotRunnable { code } => code,
         }
+    }
+}
+
+/// `err` and its causes on one line, each I/O error in words (`describe_io`).
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            out.push_str(&format!(": {}", describe_io(io)));
+            break;
+        }
+        out.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    out
+}
+
+/// An I/O error in words for a person: "permission denied", not Rust's "Permission denied (os
+/// error 13)", nor a wrapper's `at path "..."` (the message names the path already).
+pub fn describe_io(err: &std::io::Error) -> String {
+    if let Some(code) = err.raw_os_error() {
+        let text = std::io::Error::from_raw_os_error(code).to_string();
+        let text = match text.rfind(" (os error ") {
+            Some(cut) => text[..cut].to_string(),
+            None => text,
+        };
+        return lower_first(&text);
+    }
+    // A wrapper (tempfile's path error) keeps the OS error as its source.
+    if let Some(inner) = err.get_ref() {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return describe_io(io);
+        }
+        if let Some(io) = inner
+            .source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+        {
+            return describe_io(io);
+        }
+        if err.kind() == std::io::ErrorKind::Other {
+            return inner.to_string();
+        }
+    }
+    err.kind().to_string()
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The next step for the I/O failures a person can fix.
+fn io_hint(err: &std::io::Error, path: &std::path::Path) -> Option<String> {
+    use std::io::ErrorKind;
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+        _ => ".".to_string(),
+    };
+    let kind = match err.get_ref().and_then(|inner| inner.source()) {
+        Some(inner) => inner
+            .downcast_ref::<std::io::Error>()
+            .map_or(err.kind(), |io| io.kind()),
+        None => err.kind(),
+    };
+    Some(match kind {
+        ErrorKind::PermissionDenied => format!(
+            "check who owns {} and its folder {folder} and that you may write there (`ls -ld`), or choose another path",
+            path.display()
+        ),
+        ErrorKind::ReadOnlyFilesystem => {
+            format!("{folder} is on a read-only file system; choose a path on a writable one")
+        }
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            format!("the disk holding {folder} is full; free some space and run again")
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    /// Every way an I/O error reaches a message: plain, from the OS, and wrapped with a path
+    /// (tempfile). None shows Rust's formatting.
+    #[test]
+    fn io_errors_read_as_words() {
+        let wrapped = tempfile::Builder::new()
+            .tempfile_in("/proc/self/nonexistent-folder")
+            .unwrap_err();
+        let cases: Vec<(std::io::Error, &str)> = vec![
+            (std::io::Error::from_raw_os_error(13), "permission denied"),
+            (std::io::Error::from_raw_os_error(2), "no such file or directory"),
+            (std::io::Error::from_raw_os_error(30), "read-only file system"),
+            (std::io::Error::from(ErrorKind::PermissionDenied), "permission denied"),
+            (std::io::Error::other("a reason"), "a reason"),
+            (wrapped, "no such file or directory"),
+        ];
+        for (err, words) in cases {
+            let shown = Error::io("write", std::path::Path::new("/x/y"), err).one_line();
+            assert_eq!(shown, format!("could not write /x/y: {words}"));
+            assert!(!shown.contains("os error") && !shown.contains("at path"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn permission_and_space_failures_say_what_to_do() {
+        let path = std::path::Path::new("/srv/ro/file");
+        let denied = Error::io("write", path, std::io::Error::from_raw_os_error(13));
+        assert!(denied.hints[0].contains("/srv/ro"), "{:?}", denied.hints);
+        let full = Error::io("write", path, std::io::Error::from_raw_os_error(28));
+        assert!(full.hints[0].contains("full"), "{:?}", full.hints);
+        let other = Error::io("write", path, std::io::Error::from_raw_os_error(5));
+        assert!(other.hints.is_empty());
     }
 }

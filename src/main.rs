@@ -47,13 +47,7 @@ fn render(err: &error::Error) -> String {
     for earlier in &err.earlier {
         out.push_str(&render(earlier));
     }
-    out.push_str(&format!("rdsiam-helper: error: {err}"));
-    let mut cause = std::error::Error::source(err);
-    while let Some(inner) = cause {
-        out.push_str(&format!(": {inner}"));
-        cause = inner.source();
-    }
-    out.push('\n');
+    out.push_str(&format!("rdsiam-helper: error: {}\n", err.one_line()));
     for hint in &err.hints {
         out.push_str(&format!("  hint: {hint}\n"));
     }

@@ -23,3 +23,12 @@ pub fn verbose(message: std::fmt::Arguments<'_>) {
 pub fn warn(message: std::fmt::Arguments<'_>) {
     eprintln!("rdsiam-helper: warning: {message}");
 }
+
+/// A failure that does not stop the command: its one line, then its hints.
+pub fn warn_error(err: &crate::error::Error) {
+    let mut text = format!("rdsiam-helper: warning: {}\n", err.one_line());
+    for hint in &err.hints {
+        text.push_str(&format!("  hint: {hint}\n"));
+    }
+    eprint!("{text}");
+}

@@ -58,7 +58,11 @@ fn private_dir() -> Result<tempfile::TempDir> {
             .tempdir_in(&base)
         {
             Ok(dir) => return Ok(dir),
-            Err(err) => tried.push(format!("{}: {err}", base.display())),
+            Err(err) => tried.push(format!(
+                "{}: {}",
+                base.display(),
+                crate::error::describe_io(&err)
+            )),
         }
     }
     Err(Error::failure(format!(

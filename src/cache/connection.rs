@@ -113,8 +113,9 @@ impl Cache {
         let path = self.connection_path(config, name);
         if let Err(err) = write_private_json(self.dir(), &path, &entry) {
             report::verbose(format_args!(
-                "cannot keep the resolved connection in {}: {err}",
-                path.display()
+                "cannot keep the resolved connection in {}: {}",
+                path.display(),
+                crate::error::describe_io(&err)
             ));
         }
     }

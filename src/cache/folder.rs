@@ -71,8 +71,9 @@ impl Cache {
             .create(&dir)
         {
             report::warn(format_args!(
-                "cannot create the cache folder {}: {err}; signing without a cache",
-                dir.display()
+                "cannot create the cache folder {}: {}; signing without a cache",
+                dir.display(),
+                crate::error::describe_io(&err)
             ));
             return Ok(Cache {
                 dir,

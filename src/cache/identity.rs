@@ -136,8 +136,9 @@ fn store(
             clock::rfc3339(valid_until)
         )),
         Err(err) => report::warn(format_args!(
-            "cannot write the cache file {}: {err}; `{SESSION_NAME_TEMPLATE}` was not cached",
-            path.display()
+            "cannot write the cache file {}: {}; `{SESSION_NAME_TEMPLATE}` was not cached",
+            path.display(),
+            crate::error::describe_io(&err)
         )),
     }
 }

@@ -315,8 +315,9 @@ impl Cache {
             Err(err) if is_symlink_error(&err) => return Err(symlink_error(path)),
             Err(err) => {
                 report::warn(format_args!(
-                    "cannot create the lock file {}: {err}; signing without a cache",
-                    path.display()
+                    "cannot create the lock file {}: {}; signing without a cache",
+                    path.display(),
+                    crate::error::describe_io(&err)
                 ));
                 return Ok(None);
             }
@@ -338,8 +339,9 @@ impl Cache {
             .hint(format!("or bypass the cache once with --no-cache; set {LOCK_WAIT_VARIABLE}=SECONDS to wait longer"))),
             Err(err) => {
                 report::warn(format_args!(
-                    "cannot lock {}: {err}; signing without a cache",
-                    path.display()
+                    "cannot lock {}: {}; signing without a cache",
+                    path.display(),
+                    crate::error::describe_io(&err)
                 ));
                 Ok(None)
             }
@@ -352,8 +354,9 @@ impl Cache {
         let path = self.path_for(key);
         if let Err(err) = write_private_json(self.dir(), &path, entry) {
             report::warn(format_args!(
-                "cannot write the cache file {}: {err}; the token was not cached",
-                path.display()
+                "cannot write the cache file {}: {}; the token was not cached",
+                path.display(),
+                crate::error::describe_io(&err)
             ));
         } else {
             report::verbose(format_args!("cached the new token in {}", path.display()));

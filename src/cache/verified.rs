@@ -58,8 +58,9 @@ impl Cache {
         };
         if let Err(err) = write_private_json(self.dir(), &path, &record) {
             report::warn(format_args!(
-                "cannot write {}: {err}; the credentials will be checked again next time",
-                path.display()
+                "cannot write {}: {}; the credentials will be checked again next time",
+                path.display(),
+                crate::error::describe_io(&err)
             ));
         }
     }

@@ -100,6 +100,38 @@ fn parse(text: &str) -> std::result::Result<Ini, ini::ParseError> {
     )
 }
 
+/// The mistakes a person makes in an INI file, with the line they are on: rust-ini reports a
+/// missing `]` only where the file ends.
+fn check_lines(text: &str) -> std::result::Result<(), (usize, String)> {
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') && !trimmed.contains(']') {
+            return Err((
+                index + 1,
+                format!("the section header `{trimmed}` has no closing `]`"),
+            ));
+        }
+        if trimmed.starts_with('=') {
+            return Err((
+                index + 1,
+                format!("`{trimmed}` has no key before `=`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// rust-ini's other messages, in words (its EOF message prints Rust debug text).
+fn in_words(msg: &str) -> String {
+    if msg.contains("found EOF") {
+        "the file ends in the middle of a section header or value".to_string()
+    } else if msg.contains("missing key") {
+        "a line has no key before `=`".to_string()
+    } else {
+        msg.trim_end_matches('.').to_string()
+    }
+}
+
 /// The user's file with section `name` replaced by (or appended as) `section`.
 pub fn merge_section(
     existing: &str,
@@ -108,15 +140,17 @@ pub fn merge_section(
     name: &str,
     section: &str,
 ) -> Result<String> {
-    parse(&for_validation(existing, dialect)).map_err(|e| {
-        Error::failure(format!(
-            "{} is not a valid INI file (line {}: {}); it was left unchanged",
-            path.display(),
-            e.line,
-            e.msg
+    let shown = for_validation(existing, dialect);
+    if let Err(problem) = check_lines(&shown).map(|()| parse(&shown)).and_then(|parsed| {
+        parsed.map(drop).map_err(|e| (e.line, in_words(&e.msg)))
+    }) {
+        let (line, what) = problem;
+        return Err(Error::failure(format!(
+            "{} is not a valid INI file: line {line}: {what}; it was left unchanged",
+            path.display()
         ))
-        .hint("fix or move the file, then run the command again")
-    })?;
+        .hint("fix or move the file, then run the command again"));
+    }
     let lines: Vec<&str> = existing.split_inclusive('\n').collect();
     let header = format!("[{name}]");
     let start = lines.iter().position(|l| l.trim() == header);

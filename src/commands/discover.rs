@@ -22,16 +22,14 @@ pub fn run(explicit: Option<&Path>, args: &DiscoverArgs) -> Result<Vec<AddConnec
     let (found, clusters) = match (aws.iam_enabled(), aws.dsql_clusters()) {
         (Err(rds), Err(_)) => return Err(rds),
         (Ok(found), Ok(clusters)) => (found, clusters),
-        (Err(rds), Ok(clusters)) => {
-            crate::report::warn(format_args!(
-                "{rds}; listing Aurora DSQL clusters only (RDS needs rds:DescribeDBInstances and rds:DescribeDBClusters)"
-            ));
+        (Err(mut rds), Ok(clusters)) => {
+            rds.message.push_str("; listing Aurora DSQL clusters only");
+            crate::report::warn_error(&rds);
             (Vec::new(), clusters)
         }
-        (Ok(found), Err(dsql)) => {
-            crate::report::warn(format_args!(
-                "{dsql}; listing RDS only (Aurora DSQL needs dsql:ListClusters)"
-            ));
+        (Ok(found), Err(mut dsql)) => {
+            dsql.message.push_str("; listing RDS only");
+            crate::report::warn_error(&dsql);
             (found, Vec::new())
         }
     };
@@ -143,8 +141,8 @@ fn filled_dsql(
             return Err(
                 Error::failure(format!("no Aurora DSQL cluster `{id}` in {}", aws.region)).hint(
                     format!(
-                        "check the identifier and the region (--region); `aws dsql list-clusters --region {}` lists them",
-                        aws.region
+                        "check the identifier and the region (--region); `{}` lists them",
+                        aws.cli("dsql list-clusters")
                     ),
                 ),
             );

@@ -85,12 +85,12 @@ fn online(aws: &Aws, connection: Named<'_>, command: &HelperCommand) -> Vec<Chec
         checks.extend(dsql(aws, caller.as_ref(), connection, command));
         return checks;
     }
-    let (rds_check, resource) = doctor::resource::lookup(aws, &connection);
-    checks.push(rds_check);
+    let (rds_checks, resource) = doctor::resource::lookup(aws, &connection);
+    checks.extend(rds_checks);
     let Some(resource) = resource else {
         return checks;
     };
-    checks.push(doctor::resource::iam_auth(&resource));
+    checks.push(doctor::resource::iam_auth(aws, &resource));
     if let Some(caller) = caller {
         checks.push(doctor::simulate::check(
             aws, &caller, &resource, connection, command,

@@ -107,7 +107,11 @@ fn look_up(connection: &Connection) -> Result<(String, String)> {
         connection.aws_profile.as_ref(),
         connection.signing_region().as_ref(),
     )?;
-    match aws.find_by_endpoint(&connection.host)? {
+    let lookup = aws.find_by_endpoint(&connection.host)?;
+    for warning in &lookup.warnings {
+        crate::report::warn_error(warning);
+    }
+    match lookup.resource {
         Some(resource) => Ok((aws.region.clone(), resource.resource_id)),
         None => Err(Error::failure(format!(
             "no RDS instance, cluster or proxy in {} has the endpoint {}",

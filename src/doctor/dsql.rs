@@ -24,7 +24,7 @@ pub fn cluster_id(connection: &Connection) -> Result<String, Check> {
 
 pub fn cluster(aws: &Aws, id: &str) -> Check {
     let region = &aws.region;
-    let list = format!("`aws dsql list-clusters --region {region}` lists the clusters there");
+    let list = format!("`{}` lists the clusters there", aws.cli("dsql list-clusters"));
     let cluster = match aws.dsql_cluster(id) {
         Ok(DsqlLookup::Found(cluster)) => cluster,
         Ok(DsqlLookup::NotFound) => {
@@ -43,7 +43,7 @@ pub fn cluster(aws: &Aws, id: &str) -> Check {
         return Check::warn("dsql", format!("cluster `{id}` has no status"));
     };
     let seen = format!("cluster `{id}` in {region} is {}", status.as_str());
-    let wait = format!("aws dsql wait cluster-active --identifier {id} --region {region}");
+    let wait = aws.cli(&format!("dsql wait cluster-active --identifier {id}"));
     let elsewhere = format!("point `host` at another cluster; {list}");
     match status {
         DsqlStatus::Active => Check::ok("dsql", seen),
@@ -69,7 +69,7 @@ pub fn cluster(aws: &Aws, id: &str) -> Check {
             "dsql",
             format!("{seen}: Aurora DSQL could not create it"),
         )
-        .fix(format!("create a new cluster (`aws dsql create-cluster --region {region}`) and point `host` at it")),
+        .fix(format!("create a new cluster (`{}`) and point `host` at it", aws.cli("dsql create-cluster"))),
         DsqlStatus::Other(_) => Check::warn(
             "dsql",
             format!("{seen}, a status this version does not know; connections work only when it is ACTIVE"),

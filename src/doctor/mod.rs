@@ -80,11 +80,10 @@ impl Check {
 
     /// A failed step as a check: the error's message, its hints as the fixes.
     pub fn from_error(check: &'static str, status: Status, err: crate::error::Error) -> Check {
-        let message = err.message;
         Check {
             check,
             status,
-            message,
+            message: err.one_line(),
             fix: err.hints,
         }
     }

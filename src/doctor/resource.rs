@@ -5,9 +5,26 @@ use super::{Check, Status};
 use crate::aws_api::{Aws, Resource, ResourceKind};
 use crate::config::Connection;
 
-pub fn lookup(aws: &Aws, connection: &Connection) -> (Check, Option<Resource>) {
-    match aws.find_by_endpoint(&connection.host) {
-        Ok(Some(resource)) => (
+/// The `rds` check, with a warning for each listing the caller could not make that might have
+/// found the host (e.g. no `rds:DescribeDBProxyEndpoints`).
+pub fn lookup(aws: &Aws, connection: &Connection) -> (Vec<Check>, Option<Resource>) {
+    let lookup = match aws.find_by_endpoint(&connection.host) {
+        Ok(lookup) => lookup,
+        Err(err) => return (vec![Check::from_error("rds", Status::Fail, err)], None),
+    };
+    let mut checks: Vec<Check> = lookup
+        .warnings
+        .into_iter()
+        .map(|warning| Check::from_error("rds", Status::Warn, warning))
+        .collect();
+    let (check, resource) = found(aws, connection, lookup.resource);
+    checks.push(check);
+    (checks, resource)
+}
+
+fn found(aws: &Aws, connection: &Connection, resource: Option<Resource>) -> (Check, Option<Resource>) {
+    match resource {
+        Some(resource) => (
             Check::ok(
                 "rds",
                 format!(
@@ -21,7 +38,7 @@ pub fn lookup(aws: &Aws, connection: &Connection) -> (Check, Option<Resource>) {
             ),
             Some(resource),
         ),
-        Ok(None) => (
+        None => (
             Check::fail(
                 "rds",
                 format!(
@@ -32,11 +49,10 @@ pub fn lookup(aws: &Aws, connection: &Connection) -> (Check, Option<Resource>) {
             .fix("check `host` (the RDS endpoint, not a tunnel address) and the region; `rdsiam-helper connections discover` lists them"),
             None,
         ),
-        Err(err) => (Check::from_error("rds", Status::Fail, err), None),
     }
 }
 
-pub fn iam_auth(resource: &Resource) -> Check {
+pub fn iam_auth(aws: &Aws, resource: &Resource) -> Check {
     if resource.iam_auth {
         return Check::ok(
             "iam_auth",
@@ -48,18 +64,18 @@ pub fn iam_auth(resource: &Resource) -> Check {
         );
     }
     let fix = match resource.kind {
-        ResourceKind::Instance => format!(
-            "aws rds modify-db-instance --db-instance-identifier {} --apply-immediately --enable-iam-database-authentication",
+        ResourceKind::Instance => aws.cli(&format!(
+            "rds modify-db-instance --db-instance-identifier {} --apply-immediately --enable-iam-database-authentication",
             resource.id
-        ),
-        ResourceKind::Cluster => format!(
-            "aws rds modify-db-cluster --db-cluster-identifier {} --apply-immediately --enable-iam-database-authentication",
+        )),
+        ResourceKind::Cluster => aws.cli(&format!(
+            "rds modify-db-cluster --db-cluster-identifier {} --apply-immediately --enable-iam-database-authentication",
             resource.id
-        ),
-        ResourceKind::Proxy => format!(
-            "aws rds modify-db-proxy --db-proxy-name {} --auth AuthScheme=SECRETS,SecretArn=SECRET_ARN,IAMAuth=REQUIRED",
+        )),
+        ResourceKind::Proxy => aws.cli(&format!(
+            "rds modify-db-proxy --db-proxy-name {} --auth AuthScheme=SECRETS,SecretArn=SECRET_ARN,IAMAuth=REQUIRED",
             resource.id
-        ),
+        )),
     };
     Check::fail(
         "iam_auth",

@@ -31,7 +31,8 @@ pub fn open(url: &str, open_browser: bool) {
         // Reaped in the background: a browser may run for as long as it likes.
         Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
         Err(err) => report::warn(format_args!(
-            "cannot open a browser ({err}); open the URL above"
+            "cannot open a browser ({}); open the URL above",
+            crate::error::describe_io(&err)
         )),
     }
 }

@@ -16,6 +16,23 @@ pub fn dbuser_arn(region: &str, account: &str, resource_id: &str, user: &str) ->
     )
 }
 
+/// A literal user name as IAM reads it in a resource ARN: `*`, `?` and `$` are wildcards and
+/// the start of a variable there, so each is written as IAM's escape (`${*}`, `${?}`, `${$}`).
+pub fn iam_literal(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for c in user.chars() {
+        match c {
+            '*' | '?' | '$' => {
+                out.push_str("${");
+                out.push(c);
+                out.push('}');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// The partition a region belongs to.
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -24,5 +41,21 @@ pub fn partition(region: &str) -> &'static str {
         "aws-us-gov"
     } else {
         "aws"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iam_wildcards_in_a_literal_user_are_escaped() {
+        for (user, written) in [
+            ("jane", "jane"),
+            ("a*b", "a${*}b"),
+            ("who?", "who${?}"),
+            ("${aws:username}", "${$}{aws:username}"),
+            ("$*?", "${$}${*}${?}"),
+        ] {
+            assert_eq!(super::iam_literal(user), written);
+        }
     }
 }

@@ -282,15 +282,22 @@ impl Aws {
         Ok(found)
     }
 
-    pub fn instance(&self, id: &str) -> Result<Resource> {
-        self.instances()?
+    /// The instance `id`, and the Aurora cluster it belongs to, which governs its IAM
+    /// database authentication.
+    pub fn instance(&self, id: &str) -> Result<(Resource, Option<Resource>)> {
+        let (instance, _, cluster) = self
+            .instances()?
             .into_iter()
-            .map(|(r, _, _)| r)
-            .find(|r| r.id == id)
+            .find(|(r, _, _)| r.id == id)
             .ok_or_else(|| {
                 Error::failure(format!("no RDS instance `{id}` in {}", self.region))
                     .hint("check the identifier and the region (--region)")
-            })
+            })?;
+        let cluster = match cluster {
+            Some(cluster) => Some(self.cluster(&cluster)?),
+            None => None,
+        };
+        Ok((instance, cluster))
     }
 
     pub fn cluster(&self, id: &str) -> Result<Resource> {

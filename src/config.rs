@@ -474,16 +474,13 @@ pub fn expand_home(path: &Path) -> PathBuf {
 impl Config {
     pub fn load(explicit: Option<&Path>) -> Result<Config> {
         let path = default_path(explicit)?;
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
-                return Ok(Config::empty(path));
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+        let text = match crate::files::read_text(&path)? {
+            Some(text) => text,
+            None if explicit.is_none() => return Ok(Config::empty(path)),
+            None => {
                 return Err(Error::failure(format!("config file {} does not exist", path.display()))
                     .hint("create it with `rdsiam-helper connections add`, or fix the path given (the option or RDSIAM_HELPER_CONFIG)"));
             }
-            Err(err) => return Err(Error::io("read config file", &path, err)),
         };
         Config::parse(path, &text)
     }

@@ -244,6 +244,9 @@ async fn resolve_async(
     let credentials = match provider.provide_credentials().await {
         Ok(credentials) => credentials,
         Err(err) => {
+            if let Some(broken) = broken_profile_file().await {
+                return Err(broken);
+            }
             let kind = match profile {
                 Some(profile) => profile_kind(profile).await,
                 None => ProfileKind::Unknown,
@@ -289,6 +292,65 @@ fn profile_provider(profile: &str, region: &str) -> SharedCredentialsProvider {
     )
 }
 
+/// The AWS config and credentials files, where the AWS CLI (and aws-config) look for them.
+fn profile_files() -> Vec<std::path::PathBuf> {
+    let home = dirs::home_dir().unwrap_or_default();
+    [
+        ("AWS_CONFIG_FILE", ".aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ]
+    .into_iter()
+    .map(|(variable, default)| match std::env::var_os(variable) {
+        Some(path) if !path.is_empty() => crate::config::expand_home(std::path::Path::new(&path)),
+        _ => home.join(default),
+    })
+    .collect()
+}
+
+/// What is wrong with the AWS profile files, if anything: asked only once resolving
+/// credentials or a region failed. aws-config reports a parse error from the credential
+/// provider without the file or line, and passes over a file that is not UTF-8 as if it were
+/// not there; the AWS CLI refuses both, and so do we, naming the file and line.
+pub async fn broken_profile_file() -> Option<Error> {
+    let fix = "fix that line (the AWS CLI refuses the file too), or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a good file";
+    for path in profile_files() {
+        let bytes = match crate::files::read_limited(&path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            Err(err) => return Some(err),
+        };
+        if let Err(bad) = std::str::from_utf8(&bytes) {
+            let line = bytes[..bad.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            return Some(
+                Error::credentials(format!(
+                    "the AWS file {} is not UTF-8 text: line {line} has a byte that is not",
+                    path.display()
+                ))
+                .hint("save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); the AWS CLI refuses it too"),
+            );
+        }
+    }
+    let loaded = aws_config::profile::load(
+        &Fs::real(),
+        &Env::real(),
+        &aws_runtime::env_config::file::EnvConfigFiles::default(),
+        None,
+    )
+    .await;
+    let err = loaded.err()?;
+    // "could not parse profile file: error parsing PATH on line N:\n  MESSAGE", on one line.
+    let text = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .last()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(Error::credentials(format!("cannot read the AWS profile files: {text}")).hint(fix))
+}
+
 async fn profile_region(profile: Option<&str>) -> Result<String> {
     let mut chain = DefaultRegionChain::builder();
     if let Some(profile) = profile {
@@ -308,14 +370,15 @@ async fn profile_region(profile: Option<&str>) -> Result<String> {
                 ))
                 .hint("fix `region` in ~/.aws/config or AWS_REGION, or give --region")
             }),
-        None => Err(
-            Error::failure(format!("no AWS region is known for {}", describe(profile)))
+        None => Err(match broken_profile_file().await {
+            Some(broken) => broken,
+            None => Error::failure(format!("no AWS region is known for {}", describe(profile)))
                 .hint("give --region (or `region` in the config, or AWS_REGION)")
                 .hint(match profile {
                     Some(p) => format!("or run `aws configure set region REGION --profile {p}`"),
                     None => "or set AWS_REGION".to_string(),
                 }),
-        ),
+        }),
     }
 }
 

@@ -31,7 +31,7 @@ pub enum Written {
 /// on it would be on an inode that is gone, and a lock file beside it would litter the user's
 /// home. Nothing else takes `flock` on a home or project folder.
 pub fn update(path: &Path, merge: impl FnOnce(&str) -> Result<Contents>) -> Result<Written> {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = target(path)?;
     let dir = parent(&path);
     require_home_for(&dir)?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
@@ -64,6 +64,44 @@ pub fn require_home_for(dir: &Path) -> Result<()> {
         .hint("set HOME to your home folder (or RDSIAM_HELPER_CACHE_DIR / the file's path to an existing place)"));
     }
     Ok(())
+}
+
+/// Where a write to `path` goes. A dotfile manager's symlink stays a symlink: the write goes
+/// through to its target, also when the target does not exist yet (a dangling link), as long
+/// as the target's folder does. A link is never replaced by a file.
+fn target(path: &Path) -> Result<PathBuf> {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return Ok(real);
+    }
+    let mut current = path.to_path_buf();
+    // As many links as the kernel follows (MAXSYMLINKS) before it calls it a loop.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link =
+                    std::fs::read_link(&current).map_err(|e| Error::io("read the link", &current, e))?;
+                current = parent(&current).join(link);
+            }
+            _ if current == path => return Ok(current),
+            _ if parent(&current).is_dir() => return Ok(current),
+            _ => {
+                return Err(Error::failure(format!(
+                    "{} is a symbolic link to {}, whose folder does not exist; it was left unchanged",
+                    path.display(),
+                    current.display()
+                ))
+                .hint(format!(
+                    "create {} (or remove the link), then run the command again",
+                    parent(&current).display()
+                )));
+            }
+        }
+    }
+    Err(Error::failure(format!(
+        "{} is a loop of symbolic links; it was left unchanged",
+        path.display()
+    ))
+    .hint("remove the link, then run the command again"))
 }
 
 fn parent(path: &Path) -> PathBuf {
@@ -112,16 +150,10 @@ fn lock_folder(dir: &Path, path: &Path) -> Result<std::fs::File> {
 /// secret is written 0600 whatever the old mode was; plain text keeps the old file's mode (a
 /// new file gets 0644).
 pub fn replace(path: &Path, contents: &Contents) -> Result<Option<PathBuf>> {
-    // A dotfile manager's symlink to an existing file stays a symlink: write through to its
-    // target. (A dangling link is replaced by the new file.)
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = target(path)?;
     let dir = parent(&path);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
-    let old = match std::fs::read(&path) {
-        Ok(bytes) => Some(bytes),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(Error::io("read", &path, err)),
-    };
+    let old = read_limited(&path)?;
     let old_mode = std::fs::metadata(&path)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777);
@@ -165,15 +197,96 @@ fn write_atomically(dir: &Path, path: &Path, contents: &[u8], mode: u32) -> Resu
 /// A user's text file, or "" when there is none yet. Anything but UTF-8 text is refused, so
 /// a merge never rewrites a file it could not read whole.
 pub fn read_or_empty(path: &Path) -> Result<String> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-            Error::failure(format!(
-                "{} is not UTF-8 text; it was left unchanged",
-                path.display()
-            ))
-        }),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(err) => Err(Error::io("read", path, err)),
+    Ok(read_text(path)?.unwrap_or_default())
+}
+
+/// A user's UTF-8 text file, or `None` when it does not exist (`read_limited`'s rules).
+pub fn read_text(path: &Path) -> Result<Option<String>> {
+    let Some(bytes) = read_limited(path)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Error::failure(format!(
+            "{} is not UTF-8 text; it was left unchanged",
+            path.display()
+        ))
+    })
+}
+
+/// No config or client file of a person's is this long (a `.pgpass` line with a token is
+/// about 2 KB); a longer one is a mistake, or a file that never ends.
+pub const MAX_USER_FILE: u64 = 16 * 1024 * 1024;
+
+/// The bytes of a user's file, or `None` when it does not exist. Opened without blocking and
+/// refused unless it is a regular file: a FIFO would hang the command (and a GUI waiting for a
+/// password with it), a device such as /dev/zero never ends. The read stops at
+/// `MAX_USER_FILE` whatever the size said, for a file that grows while it is read.
+pub fn read_limited(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io("read", path, err)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io("read", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::failure(format!(
+            "{} is {}, not a regular file; refusing to read it",
+            path.display(),
+            file_kind(&meta)
+        ))
+        .hint("replace it with a regular file, or point the command at one"));
+    }
+    let too_long = |size: u64| {
+        Error::failure(format!(
+            "{} is {} long, over the {} a config or client file may be; it was left unchanged",
+            path.display(),
+            byte_size(size),
+            byte_size(MAX_USER_FILE)
+        ))
+        .hint("check that it is the file you meant; trim it or point the command at another")
+    };
+    if meta.len() > MAX_USER_FILE {
+        return Err(too_long(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_USER_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() as u64 > MAX_USER_FILE {
+        return Err(too_long(bytes.len() as u64));
+    }
+    Ok(Some(bytes))
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// "2.5 MiB", "512 bytes".
+fn byte_size(size: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if size >= MIB {
+        format!("{:.1} MiB", size as f64 / MIB as f64)
+    } else {
+        format!("{size} bytes")
     }
 }
 

@@ -19,6 +19,8 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 pub const SESSION_NAME_TEMPLATE: &str = "{session_name}";
 /// Names longer than any DNS name are a typo or an attack on the cache key, not a host.
 const MAX_HOST_LEN: usize = 253;
+/// Far above any server's limit, far below the longest URL the signer takes (64 KiB).
+const MAX_USER_LEN: usize = 1024;
 
 /// Why a value was refused, in words for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -510,6 +512,14 @@ impl FromStr for DbUser {
         if text.starts_with('{') && text.ends_with('}') {
             return refuse(format!(
                 "unknown template `{text}`; the only template is `{SESSION_NAME_TEMPLATE}`"
+            ));
+        }
+        // The token is a URL carrying the user; past this no URL can be signed, and no server
+        // has such a user (PostgreSQL keeps 63 bytes of a name, MySQL 32 characters).
+        if text.len() > MAX_USER_LEN {
+            return refuse(format!(
+                "the user name is {} bytes long; a database user name has at most {MAX_USER_LEN} here (PostgreSQL keeps 63 bytes, MySQL 32 characters)",
+                text.len()
             ));
         }
         Ok(DbUser::Named(text.to_string()))

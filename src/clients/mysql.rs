@@ -174,7 +174,7 @@ pub fn user_overrides() -> Vec<UserOverride> {
 const MAX_INCLUDE_DEPTH: usize = 4;
 
 fn scan_option_file(path: &Path, depth: usize, warnings: &mut Vec<UserOverride>) {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(Some(text)) = crate::files::read_text(path) else {
         return;
     };
     let mut group = String::new();

@@ -106,6 +106,7 @@ fn show(c: &Connection) -> Result<i32> {
 
 fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
     let path = config::default_path(explicit)?;
+    dsql_flags_fit(add)?;
     let table = connection_table(add);
     let mut replaced = false;
     let mut contradiction = None;
@@ -172,6 +173,28 @@ fn add_connection(explicit: Option<&Path>, add: &AddConnection) -> Result<i32> {
         crate::report::warn(format_args!("{problem}"));
     }
     Ok(0)
+}
+
+/// `--dsql-action` and `--token-lifetime` mean something for Aurora DSQL only; on another
+/// engine they are a mistake on the command line, said as such before any file is read.
+fn dsql_flags_fit(add: &AddConnection) -> Result<()> {
+    let engine = engine_of(add);
+    if engine == config::Engine::Dsql {
+        return Ok(());
+    }
+    let flag = match (&add.dsql_action, &add.token_lifetime) {
+        (Some(_), _) => "--dsql-action",
+        (None, Some(_)) => "--token-lifetime",
+        (None, None) => return Ok(()),
+    };
+    Err(Error::usage(format!(
+        "{flag} is only for Aurora DSQL connections, and `{}` is {} (an RDS token always lives 15 minutes and its user alone says who connects)",
+        add.name.as_str(),
+        engine.as_str()
+    ))
+    .hint(format!(
+        "leave out {flag}, or give a DSQL endpoint (CLUSTER_ID.dsql.REGION.on.aws) or --engine dsql"
+    )))
 }
 
 /// The engine given, else the host's (dsql for a DSQL endpoint), else postgres.

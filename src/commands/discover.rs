@@ -99,20 +99,23 @@ pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     if let Some(id) = &add.from_dsql_cluster {
         return filled_dsql(add, &aws, id, profile);
     }
-    let resource = match (&add.from_instance, &add.from_cluster) {
+    // An Aurora member instance is connected to by its own endpoint, but its cluster decides
+    // whether IAM authentication is on.
+    let (resource, governing) = match (&add.from_instance, &add.from_cluster) {
         (Some(id), _) => aws.instance(id)?,
-        (None, Some(id)) => aws.cluster(id)?,
+        (None, Some(id)) => (aws.cluster(id)?, None),
         (None, None) => {
             return Err(Error::usage(
                 "give --host, --from-instance, --from-cluster or --from-dsql-cluster",
             ));
         }
     };
-    if !resource.iam_auth {
+    let governing = governing.as_ref().unwrap_or(&resource);
+    if !governing.iam_auth {
         crate::report::warn(format_args!(
             "IAM database authentication is off for {} `{}`; `rdsiam-helper doctor {}` gives the fix",
-            resource.kind_name(),
-            resource.id,
+            governing.kind_name(),
+            governing.id,
             add.name.as_str()
         ));
     }
@@ -125,6 +128,9 @@ pub fn filled(add: &AddConnection) -> Result<AddConnection> {
     filled.ca_bundle = add.ca_bundle.clone();
     filled.refresh_before = add.refresh_before.clone();
     filled.tunnel = add.tunnel;
+    // Kept so that `connections add` refuses them for an RDS resource, not drops them.
+    filled.dsql_action = add.dsql_action;
+    filled.token_lifetime = add.token_lifetime.clone();
     Ok(filled)
 }
 

@@ -22,8 +22,11 @@ pub fn run(config: &Config, args: &PolicyArgs) -> Result<i32> {
         Some(id) => (region_of(connection)?, id.to_string()),
         None => look_up(connection)?,
     };
-    let user = args.user_literal.as_deref().unwrap_or(PRINCIPAL_TAG_USER);
-    let arn = dbuser_arn(&region, &args.account, &resource_id, user);
+    let user = match &args.user_literal {
+        Some(user) => crate::arn::iam_literal(user),
+        None => PRINCIPAL_TAG_USER.to_string(),
+    };
+    let arn = dbuser_arn(&region, &args.account, &resource_id, &user);
     let policy = document(&arn);
     print(&format!(
         "{}\n",

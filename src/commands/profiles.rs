@@ -14,6 +14,9 @@ pub fn run(config: &Config) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure("cannot start the AWS client runtime").caused_by(e))?;
+    if let Some(broken) = runtime.block_on(crate::credentials::broken_profile_file()) {
+        return Err(broken);
+    }
     let profiles = runtime
         .block_on(aws_config::profile::load(
             &Fs::real(),

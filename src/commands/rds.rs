@@ -49,7 +49,35 @@ fn param_error(message: &str) -> i32 {
     AWS_PARAM_ERROR
 }
 
+/// The drop-in's own help: what it serves, and how it differs from the AWS CLI's.
+const HELP: &str = "\
+rdsiam-helper rds generate-db-auth-token: the AWS CLI's command, served from rdsiam-helper's cache
+
+Usage: rdsiam-helper rds generate-db-auth-token --hostname HOST --port PORT --username USER
+                                                [--region REGION] [--profile PROFILE]
+
+Prints the same token as `aws rds generate-db-auth-token`, cached: tools that shell out to `aws`
+get a token in about a millisecond when pointed at a wrapper that runs this.
+
+Options:
+  --hostname HOST      the database endpoint the token is signed for
+  --port PORT          its port
+  --username USER      the database user
+  --region REGION      the region (default: AWS_REGION, else the profile's; never the host name)
+  --profile PROFILE    the AWS CLI profile (default: the AWS default credential chain)
+  -h, --help           this help
+
+The AWS CLI's global options that do not change the token (--output, --query, --debug, ...)
+are accepted and ignored. Argument errors keep the AWS CLI's wording and exit code (252).
+";
+
 pub fn run(args: &[String]) -> Result<i32> {
+    let asks_help = args.first().is_some_and(|a| a == "help")
+        || args.iter().any(|a| matches!(a.as_str(), "--help" | "-h"));
+    if asks_help {
+        commands::print(HELP)?;
+        return Ok(0);
+    }
     let request = match parse(args) {
         Ok(request) => request,
         Err(message) => return Ok(param_error(&message)),

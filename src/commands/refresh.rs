@@ -27,21 +27,23 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
             HelperCommand::new(&config.path)?.password(connection, name)
         )));
     }
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound && args.all => {
+    let text = match crate::files::read_text(&path)? {
+        Some(text) => text,
+        None if args.all => {
             report::verbose(format_args!(
                 "{} does not exist: nothing to refresh",
                 path.display()
             ));
             return Ok(0);
         }
-        Err(err) => {
+        None => {
             let name = args.name.as_ref().map_or("NAME", |name| name.as_str());
-            return Err(Error::io("read", &path, err).hint(format!(
-                "create the entry with `{}`",
-                setup_command(config, args, name)
-            )));
+            return Err(
+                Error::failure(format!("{} does not exist", path.display())).hint(format!(
+                    "create the entry with `{}`",
+                    setup_command(config, args, name)
+                )),
+            );
         }
     };
     pgpass::validate(&text, &path)?;

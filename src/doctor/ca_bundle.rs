@@ -15,11 +15,13 @@ pub fn check(connection: &Connection) -> Check {
         "`rdsiam-helper ca install --path {}`",
         clients::shell_quote(&path.display().to_string())
     );
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            return Check::fail("ca_bundle", format!("{}: {err}", path.display())).fix(install);
+    let bytes = match crate::files::read_limited(&path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Check::fail("ca_bundle", format!("{} does not exist", path.display()))
+                .fix(install);
         }
+        Err(err) => return Check::fail("ca_bundle", err.one_line()).fix(install),
     };
     let certificates = match ca_bundle::parse(&bytes) {
         Ok(certificates) => certificates,
@@ -57,9 +59,10 @@ pub fn check(connection: &Connection) -> Check {
 fn system_store(connection: &Connection) -> Check {
     let path = clients::ca_bundle(connection);
     let fix = "install the operating system's CA certificates (e.g. the ca-certificates package), or set `ca_bundle`";
-    let certificates = match std::fs::read(&path) {
-        Ok(bytes) => ca_bundle::parse(&bytes),
-        Err(err) => Err(err.to_string()),
+    let certificates = match crate::files::read_limited(&path) {
+        Ok(Some(bytes)) => ca_bundle::parse(&bytes),
+        Ok(None) => Err(format!("{} does not exist", path.display())),
+        Err(err) => Err(err.one_line()),
     };
     match certificates {
         Ok(certificates) => Check::ok(

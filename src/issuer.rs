@@ -40,11 +40,14 @@ pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
     connection.warn_if_region_contradicts_host();
     connection.warn_if_engine_contradicts_host();
     let key = cache_key(connection);
-    if connection.verify {
-        crate::verify::check(connection, &key)?;
-    }
+    // Verifying needs the credentials themselves (the record vouches for their hash), so with
+    // `verify` they are resolved on every call, and a miss signs with the ones checked.
+    let verified = match connection.verify {
+        true => Some(crate::verify::check(connection, &key, use_cache)?),
+        false => None,
+    };
     if !use_cache {
-        return sign(connection, &key, None).map(|signed| Issued::uncached(&key, signed));
+        return sign(connection, &key, None, verified).map(|signed| Issued::uncached(&key, signed));
     }
     let cache = Cache::open(cache::default_dir()?)?;
     if let Some(entry) = cache.fresh(&key, clock::now(), connection.refresh_before)? {
@@ -55,17 +58,26 @@ pub fn issue(connection: &Connection, use_cache: bool) -> Result<Issued> {
         connection.name().map(|name| name.as_str()),
         clock::now,
         connection.refresh_before,
-        || sign(connection, &key, Some(&cache)),
+        || sign(connection, &key, Some(&cache), verified),
     )
 }
 
-/// Resolves credentials and signs a new token (the slow path: aws-config, maybe network).
-/// `cache` also keeps the `{session_name}` between tokens; `None` with --no-cache.
-fn sign(connection: &Connection, key: &CacheKey, cache: Option<&Cache>) -> Result<Signed> {
-    let resolved = credentials::resolve(
-        connection.aws_profile.as_ref(),
-        connection.signing_region().as_ref(),
-    )?;
+/// Resolves credentials (unless `verify` already did) and signs a new token (the slow path:
+/// aws-config, maybe network). `cache` also keeps the `{session_name}` between tokens; `None`
+/// with --no-cache.
+fn sign(
+    connection: &Connection,
+    key: &CacheKey,
+    cache: Option<&Cache>,
+    resolved: Option<credentials::Resolved>,
+) -> Result<Signed> {
+    let resolved = match resolved {
+        Some(resolved) => resolved,
+        None => credentials::resolve(
+            connection.aws_profile.as_ref(),
+            connection.signing_region().as_ref(),
+        )?,
+    };
     let now = clock::now();
     let expiry = resolved.credentials.expiry();
     credentials::check_not_expired(connection, expiry, || resolved.source())?;

@@ -7,7 +7,7 @@ use crate::aws_api::Aws;
 use crate::cache::{self, CacheKey};
 use crate::clock;
 use crate::config::Connection;
-use crate::credentials;
+use crate::credentials::{self, Resolved};
 use crate::error::Result;
 use crate::report;
 use std::time::Duration;
@@ -15,21 +15,32 @@ use std::time::Duration;
 /// Long-term keys never expire but can be revoked: they are asked about again after an hour.
 const WITHOUT_EXPIRY: Duration = Duration::from_secs(3600);
 
-/// Ok when STS accepted these credentials within their lifetime; else asks STS now. Refused
-/// or expired credentials are exit 3, before anything reaches stdout.
-pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
-    // Opened as for tokens: a folder others can write to is refused before a record is read.
-    let cache = cache::Cache::open(cache::default_dir()?)?;
-    let now = clock::now();
-    if cache.verified_until(&key.source, now).is_some() {
-        return Ok(());
-    }
+/// The credentials, once STS has accepted them within their lifetime: the record kept in the
+/// cache folder vouches for exactly these (their whole hash, not the key id alone), else STS is
+/// asked now. With `use_record` false (`--no-cache`) STS is always asked. Refused or expired
+/// credentials are exit 3, before anything reaches stdout. The credentials are returned so that
+/// a token signed next uses the very ones that were checked.
+pub fn check(connection: &Connection, key: &CacheKey, use_record: bool) -> Result<Resolved> {
     let resolved = credentials::resolve(
         connection.aws_profile.as_ref(),
         connection.signing_region().as_ref(),
     )?;
     let expiry = resolved.credentials.expiry();
     credentials::check_not_expired(connection, expiry, || resolved.source())?;
+    let fingerprint = cache::credential_fingerprint(&resolved.credentials);
+    // Opened as for tokens: a folder others can write to is refused before a record is read.
+    let cache = match use_record {
+        true => Some(cache::Cache::open(cache::default_dir()?)?),
+        false => None,
+    };
+    let now = clock::now();
+    if let Some(cache) = &cache
+        && cache
+            .verified_until(&key.source, &fingerprint, now)
+            .is_some()
+    {
+        return Ok(resolved);
+    }
     let aws = Aws::from_resolved(&resolved, connection.aws_profile.as_ref())?;
     let caller = aws.caller().map_err(|err| {
         err.within(format!(
@@ -45,8 +56,10 @@ pub fn check(connection: &Connection, key: &CacheKey) -> Result<()> {
     let valid_until = expiry
         .unwrap_or(now + WITHOUT_EXPIRY)
         .min(now + WITHOUT_EXPIRY * 12);
-    cache.keep_verified(&key.source, now, valid_until);
-    Ok(())
+    if let Some(cache) = &cache {
+        cache.keep_verified(&key.source, &fingerprint, now, valid_until);
+    }
+    Ok(resolved)
 }
 
 fn renew_hint(connection: &Connection) -> String {

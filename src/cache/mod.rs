@@ -14,6 +14,7 @@ pub use connection::stamp_if_large;
 pub use folder::{Cache, default_dir};
 pub use identity::IdentityKey;
 pub use token::{CacheKey, Issued, Signed};
+pub use verified::credential_fingerprint;
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -80,6 +80,8 @@ fn account() -> AwsState {
             "DbConnectByUsername".into(),
         )],
         allowed_dsql: Vec::new(),
+        sts_secret: None,
+        broken: Vec::new(),
     }
 }
 
@@ -1631,4 +1633,226 @@ fn doctor_logs_in_through_a_tunnel_when_the_endpoint_name_does_not_resolve() {
     let login = check(&report, "ledger", "login");
     assert_eq!(login["status"], "ok", "{login}");
     assert_eq!(login["message"], "logged in as admin");
+}
+
+// Issue 21: what a new user's AWS account can look like.
+
+fn access_denied_xml(action: &str) -> String {
+    format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: {} is not authorized to perform: rds:{action}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+        role_arn()
+    )
+}
+
+#[test]
+fn a_failed_proxy_endpoint_listing_is_a_warning_and_the_lookup_goes_on() {
+    let home = home_with(&format!(
+        "[connections.proxy]\nhost = \"{PROXY}\"\n\
+         [connections.proxy-ro]\nhost = \"{PROXY_READER}\"\n\
+         [connections.gone]\nhost = \"gone.abc123.us-east-1.rds.invalid\"\n"
+    ));
+    for (status, body) in [
+        (403, access_denied_xml("DescribeDBProxyEndpoints")),
+        (500, String::new()),
+    ] {
+        let mut state = account();
+        state.broken = vec![("DescribeDBProxyEndpoints".into(), status, body)];
+        let aws = Aws::new(state);
+        let report = aws.run(&home, &["doctor", "--format", "json"]).json();
+        // The proxy's own endpoint is known from DescribeDBProxies alone.
+        let proxy = check(&report, "proxy", "rds");
+        assert_eq!(proxy["status"], "ok", "{proxy:#}");
+        assert!(proxy["message"].as_str().unwrap().contains("proxy `app-proxy`"));
+        // A host found nowhere: a warning for what could not be looked at, then the miss.
+        let checks = report["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "gone")
+            .unwrap()["checks"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let rds: Vec<_> = checks.iter().filter(|c| c["check"] == "rds").collect();
+        assert_eq!(rds.len(), 2, "{checks:#?}");
+        assert_eq!(rds[0]["status"], "warn", "{:#}", rds[0]);
+        assert!(
+            rds[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("proxies' other endpoints could not be listed"),
+            "{:#}",
+            rds[0]
+        );
+        if status == 403 {
+            assert!(
+                rds[0]["fix"][0]
+                    .as_str()
+                    .unwrap()
+                    .contains("`rds:DescribeDBProxyEndpoints`"),
+                "{:#}",
+                rds[0]
+            );
+        } else {
+            assert!(rds[0]["fix"][0].as_str().unwrap().contains("not from AWS"));
+        }
+        assert_eq!(rds[1]["status"], "FAIL");
+        // policy for the proxy needs no endpoint listing.
+        aws.run(&home, &["policy", "proxy", "--account", ACCOUNT])
+            .ok();
+    }
+}
+
+#[test]
+fn an_answer_that_is_no_aws_error_shows_its_status_and_first_line() {
+    let home = home_with(&format!("[connections.inst]\nhost = \"{INSTANCE_HOST}\"\n"));
+    let mut state = account();
+    state.broken = vec![(
+        "DescribeDBInstances".into(),
+        502,
+        "\n<html><head><title>502 Bad Gateway</title></head>\n<body>corporate proxy</body></html>"
+            .into(),
+    )];
+    let aws = Aws::new(state);
+    let report = aws.run(&home, &["doctor", "inst", "--format", "json"]).json();
+    let rds = check(&report, "inst", "rds");
+    let message = rds["message"].as_str().unwrap();
+    assert!(message.contains("HTTP 502"), "{message}");
+    assert!(message.contains("<title>502 Bad Gateway</title>"), "{message}");
+    assert!(!message.contains("an error"), "{message}");
+    let fixes = rds["fix"].to_string();
+    assert!(!fixes.contains("needs"), "no permission guessed: {fixes}");
+    // A 403 with no AWS error in it is a refusal of the credentials, as the AWS CLI takes it.
+    let mut state = account();
+    state.broken = vec![("GetCallerIdentity".into(), 403, String::new())];
+    let aws = Aws::new(state);
+    let run = aws.run(&home, &["token", "inst", "--verify"]);
+    run.code(3).stderr_has("HTTP 403").stderr_has("refused");
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn every_printed_aws_fix_names_the_connections_region_and_profile() {
+    let home = home_with(&format!(
+        "[connections.inst]\nhost = \"{INSTANCE_HOST}\"\n[connections.writer]\nhost = \"{WRITER}\"\n"
+    ));
+    let mut state = account();
+    state.instances[0].iam_auth = false;
+    state.clusters[0].iam_auth = false;
+    let aws = Aws::new(state);
+    // The shell says another region and profile: the fix must not depend on them.
+    let run = aws.run_env(
+        &home,
+        &["doctor", "--format", "json"],
+        "",
+        &[("AWS_REGION", "eu-west-1".into()), ("AWS_DEFAULT_REGION", "eu-west-1".into())],
+    );
+    let report = run.json();
+    for (section, command) in [("inst", "modify-db-instance"), ("writer", "modify-db-cluster")] {
+        let fix = check(&report, section, "iam_auth")["fix"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(fix.starts_with(&format!("aws rds {command} ")), "{fix}");
+        assert!(fix.ends_with(" --region us-east-1 --profile db"), "{fix}");
+    }
+}
+
+#[test]
+fn verify_vouches_for_the_whole_credential_not_its_key_id() {
+    let home = home_with(&format!("[connections.prod]\nhost = \"{INSTANCE_HOST}\"\n"));
+    let mut state = account();
+    state.sts_secret = Some(common::SECRET_ACCESS_KEY.into());
+    let aws = Aws::new(state);
+    aws.run(&home, &["token", "prod", "--verify"]).ok();
+    // The same access key id with a wrong secret key: STS refuses, whatever the record says.
+    let credentials = home.path().join(".aws/credentials");
+    let good = std::fs::read_to_string(&credentials).unwrap();
+    std::fs::write(
+        &credentials,
+        good.replace(common::SECRET_ACCESS_KEY, "wrongSecretKeyEXAMPLE0000000000000000000"),
+    )
+    .unwrap();
+    for args in [
+        &["token", "prod", "--verify", "--no-cache"][..],
+        &["token", "prod", "--verify"][..],
+    ] {
+        let run = aws.run(&home, args);
+        run.code(3).stderr_has("SignatureDoesNotMatch");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    // The good key again: vouched for by the record, no new STS call...
+    std::fs::write(&credentials, &good).unwrap();
+    let sts_calls = || {
+        aws.server
+            .requests()
+            .iter()
+            .filter(|r| r.body.contains("GetCallerIdentity"))
+            .count()
+    };
+    let before = sts_calls();
+    aws.run(&home, &["token", "prod", "--verify"]).ok();
+    assert_eq!(sts_calls(), before);
+    // ...but --no-cache skips the record and asks STS.
+    aws.run(&home, &["token", "prod", "--verify", "--no-cache"]).ok();
+    assert_eq!(sts_calls(), before + 1);
+    // No secret in the record.
+    for entry in std::fs::read_dir(home.cache_dir()).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        assert!(!text.contains(common::SECRET_ACCESS_KEY), "{}", entry.path().display());
+    }
+}
+
+#[test]
+fn an_aurora_member_instance_is_judged_by_its_clusters_iam_flag() {
+    let home = home_with("");
+    let mut state = account();
+    // The member's own flag says on; the cluster, which governs it, says off.
+    state.clusters[0].iam_auth = false;
+    let aws = Aws::new(state);
+    let run = aws.run(&home, &["connections", "add", "member", "--from-instance", "aurora-1"]);
+    run.ok()
+        .stderr_has("IAM database authentication is off for cluster `aurora`");
+    // And the other way round: no warning when the cluster has it on.
+    let home = home_with("");
+    let mut state = account();
+    state.instances[1].iam_auth = false;
+    let aws = Aws::new(state);
+    let run = aws.run(&home, &["connections", "add", "member", "--from-instance", "aurora-1"]);
+    run.ok();
+    assert!(!run.stderr.contains("IAM database authentication is off"), "{}", run.stderr);
+}
+
+#[test]
+fn dsql_only_flags_on_an_rds_connection_are_usage_errors() {
+    let home = home_with("");
+    let aws = Aws::new(account());
+    for flag in [["--dsql-action", "admin"], ["--token-lifetime", "1h"]] {
+        let mut args = vec!["connections", "add", "x", "--host", INSTANCE_HOST];
+        args.extend(flag);
+        let run = aws.run(&home, &args);
+        run.code(2)
+            .stderr_has(&format!("{} is only for Aurora DSQL connections", flag[0]));
+        assert!(!run.stderr.contains("config.toml:"), "{}", run.stderr);
+        let mut args = vec!["connections", "add", "y", "--from-instance", "prod-db"];
+        args.extend(flag);
+        aws.run(&home, &args).code(2);
+    }
+    assert!(!std::fs::read_to_string(home.config_path()).unwrap().contains("[connections."));
+}
+
+#[test]
+fn policy_escapes_iam_wildcards_in_a_literal_user() {
+    let home = home_with(&format!("[connections.inst]\nhost = \"{INSTANCE_HOST}\"\n"));
+    let aws = Aws::new(account());
+    let run = aws.run(
+        &home,
+        &["policy", "inst", "--account", ACCOUNT, "--user-literal", "a*b?$c"],
+    );
+    run.ok();
+    let policy = run.json();
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        dbuser("db-ABCDEFGHIJKLMNOP", "a${*}b${?}${$}c")
+    );
 }

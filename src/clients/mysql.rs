@@ -18,9 +18,12 @@ pub enum Flavour {
 }
 
 /// Reads the flavour from `CLIENT --version` ("... Distrib 10.11.6-MariaDB ..." or "mysql  Ver 8.0").
+/// `--no-defaults` (both flavours take it, first): the client reads the option files even for
+/// `--version`, and would hang on a FIFO at ~/.my.cnf before we could refuse it.
 pub fn detect(client: &Path) -> Result<Flavour> {
     let output = std::process::Command::new(client)
-        .arg("--version")
+        .args(["--no-defaults", "--version"])
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| {
             Error::failure(format!("cannot run {} --version", client.display())).caused_by(e)

@@ -298,6 +298,12 @@ pub struct AwsState {
     /// For `dsql:*` actions, which name no user: (principal ARN, action, cluster ARN) that are
     /// allowed, and by which policy.
     pub allowed_dsql: Vec<(String, String, String, String)>,
+    /// When set, GetCallerIdentity checks the request's SigV4 signature against this secret
+    /// key (for the access key in `common::ACCESS_KEY_ID`), as STS does.
+    pub sts_secret: Option<String>,
+    /// Actions answered with a raw (status, body) that is no AWS error: an HTML page from a
+    /// corporate proxy, a bare 500, an empty 403.
+    pub broken: Vec<(String, u16, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -358,6 +364,20 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
                 .unwrap_or_default()
         };
         let state = state.lock().unwrap().clone();
+        if let Some((_, status, body)) = state.broken.iter().find(|(a, _, _)| *a == field("Action")) {
+            return Reply {
+                status: *status,
+                headers: vec![("Content-Type".into(), "text/html".into())],
+                body: body.clone(),
+            };
+        }
+        if field("Action") == "GetCallerIdentity"
+            && let Some(secret) = &state.sts_secret
+            && let Err(problem) =
+                check_sigv4(request, "sts", "us-east-1", crate::common::ACCESS_KEY_ID, secret)
+        {
+            return sts_error(403, "SignatureDoesNotMatch", &problem);
+        }
         match field("Action").as_str() {
             "GetCallerIdentity" => match &state.sts_error {
                 Some(code) => sts_error(

@@ -201,7 +201,10 @@ impl Aws {
     pub fn cli(&self, command: &str) -> String {
         let mut line = format!("aws {command} --region {}", self.region);
         if let Some(profile) = &self.profile {
-            line.push_str(&format!(" --profile {}", shlex::try_quote(profile.as_str()).unwrap_or_default()));
+            line.push_str(&format!(
+                " --profile {}",
+                shlex::try_quote(profile.as_str()).unwrap_or_default()
+            ));
         }
         line
     }

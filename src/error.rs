@@ -210,16 +210,28 @@ mod tests {
             .unwrap_err();
         let cases: Vec<(std::io::Error, &str)> = vec![
             (std::io::Error::from_raw_os_error(13), "permission denied"),
-            (std::io::Error::from_raw_os_error(2), "no such file or directory"),
-            (std::io::Error::from_raw_os_error(30), "read-only file system"),
-            (std::io::Error::from(ErrorKind::PermissionDenied), "permission denied"),
+            (
+                std::io::Error::from_raw_os_error(2),
+                "no such file or directory",
+            ),
+            (
+                std::io::Error::from_raw_os_error(30),
+                "read-only file system",
+            ),
+            (
+                std::io::Error::from(ErrorKind::PermissionDenied),
+                "permission denied",
+            ),
             (std::io::Error::other("a reason"), "a reason"),
             (wrapped, "no such file or directory"),
         ];
         for (err, words) in cases {
             let shown = Error::io("write", std::path::Path::new("/x/y"), err).one_line();
             assert_eq!(shown, format!("could not write /x/y: {words}"));
-            assert!(!shown.contains("os error") && !shown.contains("at path"), "{shown}");
+            assert!(
+                !shown.contains("os error") && !shown.contains("at path"),
+                "{shown}"
+            );
         }
     }
 

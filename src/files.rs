@@ -78,8 +78,8 @@ fn target(path: &Path) -> Result<PathBuf> {
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let link =
-                    std::fs::read_link(&current).map_err(|e| Error::io("read the link", &current, e))?;
+                let link = std::fs::read_link(&current)
+                    .map_err(|e| Error::io("read the link", &current, e))?;
                 current = parent(&current).join(link);
             }
             _ if current == path => return Ok(current),

@@ -1026,7 +1026,9 @@ fn doctor_asks_dsql_for_the_cluster_and_reports_each_status_not_found_and_access
             .contains(&format!("{}/", common::ACCESS_KEY_ID))
     );
 
-    let wait = format!("aws dsql wait cluster-active --identifier {DSQL_ID} --region us-east-1");
+    let wait = format!(
+        "aws dsql wait cluster-active --identifier {DSQL_ID} --region us-east-1 --profile db"
+    );
     for (status, verdict, said) in [
         ("IDLE", "warn", "a connection wakes it"),
         ("INACTIVE", "warn", "longer from INACTIVE"),
@@ -1036,7 +1038,7 @@ fn doctor_asks_dsql_for_the_cluster_and_reports_each_status_not_found_and_access
         (
             "DELETING",
             "fail",
-            "aws dsql list-clusters --region us-east-1",
+            "aws dsql list-clusters --region us-east-1 --profile db",
         ),
         (
             "FAILED",
@@ -1065,7 +1067,7 @@ fn doctor_asks_dsql_for_the_cluster_and_reports_each_status_not_found_and_access
         dsql["fix"][0]
             .as_str()
             .unwrap()
-            .contains("`aws dsql list-clusters --region us-east-1`")
+            .contains("`aws dsql list-clusters --region us-east-1 --profile db`")
     );
 
     set_cluster(Some("ACTIVE"));
@@ -1357,7 +1359,8 @@ fn connections_discover_lists_one_side_when_the_other_is_denied() {
     let run = discover(&aws, &home, &[]);
     run.ok()
         .stderr_has("AccessDeniedException")
-        .stderr_has("listing RDS only (Aurora DSQL needs dsql:ListClusters)");
+        .stderr_has("; listing RDS only")
+        .stderr_has("hint: the caller needs `dsql:ListClusters`");
     assert!(run.stdout.contains("prod-db\tinstance"), "{}", run.stdout);
     assert!(!run.stdout.contains(DSQL_ID));
 
@@ -1451,7 +1454,7 @@ fn connections_add_from_a_dsql_cluster_and_the_dsql_policy() {
     .stderr_has(&format!(
         "no Aurora DSQL cluster `{DSQL_OTHER}` in us-east-1"
     ))
-    .stderr_has("aws dsql list-clusters --region us-east-1");
+    .stderr_has("aws dsql list-clusters --region us-east-1 --profile db");
 
     // The policy names the cluster and the token's action, without asking AWS.
     let before = aws.dsql.hits() + aws.server.hits();
@@ -1662,7 +1665,12 @@ fn a_failed_proxy_endpoint_listing_is_a_warning_and_the_lookup_goes_on() {
         // The proxy's own endpoint is known from DescribeDBProxies alone.
         let proxy = check(&report, "proxy", "rds");
         assert_eq!(proxy["status"], "ok", "{proxy:#}");
-        assert!(proxy["message"].as_str().unwrap().contains("proxy `app-proxy`"));
+        assert!(
+            proxy["message"]
+                .as_str()
+                .unwrap()
+                .contains("proxy `app-proxy`")
+        );
         // A host found nowhere: a warning for what could not be looked at, then the miss.
         let checks = report["sections"]
             .as_array()
@@ -1696,7 +1704,7 @@ fn a_failed_proxy_endpoint_listing_is_a_warning_and_the_lookup_goes_on() {
         } else {
             assert!(rds[0]["fix"][0].as_str().unwrap().contains("not from AWS"));
         }
-        assert_eq!(rds[1]["status"], "FAIL");
+        assert_eq!(rds[1]["status"], "fail");
         // policy for the proxy needs no endpoint listing.
         aws.run(&home, &["policy", "proxy", "--account", ACCOUNT])
             .ok();
@@ -1714,11 +1722,16 @@ fn an_answer_that_is_no_aws_error_shows_its_status_and_first_line() {
             .into(),
     )];
     let aws = Aws::new(state);
-    let report = aws.run(&home, &["doctor", "inst", "--format", "json"]).json();
+    let report = aws
+        .run(&home, &["doctor", "inst", "--format", "json"])
+        .json();
     let rds = check(&report, "inst", "rds");
     let message = rds["message"].as_str().unwrap();
     assert!(message.contains("HTTP 502"), "{message}");
-    assert!(message.contains("<title>502 Bad Gateway</title>"), "{message}");
+    assert!(
+        message.contains("<title>502 Bad Gateway</title>"),
+        "{message}"
+    );
     assert!(!message.contains("an error"), "{message}");
     let fixes = rds["fix"].to_string();
     assert!(!fixes.contains("needs"), "no permission guessed: {fixes}");
@@ -1727,7 +1740,9 @@ fn an_answer_that_is_no_aws_error_shows_its_status_and_first_line() {
     state.broken = vec![("GetCallerIdentity".into(), 403, String::new())];
     let aws = Aws::new(state);
     let run = aws.run(&home, &["token", "inst", "--verify"]);
-    run.code(3).stderr_has("HTTP 403").stderr_has("refused");
+    run.code(3)
+        .stderr_has("HTTP 403 (empty body), not an AWS error")
+        .stderr_has("renew the credentials");
     assert_eq!(run.stdout, "");
 }
 
@@ -1745,10 +1760,16 @@ fn every_printed_aws_fix_names_the_connections_region_and_profile() {
         &home,
         &["doctor", "--format", "json"],
         "",
-        &[("AWS_REGION", "eu-west-1".into()), ("AWS_DEFAULT_REGION", "eu-west-1".into())],
+        &[
+            ("AWS_REGION", "eu-west-1".into()),
+            ("AWS_DEFAULT_REGION", "eu-west-1".into()),
+        ],
     );
     let report = run.json();
-    for (section, command) in [("inst", "modify-db-instance"), ("writer", "modify-db-cluster")] {
+    for (section, command) in [
+        ("inst", "modify-db-instance"),
+        ("writer", "modify-db-cluster"),
+    ] {
         let fix = check(&report, section, "iam_auth")["fix"][0]
             .as_str()
             .unwrap()
@@ -1770,7 +1791,10 @@ fn verify_vouches_for_the_whole_credential_not_its_key_id() {
     let good = std::fs::read_to_string(&credentials).unwrap();
     std::fs::write(
         &credentials,
-        good.replace(common::SECRET_ACCESS_KEY, "wrongSecretKeyEXAMPLE0000000000000000000"),
+        good.replace(
+            common::SECRET_ACCESS_KEY,
+            "wrongSecretKeyEXAMPLE0000000000000000000",
+        ),
     )
     .unwrap();
     for args in [
@@ -1794,12 +1818,17 @@ fn verify_vouches_for_the_whole_credential_not_its_key_id() {
     aws.run(&home, &["token", "prod", "--verify"]).ok();
     assert_eq!(sts_calls(), before);
     // ...but --no-cache skips the record and asks STS.
-    aws.run(&home, &["token", "prod", "--verify", "--no-cache"]).ok();
+    aws.run(&home, &["token", "prod", "--verify", "--no-cache"])
+        .ok();
     assert_eq!(sts_calls(), before + 1);
     // No secret in the record.
     for entry in std::fs::read_dir(home.cache_dir()).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        assert!(!text.contains(common::SECRET_ACCESS_KEY), "{}", entry.path().display());
+        assert!(
+            !text.contains(common::SECRET_ACCESS_KEY),
+            "{}",
+            entry.path().display()
+        );
     }
 }
 
@@ -1810,7 +1839,20 @@ fn an_aurora_member_instance_is_judged_by_its_clusters_iam_flag() {
     // The member's own flag says on; the cluster, which governs it, says off.
     state.clusters[0].iam_auth = false;
     let aws = Aws::new(state);
-    let run = aws.run(&home, &["connections", "add", "member", "--from-instance", "aurora-1"]);
+    let run = aws.run(
+        &home,
+        &[
+            "connections",
+            "add",
+            "member",
+            "--from-instance",
+            "aurora-1",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ],
+    );
     run.ok()
         .stderr_has("IAM database authentication is off for cluster `aurora`");
     // And the other way round: no warning when the cluster has it on.
@@ -1818,9 +1860,26 @@ fn an_aurora_member_instance_is_judged_by_its_clusters_iam_flag() {
     let mut state = account();
     state.instances[1].iam_auth = false;
     let aws = Aws::new(state);
-    let run = aws.run(&home, &["connections", "add", "member", "--from-instance", "aurora-1"]);
+    let run = aws.run(
+        &home,
+        &[
+            "connections",
+            "add",
+            "member",
+            "--from-instance",
+            "aurora-1",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ],
+    );
     run.ok();
-    assert!(!run.stderr.contains("IAM database authentication is off"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("IAM database authentication is off"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -1834,11 +1893,25 @@ fn dsql_only_flags_on_an_rds_connection_are_usage_errors() {
         run.code(2)
             .stderr_has(&format!("{} is only for Aurora DSQL connections", flag[0]));
         assert!(!run.stderr.contains("config.toml:"), "{}", run.stderr);
-        let mut args = vec!["connections", "add", "y", "--from-instance", "prod-db"];
+        let mut args = vec![
+            "connections",
+            "add",
+            "y",
+            "--from-instance",
+            "prod-db",
+            "--aws-profile",
+            "db",
+            "--region",
+            "us-east-1",
+        ];
         args.extend(flag);
         aws.run(&home, &args).code(2);
     }
-    assert!(!std::fs::read_to_string(home.config_path()).unwrap().contains("[connections."));
+    assert!(
+        !std::fs::read_to_string(home.config_path())
+            .unwrap()
+            .contains("[connections.")
+    );
 }
 
 #[test]
@@ -1847,7 +1920,14 @@ fn policy_escapes_iam_wildcards_in_a_literal_user() {
     let aws = Aws::new(account());
     let run = aws.run(
         &home,
-        &["policy", "inst", "--account", ACCOUNT, "--user-literal", "a*b?$c"],
+        &[
+            "policy",
+            "inst",
+            "--account",
+            ACCOUNT,
+            "--user-literal",
+            "a*b?$c",
+        ],
     );
     run.ok();
     let policy = run.json();

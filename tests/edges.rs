@@ -43,7 +43,10 @@ fn run_within(home: &Home, args: &[&str]) -> common::Run {
 
 fn mkfifo(path: &Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -51,10 +54,16 @@ fn mkfifo(path: &Path) {
 fn fifos_and_devices_are_refused_at_once_not_waited_on() {
     let cases: [(&str, &[&str]); 5] = [
         (".pgpass", &["setup", "pgpass", "prod", "--write"]),
-        (".pg_service.conf", &["setup", "pgservice", "prod", "--write"]),
+        (
+            ".pg_service.conf",
+            &["setup", "pgservice", "prod", "--write"],
+        ),
         (".my.cnf", &["setup", "mysql", "my", "--write"]),
         (".pgpass", &["refresh", "--all"]),
-        ("servers.json", &["setup", "pgadmin", "prod", "--write", "servers.json"]),
+        (
+            "servers.json",
+            &["setup", "pgadmin", "prod", "--write", "servers.json"],
+        ),
     ];
     for (file, args) in cases {
         let home = home();
@@ -69,10 +78,15 @@ fn fifos_and_devices_are_refused_at_once_not_waited_on() {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = run_within(&home, &args);
-        run.code(1)
-            .stderr_has(&format!("{} is a FIFO (named pipe), not a regular file", fifo.display()));
+        run.code(1).stderr_has(&format!(
+            "{} is a FIFO (named pipe), not a regular file",
+            fifo.display()
+        ));
         assert!(
-            std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo_like(),
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo_like(),
             "the FIFO was replaced"
         );
     }
@@ -129,27 +143,45 @@ fn a_dangling_link_is_written_through_never_replaced() {
     let link = home.path().join(".pgpass");
     std::os::unix::fs::symlink("dotfiles/pgpass", &link).unwrap();
     home.run(&["setup", "pgpass", "prod", "--write"]).ok();
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let target = dotfiles.join("pgpass");
     let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(std::fs::read_to_string(&target).unwrap().contains(HOST));
     // Twice: nothing changes but the token, and the link stays.
     home.run(&["setup", "pgpass", "prod", "--write"]).ok();
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     // A link into a folder that does not exist is refused, and left as it is.
     let service = home.path().join(".pg_service.conf");
     std::os::unix::fs::symlink(home.path().join("gone/service.conf"), &service).unwrap();
     home.run(&["setup", "pgservice", "prod", "--write"])
         .code(1)
         .stderr_has("whose folder does not exist");
-    assert!(std::fs::symlink_metadata(&service).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&service)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[test]
 fn broken_ini_files_are_described_in_words_with_their_line() {
     for (file, args) in [
-        (".pg_service.conf", ["setup", "pgservice", "prod", "--write"]),
+        (
+            ".pg_service.conf",
+            ["setup", "pgservice", "prod", "--write"],
+        ),
         (".my.cnf", ["setup", "mysql", "my", "--write"]),
     ] {
         let home = home();
@@ -160,13 +192,24 @@ fn broken_ini_files_are_described_in_words_with_their_line() {
             path.display()
         ));
         assert!(!run.stderr.contains("Some("), "{}", run.stderr);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n[svc\nhost=x\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# mine\n[svc\nhost=x\n"
+        );
     }
 }
 
 #[test]
 fn a_broken_aws_config_is_named_with_its_file_and_line() {
-    let token = ["token", "--host", HOST, "--user", "jane", "--aws-profile", "dev"];
+    let token = [
+        "token",
+        "--host",
+        HOST,
+        "--user",
+        "jane",
+        "--aws-profile",
+        "dev",
+    ];
     let home = Home::new();
     let config = home.write(
         ".aws/config",
@@ -206,8 +249,7 @@ fn a_folder_that_cannot_be_written_says_so_in_words_with_a_hint() {
     let target = folder.join("pgpass");
     // As root the folder's mode is no obstacle: run as nobody then, with the cache elsewhere.
     let mut cmd = if unsafe_geteuid() == 0 {
-        let Some(runuser) = common::require_program("runuser", "apt-get install util-linux")
-        else {
+        let Some(runuser) = common::require_program("runuser", "apt-get install util-linux") else {
             return;
         };
         std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -217,7 +259,10 @@ fn a_folder_that_cannot_be_written_says_so_in_words_with_a_hint() {
             .arg(format!("HOME={}", home.path().display()))
             .arg("RDSIAM_HELPER_CACHE_DIR=/nonexistent/cache")
             .arg(format!("AWS_ACCESS_KEY_ID={}", common::ACCESS_KEY_ID))
-            .arg(format!("AWS_SECRET_ACCESS_KEY={}", common::SECRET_ACCESS_KEY))
+            .arg(format!(
+                "AWS_SECRET_ACCESS_KEY={}",
+                common::SECRET_ACCESS_KEY
+            ))
             .arg(common::binary());
         cmd.env_clear();
         cmd
@@ -226,7 +271,13 @@ fn a_folder_that_cannot_be_written_says_so_in_words_with_a_hint() {
     };
     let output = cmd
         .args(["--config", home.config_path().to_str().unwrap()])
-        .args(["setup", "pgpass", "prod", "--write", target.to_str().unwrap()])
+        .args([
+            "setup",
+            "pgpass",
+            "prod",
+            "--write",
+            target.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let run = common::Run::from(output);
@@ -249,7 +300,9 @@ fn a_user_name_too_long_to_sign_is_named_as_the_problem() {
     home.run(&["token", "--host", HOST, "--user", &long])
         .code(2)
         .stderr_has("--user: the user name is 70000 bytes long");
-    home.config(&format!("[connections.big]\nhost = \"{HOST}\"\nuser = \"{long}\"\n"));
+    home.config(&format!(
+        "[connections.big]\nhost = \"{HOST}\"\nuser = \"{long}\"\n"
+    ));
     home.run(&["pg", "big"])
         .code(1)
         .stderr_has("`connections.big.user`: the user name is 70000 bytes long");

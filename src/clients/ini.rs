@@ -112,10 +112,7 @@ fn check_lines(text: &str) -> std::result::Result<(), (usize, String)> {
             ));
         }
         if trimmed.starts_with('=') {
-            return Err((
-                index + 1,
-                format!("`{trimmed}` has no key before `=`"),
-            ));
+            return Err((index + 1, format!("`{trimmed}` has no key before `=`")));
         }
     }
     Ok(())
@@ -141,9 +138,10 @@ pub fn merge_section(
     section: &str,
 ) -> Result<String> {
     let shown = for_validation(existing, dialect);
-    if let Err(problem) = check_lines(&shown).map(|()| parse(&shown)).and_then(|parsed| {
-        parsed.map(drop).map_err(|e| (e.line, in_words(&e.msg)))
-    }) {
+    if let Err(problem) = check_lines(&shown)
+        .map(|()| parse(&shown))
+        .and_then(|parsed| parsed.map(drop).map_err(|e| (e.line, in_words(&e.msg))))
+    {
         let (line, what) = problem;
         return Err(Error::failure(format!(
             "{} is not a valid INI file: line {line}: {what}; it was left unchanged",

@@ -24,7 +24,10 @@ pub fn cluster_id(connection: &Connection) -> Result<String, Check> {
 
 pub fn cluster(aws: &Aws, id: &str) -> Check {
     let region = &aws.region;
-    let list = format!("`{}` lists the clusters there", aws.cli("dsql list-clusters"));
+    let list = format!(
+        "`{}` lists the clusters there",
+        aws.cli("dsql list-clusters")
+    );
     let cluster = match aws.dsql_cluster(id) {
         Ok(DsqlLookup::Found(cluster)) => cluster,
         Ok(DsqlLookup::NotFound) => {

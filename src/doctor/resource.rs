@@ -22,7 +22,11 @@ pub fn lookup(aws: &Aws, connection: &Connection) -> (Vec<Check>, Option<Resourc
     (checks, resource)
 }
 
-fn found(aws: &Aws, connection: &Connection, resource: Option<Resource>) -> (Check, Option<Resource>) {
+fn found(
+    aws: &Aws,
+    connection: &Connection,
+    resource: Option<Resource>,
+) -> (Check, Option<Resource>) {
     match resource {
         Some(resource) => (
             Check::ok(

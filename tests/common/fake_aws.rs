@@ -364,7 +364,8 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
                 .unwrap_or_default()
         };
         let state = state.lock().unwrap().clone();
-        if let Some((_, status, body)) = state.broken.iter().find(|(a, _, _)| *a == field("Action")) {
+        if let Some((_, status, body)) = state.broken.iter().find(|(a, _, _)| *a == field("Action"))
+        {
             return Reply {
                 status: *status,
                 headers: vec![("Content-Type".into(), "text/html".into())],
@@ -373,8 +374,13 @@ pub fn aws_query(state: Arc<Mutex<AwsState>>) -> FakeAws {
         }
         if field("Action") == "GetCallerIdentity"
             && let Some(secret) = &state.sts_secret
-            && let Err(problem) =
-                check_sigv4(request, "sts", "us-east-1", crate::common::ACCESS_KEY_ID, secret)
+            && let Err(problem) = check_sigv4(
+                request,
+                "sts",
+                "us-east-1",
+                crate::common::ACCESS_KEY_ID,
+                secret,
+            )
         {
             return sts_error(403, "SignatureDoesNotMatch", &problem);
         }

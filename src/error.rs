@@ -153,8 +153,16 @@ pub fn describe_io(err: &std::io::Error) -> String {
         {
             return describe_io(io);
         }
-        if err.kind() == std::io::ErrorKind::Other {
-            return inner.to_string();
+        // tempfile's wrapper hides the OS error (its `source` skips it) and shows it as
+        // "MESSAGE (os error N) at path \"...\"": the message is the part before.
+        let text = inner.to_string();
+        let text = text.split(" at path ").next().unwrap_or_default();
+        let text = match text.rfind(" (os error ") {
+            Some(cut) => &text[..cut],
+            None => text,
+        };
+        if !text.is_empty() {
+            return lower_first(text);
         }
     }
     err.kind().to_string()

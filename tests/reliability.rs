@@ -370,7 +370,7 @@ fn a_full_disk_still_gives_a_fresh_token_with_a_warning() {
         );
         out.ok()
             .stderr_has("rdsiam-helper: warning: cannot write the cache file")
-            .stderr_has("File too large")
+            .stderr_has(": file too large;")
             .stderr_has("the token was not cached");
         assert_eq!(signed_at(&out.token()), at, "signed fresh, not cached");
         assert_alive(&out.token(), at);

@@ -1834,52 +1834,31 @@ fn verify_vouches_for_the_whole_credential_not_its_key_id() {
 
 #[test]
 fn an_aurora_member_instance_is_judged_by_its_clusters_iam_flag() {
-    let home = home_with("");
-    let mut state = account();
-    // The member's own flag says on; the cluster, which governs it, says off.
-    state.clusters[0].iam_auth = false;
-    let aws = Aws::new(state);
-    let run = aws.run(
-        &home,
-        &[
-            "connections",
-            "add",
-            "member",
-            "--from-instance",
-            "aurora-1",
-            "--aws-profile",
-            "db",
-            "--region",
-            "us-east-1",
-        ],
-    );
-    run.ok()
-        .stderr_has("IAM database authentication is off for cluster `aurora`");
-    // And the other way round: no warning when the cluster has it on.
-    let home = home_with("");
-    let mut state = account();
-    state.instances[1].iam_auth = false;
-    let aws = Aws::new(state);
-    let run = aws.run(
-        &home,
-        &[
-            "connections",
-            "add",
-            "member",
-            "--from-instance",
-            "aurora-1",
-            "--aws-profile",
-            "db",
-            "--region",
-            "us-east-1",
-        ],
-    );
-    run.ok();
-    assert!(
-        !run.stderr.contains("IAM database authentication is off"),
-        "{}",
-        run.stderr
-    );
+    let add = [
+        "connections",
+        "add",
+        "member",
+        "--from-instance",
+        "aurora-1",
+        "--aws-profile",
+        "db",
+        "--region",
+        "us-east-1",
+    ];
+    // (cluster's flag, member's own flag): the cluster's alone decides.
+    for (cluster_on, member_on) in [(false, true), (true, false)] {
+        let home = home_with("");
+        let mut state = account();
+        state.clusters[0].iam_auth = cluster_on;
+        state.instances[1].iam_auth = member_on;
+        let run = Aws::new(state).run(&home, &add);
+        run.ok();
+        let warned = run
+            .stderr
+            .contains("IAM database authentication is off for cluster `aurora`");
+        assert_eq!(warned, !cluster_on, "{}", run.stderr);
+        assert!(!run.stderr.contains("for instance"), "{}", run.stderr);
+    }
 }
 
 #[test]

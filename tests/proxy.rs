@@ -1373,3 +1373,373 @@ fn through_a_tunnel_tls_still_verifies_the_endpoints_name() {
     );
     drop(proxy);
 }
+
+// ---- Who gets in: the proxy's owner only, unless told otherwise ----
+
+/// `program` run as the user `nobody` through runuser, with nothing of the caller's
+/// environment but PATH. The tests run as root (as CI does), so nobody is another uid than the
+/// proxy's; run as anyone else they are skipped (and fail under CI=true).
+fn as_nobody(program: &Path) -> Option<Command> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "the access tests run a client as `nobody`, which needs root"
+        );
+        eprintln!("SKIPPED: the access tests run a client as `nobody`, which needs root");
+        return None;
+    }
+    let runuser = common::require_program("runuser", "apt-get install util-linux")?;
+    let mut cmd = Command::new(runuser);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .args(["-u", "nobody", "--"])
+        .arg(program)
+        .stdin(Stdio::null());
+    Some(cmd)
+}
+
+fn psql_args(cmd: &mut Command, conninfo: &str, sql: &str) {
+    cmd.args(["-X", "-A", "-t", "-w", "-d", conninfo, "-c", sql]);
+}
+
+fn tcp_conninfo(port: u16) -> String {
+    format!(
+        "host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable connect_timeout=10"
+    )
+}
+
+fn maria_args(cmd: &mut Command, port: u16, extra: &[&str]) {
+    cmd.arg("--no-defaults")
+        .args([
+            "--protocol=TCP",
+            "--host=127.0.0.1",
+            "--skip-ssl",
+            "--connect-timeout=10",
+            "--user=jane",
+        ])
+        .arg(format!("--port={port}"))
+        .args(extra);
+}
+
+const REFUSED_UID: &str =
+    "connection refused: the client runs as uid 65534, not as uid 0, who runs the proxy";
+
+#[test]
+fn postgres_over_tcp_lets_in_only_the_proxys_owner() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let Some(mut nobody) = as_nobody(pg.psql()) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    psql_args(
+        &mut nobody,
+        &tcp_conninfo(setup.local_port),
+        "select current_user",
+    );
+    let refused = nobody.output().unwrap();
+    assert!(!refused.status.success(), "{}", text(&refused));
+    // The proxy's own ErrorResponse, not a socket error or the server's refusal.
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("rdsiam-helper proxy: {REFUSED_UID}")),
+        "{}",
+        text(&refused)
+    );
+    let log = proxy.wait_for_log(REFUSED_UID);
+    assert!(log.contains("127.0.0.1:"), "{log}");
+    // The owner (root, who runs the proxy) gets in.
+    assert_eq!(
+        psql_ok(&pg, setup.local_port, "select current_user"),
+        "jane"
+    );
+    drop(proxy);
+}
+
+#[test]
+fn mariadb_over_tcp_lets_in_only_the_proxys_owner() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let Some(mut nobody) = as_nobody(db.client()) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    maria_args(
+        &mut nobody,
+        setup.local_port,
+        &["-e", "select current_user()"],
+    );
+    let refused = nobody.output().unwrap();
+    assert!(!refused.status.success(), "{}", text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("ERROR 1045") && stderr.contains(REFUSED_UID),
+        "{}",
+        text(&refused)
+    );
+    proxy.wait_for_log(REFUSED_UID);
+    let owner = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &["-N", "-e", "select 1"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        "1",
+        "{}",
+        text(&owner)
+    );
+    drop(proxy);
+}
+
+/// A socket folder that `nobody` can reach: outside the test home (0700), opened up after
+/// the proxy made it private, so the refusal below is the proxy's check, not the folder's.
+fn reachable_socket_folder() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("rdsiam-sock-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::remove_dir(dir.path()).unwrap();
+    dir
+}
+
+fn open_up(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn the_unix_socket_checks_its_peers_uid() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let Some(mut nobody) = as_nobody(pg.psql()) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let dir = reachable_socket_folder();
+    let dir_text = dir.path().display().to_string();
+    let proxy = Proxy::start(&setup, &["--unix-socket", &dir_text]);
+    let socket = dir.path().join(format!(".s.PGSQL.{}", setup.local_port));
+    open_up(dir.path(), 0o755);
+    open_up(&socket, 0o777);
+    let conninfo = format!(
+        "host={dir_text} port={} user=jane dbname=postgres",
+        setup.local_port
+    );
+    psql_args(&mut nobody, &conninfo, "select current_user");
+    let refused = nobody.output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains(REFUSED_UID),
+        "{}",
+        text(&refused)
+    );
+    let log = proxy.wait_for_log(REFUSED_UID);
+    assert!(log.contains("unix (uid 65534)"), "{log}");
+    let mut owner = Command::new(pg.psql());
+    owner
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    psql_args(&mut owner, &conninfo, "select current_user");
+    let owner = owner.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        "jane",
+        "{}",
+        text(&owner)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_socket_folder_owned_by_another_user_is_refused() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    if as_nobody(pg.psql()).is_none() {
+        return;
+    }
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let dir = reachable_socket_folder();
+    std::fs::create_dir(dir.path()).unwrap();
+    open_up(dir.path(), 0o700);
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    let dir_text = dir.path().display().to_string();
+    setup
+        .home
+        .run(&["proxy", "db", "--unix-socket", &dir_text])
+        .code(1)
+        .stderr_has("is not a folder of yours (owner uid 65534)");
+}
+
+#[test]
+fn the_local_password_lets_in_other_users_and_works_with_the_uid_check_off() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    if as_nobody(pg.psql()).is_none() {
+        return;
+    }
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let file = setup.home.path().join("proxy-password");
+    let file_text = file.display().to_string();
+    let nobody_psql = |password: Option<&str>| {
+        let mut cmd = as_nobody(pg.psql()).unwrap();
+        if let Some(password) = password {
+            cmd.env("PGPASSWORD", password);
+        }
+        psql_args(
+            &mut cmd,
+            &tcp_conninfo(setup.local_port),
+            "select current_user",
+        );
+        cmd.output().unwrap()
+    };
+
+    // The uid check on, and a password for those it does not let in.
+    let proxy = Proxy::start(&setup, &["--local-password-file", &file_text]);
+    assert!(
+        proxy.log().contains("wrote a new local password"),
+        "{}",
+        proxy.log()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(password.len() >= 32, "{password:?}");
+    let _ = setup.home.forbid(&password);
+    let shared = nobody_psql(Some(&password));
+    assert_eq!(
+        String::from_utf8_lossy(&shared.stdout).trim(),
+        "jane",
+        "{}",
+        text(&shared)
+    );
+    let wrong = nobody_psql(Some("not-the-password"));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("password authentication failed"),
+        "{}",
+        text(&wrong)
+    );
+    assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    assert!(!proxy.log().contains(&password));
+    drop(proxy);
+
+    // The uid check off: everyone, the owner too, gives the password (the same file, read).
+    let proxy = Proxy::start(
+        &setup,
+        &[
+            "--local-password-file",
+            &file_text,
+            "--allow-any-local-user",
+        ],
+    );
+    assert!(
+        proxy.log().contains("the uid check is off"),
+        "{}",
+        proxy.log()
+    );
+    let shared = nobody_psql(Some(&password));
+    assert_eq!(
+        String::from_utf8_lossy(&shared.stdout).trim(),
+        "jane",
+        "{}",
+        text(&shared)
+    );
+    let owner_without = psql(&pg, setup.local_port, "jane", "select 1");
+    assert!(
+        String::from_utf8_lossy(&owner_without.stderr).contains("no password supplied"),
+        "{}",
+        text(&owner_without)
+    );
+    drop(proxy);
+
+    // A password file others can read is refused.
+    open_up(&file, 0o644);
+    setup
+        .home
+        .run(&["proxy", "db", "--local-password-file", &file_text])
+        .code(1)
+        .stderr_has("must be a regular file of yours that only you can read");
+}
+
+#[test]
+fn mariadb_local_password_with_the_uid_check_off() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    if as_nobody(db.client()).is_none() {
+        return;
+    }
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let file = setup.home.path().join("proxy-password");
+    let file_text = file.display().to_string();
+    let proxy = Proxy::start(
+        &setup,
+        &[
+            "--local-password-file",
+            &file_text,
+            "--allow-any-local-user",
+        ],
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    let nobody = |extra: &[&str]| {
+        let mut cmd = as_nobody(db.client()).unwrap();
+        maria_args(&mut cmd, setup.local_port, extra);
+        cmd.output().unwrap()
+    };
+    let with = format!("--password={password}");
+    let shared = nobody(&[&with, "-N", "-e", "select current_user()"]);
+    assert!(
+        String::from_utf8_lossy(&shared.stdout)
+            .trim()
+            .starts_with("jane@"),
+        "{}",
+        text(&shared)
+    );
+    let without = nobody(&["-e", "select 1"]);
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("asks for its local password"),
+        "{}",
+        text(&without)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn other_machines_need_a_local_password_or_the_open_flag() {
+    let home = Home::new();
+    home.config("[connections.db]\nhost = \"localhost\"\nuser = \"jane\"\nlocal_port = 15999\n");
+    home.run(&[
+        "proxy",
+        "db",
+        "--listen",
+        "0.0.0.0:15999",
+        "--allow-non-loopback",
+    ])
+    .code(2)
+    .stderr_has("--allow-non-loopback needs a way to tell who connects")
+    .stderr_has("--local-password-file")
+    .stderr_has("--allow-unauthenticated");
+    home.run(&["proxy", "db", "--allow-unauthenticated"])
+        .code(2)
+        .stderr_has("--allow-non-loopback");
+}

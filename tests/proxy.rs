@@ -1743,3 +1743,363 @@ fn other_machines_need_a_local_password_or_the_open_flag() {
         .code(2)
         .stderr_has("--allow-non-loopback");
 }
+
+// ---- Defects found by an independent run, each through the binary ----
+
+#[test]
+fn mariadb_compression_is_negotiated_end_to_end() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    // The client asks for compression; the server's own session status says it is on, and a
+    // result far larger than a packet crosses compressed.
+    let output = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &[
+            "--compress",
+            "-N",
+            "-e",
+            "show session status like 'Compression'; select length(repeat('x', 3000000))",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "Compression\tON\n3000000",
+        "{}",
+        text(&output)
+    );
+    // Without --compress, nothing changes.
+    let plain = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &["-N", "-e", "show session status like 'Compression'"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout).trim(),
+        "Compression\tOFF"
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_cancel_request_at_max_connections_is_still_served() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &["--max-connections", "1"]);
+    // The one slot is held by a psql running pg_sleep; its Ctrl-C is one more connection.
+    let (child, started) = sleeping_psql(&pg, setup.local_port);
+    // SAFETY: kill has no memory effects; the pid is our own child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("canceling statement due to user request"),
+        "{}\nproxy log:\n{}",
+        text(&output),
+        proxy.log()
+    );
+    assert!(started.elapsed() < Duration::from_secs(15), "not cancelled");
+    let log = proxy.wait_for_log("cancel ");
+    assert!(!log.contains("too many connections"), "{log}");
+}
+
+/// A PostgreSQL stand-in that takes the SSLRequest and TLS with the test certificate, reads
+/// the startup message, then stalls (or closes without a TLS close_notify).
+fn stalling_server(ca: &TestCa, close: bool) -> u16 {
+    use std::io::{Read, Write};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(ca.cert_pem())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(ca.key_pem()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut request = [0u8; 8];
+        tcp.read_exact(&mut request).unwrap();
+        tcp.write_all(b"S").unwrap();
+        let connection = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(connection, tcp);
+        let mut startup = [0u8; 64];
+        let _ = tls.read(&mut startup);
+        if close {
+            let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(40));
+    });
+    port
+}
+
+#[test]
+fn a_server_that_stalls_after_tls_is_given_up_on_after_15_s() {
+    if common::require_program("psql", "apt-get install postgresql-client").is_none() {
+        return;
+    }
+    let ca = TestCa::new();
+    let setup = setup("postgres", stalling_server(&ca, false), &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let started = Instant::now();
+    let output = Command::new("psql")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-X", "-w", "-d"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user=jane dbname=postgres sslmode=disable",
+            setup.local_port
+        ))
+        .args(["-c", "select 1"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("did not finish the login within 15 s"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        took >= Duration::from_secs(14) && took < Duration::from_secs(25),
+        "{took:?}"
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_server_closing_without_close_notify_gets_no_documentation_link() {
+    if common::require_program("psql", "apt-get install postgresql-client").is_none() {
+        return;
+    }
+    let ca = TestCa::new();
+    let setup = setup("postgres", stalling_server(&ca, true), &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = Command::new("psql")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-X", "-w", "-d"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user=jane dbname=postgres sslmode=disable connect_timeout=10",
+            setup.local_port
+        ))
+        .args(["-c", "select 1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the server closed the connection: the connection ended early"),
+        "{}",
+        text(&output)
+    );
+    let log = proxy.wait_for_log("the connection ended early");
+    assert!(
+        !stderr.contains("http") && !log.contains("docs.rs"),
+        "{}\n{log}",
+        text(&output)
+    );
+}
+
+#[test]
+fn direct_tls_to_a_server_before_17_says_it_may_not_support_it() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let version = pg.admin_psql("show server_version_num");
+    if version.trim().parse::<u32>().unwrap() >= 170000 {
+        eprintln!("SKIPPED: the test server is PostgreSQL 17 or later, which takes direct TLS");
+        return;
+    }
+    let proxy = Proxy::start(&setup, &["--sslnegotiation", "direct"]);
+    let output = psql(&pg, setup.local_port, "jane", "select 1");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("the server may not support direct TLS (--sslnegotiation direct needs PostgreSQL 17 or later)"),
+        "{}",
+        text(&output)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_user_name_with_a_newline_cannot_forge_a_log_line() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let forged = "rdsiam-helper proxy: db: 127.0.0.1:1 -> x user=jane 0.001s: closed";
+    let output = psql(
+        &pg,
+        setup.local_port,
+        &format!("'jane\n{forged}'"),
+        "select 1",
+    );
+    assert!(!output.status.success(), "{}", text(&output));
+    let log = proxy.wait_for_log("\\nrdsiam-helper proxy: db: 127.0.0.1:1");
+    assert!(
+        !log.lines().any(|line| line.starts_with(forged)),
+        "a forged line:\n{log}"
+    );
+}
+
+#[test]
+fn startup_parameters_that_are_not_utf8_pass_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = psql_command(
+        &pg,
+        setup.local_port,
+        "jane",
+        "select encode(current_setting('rdsiam.tag')::bytea, 'hex')",
+    )
+    .env(
+        "PGOPTIONS",
+        std::ffi::OsStr::from_bytes(b"-c rdsiam.tag=caf\xe9"),
+    )
+    .output()
+    .unwrap();
+    // c a f, then the single byte 0xe9 (lossy UTF-8 would make it ef bf bd).
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "636166e9",
+        "{}",
+        text(&output)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn sessions_cut_at_shutdown_get_their_log_line() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let mut proxy = Proxy::start(&setup, &["--max-sigterm-delay", "1s"]);
+    let rt = runtime();
+    let (client, _task) = rt.block_on(rust_session(setup.local_port)).unwrap();
+    rt.block_on(client.simple_query("select 1")).unwrap();
+    proxy.signal(libc::SIGTERM);
+    let status = proxy
+        .wait(Duration::from_secs(10))
+        .expect("the proxy exits");
+    assert!(status.success(), "{status}");
+    let log = proxy.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("user=jane"))
+        .unwrap_or_else(|| panic!("no line for the open session:\n{log}"));
+    assert!(line.contains("cut at shutdown"), "{line}");
+    assert!(
+        !line.contains("client->server 0 B"),
+        "bytes are counted: {line}"
+    );
+    drop(client);
+}
+
+/// The MySQL proxy's greeting, read off a raw TCP connection.
+fn read_mysql_packet(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).unwrap();
+    let length = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+    let mut payload = vec![0; length];
+    stream.read_exact(&mut payload).unwrap();
+    payload
+}
+
+#[test]
+fn an_unreadable_mysql_handshake_response_gets_an_err_packet() {
+    use std::io::Write;
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", setup.local_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let greeting = read_mysql_packet(&mut stream);
+    assert_eq!(greeting[0], 10, "protocol 10 greeting");
+    // A packet of five bytes at sequence 1: no capabilities, no user, nothing MySQL.
+    stream.write_all(&[5, 0, 0, 1, 1, 2, 3, 4, 5]).unwrap();
+    let answer = read_mysql_packet(&mut stream);
+    assert_eq!(answer[0], 0xFF, "an ERR packet: {answer:?}");
+    assert_eq!(u16::from_le_bytes([answer[1], answer[2]]), 1043);
+    assert!(
+        String::from_utf8_lossy(&answer).contains("handshake response cannot be read"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn silent_mysql_clients_hold_a_bounded_number_of_server_connections_briefly() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let threads = |db: &Mariadb| -> usize {
+        db.admin_sql("select count(*) from information_schema.processlist")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = threads(&db);
+    let started = Instant::now();
+    let silent: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", setup.local_port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let during = threads(&db) - before;
+    assert!(
+        during <= 16,
+        "{during} server connections for 40 silent clients"
+    );
+    // Each is let go after 10 s in its handshake.
+    let mut first = silent.into_iter().next().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    use std::io::Read;
+    let _ = first.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    proxy.wait_for_log("the client sent no handshake response");
+}

@@ -2103,3 +2103,77 @@ fn silent_mysql_clients_hold_a_bounded_number_of_server_connections_briefly() {
     );
     proxy.wait_for_log("the client sent no handshake response");
 }
+
+// ---- Metrics ----
+
+/// The value of the series named exactly `series` (name and labels) in a scrape.
+fn metric(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{scrape}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_count_real_sessions_failures_bytes_and_latencies() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let health = free_port();
+    let proxy = Proxy::start(&setup, &["--health-check", &format!("127.0.0.1:{health}")]);
+    let (status, before) = http(health, "GET", "/metrics");
+    assert_eq!(status, 200, "{before}");
+    let open = "rdsiam_helper_proxy_open_connections{connection=\"db\"}";
+    assert_eq!(metric(&before, open), 0.0);
+    for _ in 0..3 {
+        assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    }
+    let wrong = psql(&pg, setup.local_port, "mallory", "select 1");
+    assert!(!wrong.status.success());
+    // One session held open while scraping.
+    let rt = runtime();
+    let (client, task) = rt.block_on(rust_session(setup.local_port)).unwrap();
+    rt.block_on(client.simple_query("select 1")).unwrap();
+    let (_, during) = http(health, "GET", "/metrics");
+    assert_eq!(metric(&during, open), 1.0, "{during}");
+    drop(client);
+    rt.block_on(task).unwrap();
+    proxy.wait_for_log("user=jane");
+    wait_until(|| metric(&http(health, "GET", "/metrics").1, open) == 0.0);
+    let (_, after) = http(health, "GET", "/metrics");
+    let by = |name: &str| {
+        metric(
+            &after,
+            &format!("rdsiam_helper_proxy_{name}{{connection=\"db\"}}"),
+        )
+    };
+    assert_eq!(by("connections_total"), 5.0, "{after}");
+    assert_eq!(
+        metric(
+            &after,
+            "rdsiam_helper_proxy_connection_failures_total{connection=\"db\",reason=\"refused_user\"}"
+        ),
+        1.0
+    );
+    // After the login each of the four sessions sent Query "select 1" (14 bytes) and
+    // Terminate (5 bytes).
+    assert_eq!(by("client_received_bytes_total"), 4.0 * 19.0, "{after}");
+    assert!(
+        by("client_sent_bytes_total") > by("client_received_bytes_total"),
+        "{after}"
+    );
+    // A token for every session that got that far; a server connection for each good one.
+    assert_eq!(by("token_issue_seconds_count"), 5.0, "{after}");
+    assert_eq!(by("upstream_connect_seconds_count"), 4.0, "{after}");
+    assert!(by("upstream_connect_seconds_sum") > 0.0);
+    assert!(
+        !after.contains("jane") && !after.contains("mallory"),
+        "{after}"
+    );
+    drop(proxy);
+}

@@ -20,6 +20,8 @@ pub struct Record {
     /// How a session without an error ended: "closed", or "closed by the server".
     pub ending: &'static str,
     error: Option<String>,
+    /// What the session is doing now, and so what an error would be counted as.
+    pub stage: super::metrics::Failure,
 }
 
 impl Record {
@@ -40,11 +42,21 @@ impl Record {
             what: None,
             ending: "closed",
             error: None,
+            stage: super::metrics::Failure::ClientProtocol,
         }
+    }
+
+    pub fn connection(&self) -> &str {
+        &self.connection
     }
 
     pub fn fail(&mut self, reason: impl Into<String>) {
         self.error = Some(reason.into());
+    }
+
+    /// Why it failed, for the metrics; None if it did not.
+    pub fn failure(&self) -> Option<super::metrics::Failure> {
+        self.error.as_ref().map(|_| self.stage)
     }
 
     pub fn emit(&self, structured: bool) {

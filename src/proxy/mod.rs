@@ -8,6 +8,7 @@
 pub mod access;
 mod health;
 mod log;
+mod metrics;
 mod mysql;
 mod peer;
 mod postgres;
@@ -70,6 +71,7 @@ struct Shared {
     stopping: watch::Sender<bool>,
     limit: Option<Arc<Semaphore>>,
     access: Access,
+    metrics: metrics::Metrics,
     /// Set once the drain is over: sessions still open are cut, each with its log line.
     cut: watch::Sender<bool>,
     /// PostgreSQL CancelRequest keys handed to clients, to the upstream backend they cancel.
@@ -100,6 +102,7 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
             .map(|n| Arc::new(Semaphore::new(n as usize))),
         options,
         access,
+        metrics: metrics::Metrics::new(),
         cut: watch::channel(false).0,
         active: watch::channel(0).0,
         stopping: watch::channel(false).0,
@@ -119,6 +122,7 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
     let mut accepting = Vec::new();
     for served in &served {
         let listener = bind_tcp(&served.target).await?;
+        shared.metrics.listening(&served.target.name);
         log::event(
             shared.options.structured_logs,
             &served.target.name,
@@ -406,13 +410,15 @@ fn spawn_session<S>(
         let _open = open;
         let mut record = log::Record::new(&served.target, client);
         record.id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.opened(&served.target.name);
         let needs_password = match shared.access.judge(&owner) {
             Verdict::In => false,
             Verdict::NeedsPassword => true,
             Verdict::Refused(reason) => {
                 refuse(stream, &served, &reason).await;
+                record.stage = metrics::Failure::RefusedUser;
                 record.fail(reason);
-                record.emit(shared.options.structured_logs);
+                finish(&shared, &record);
                 return;
             }
         };
@@ -437,8 +443,19 @@ fn spawn_session<S>(
         if was_cut {
             record.ending = "cut at shutdown (still open when the drain ended)";
         }
-        record.emit(shared.options.structured_logs);
+        finish(&shared, &record);
     });
+}
+
+/// A session's end: its log line and its counts.
+fn finish(shared: &Shared, record: &log::Record) {
+    shared.metrics.closed(
+        record.connection(),
+        record.failure(),
+        record.bytes_from_client,
+        record.bytes_to_client,
+    );
+    record.emit(shared.options.structured_logs);
 }
 
 /// A client refused before its session began (its owner, the connection limit): the engine's
@@ -482,8 +499,12 @@ impl Session<'_> {
     /// `issue` starts its own current-thread runtime on a miss, hence a blocking thread.
     async fn token(&self) -> std::result::Result<Issued, String> {
         let connection = self.connection().clone();
-        tokio::task::spawn_blocking(move || issuer::issue(&connection, true))
-            .await
+        let started = Instant::now();
+        let issued = tokio::task::spawn_blocking(move || issuer::issue(&connection, true)).await;
+        self.shared
+            .metrics
+            .token_issued(&self.served.target.name, started.elapsed());
+        issued
             .map_err(|e| format!("the token could not be issued: {e}"))?
             .map_err(|e| {
                 let mut text = e.message;

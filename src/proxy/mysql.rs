@@ -9,6 +9,7 @@
 //! framed here.
 
 use super::log::Record;
+use super::metrics::Failure;
 use super::{Refused, Session};
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
@@ -75,6 +76,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &Session<'_>,
     record: &mut Record,
 ) -> Result<(), String> {
+    record.stage = Failure::Limit;
     let _permit = match session.admit() {
         Ok(permit) => permit,
         Err(reason) => return Err(fail(client, 0, TOO_MANY, b"08004", reason).await),
@@ -91,10 +93,13 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         );
         return Err(fail(client, 0, TOO_MANY, b"08004", reason).await);
     };
+    record.stage = Failure::Credentials;
     let issued = match session.token().await {
         Ok(issued) => issued,
         Err(reason) => return Err(fail(client, 0, PROXY_ERROR, b"HY000", reason).await),
     };
+    record.stage = Failure::UpstreamTls;
+    let connecting = std::time::Instant::now();
     let shown = session.upstream_name();
     let mut tcp = match super::tls::dial(session.connection(), &shown).await {
         Ok(tcp) => tcp,
@@ -129,8 +134,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(fail(client, 0, PROXY_ERROR, b"HY000", reason).await);
     }
 
+    let mut connect_time = connecting.elapsed();
     // The client's side: greeted as the server, with a challenge of the proxy's; its answer
     // matters only when the client must give the local password.
+    record.stage = Failure::ClientProtocol;
     let challenge = challenge();
     write_packet(
         client,
@@ -159,6 +166,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let user = String::from_utf8_lossy(response.user()).into_owned();
     record.user = Some(user.clone());
+    record.stage = Failure::RefusedUser;
     if session.needs_password {
         reply_seq = check_local_password(client, session, &response, &challenge, reply_seq).await?;
     }
@@ -178,11 +186,20 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         .with_mariadb_capabilities(
             response.mariadb_ext_capabilities() & greeting.mariadb_ext_capabilities(),
         );
+    record.stage = Failure::UpstreamTls;
+    let tls_started = std::time::Instant::now();
     write_packet(&mut tcp, 1, &serialize(&ssl)).await?;
     let mut upstream = match session.served.tls.handshake(tcp, &shown).await {
         Ok(upstream) => upstream,
         Err(reason) => return Err(fail(client, reply_seq, PROXY_ERROR, b"HY000", reason).await),
     };
+    // TCP and the greeting, then TLS: the wait for the client in between is not the server's.
+    connect_time += tls_started.elapsed();
+    session
+        .shared
+        .metrics
+        .upstream_connected(&session.served.target.name, connect_time);
+    record.stage = Failure::UpstreamAuth;
     let plugin = greeting
         .auth_plugin()
         .map(AuthPlugin::into_owned)
@@ -230,6 +247,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(fail(client, reply_seq, PROXY_ERROR, b"HY000", reason).await);
         }
     }
+    record.stage = Failure::Other;
     super::splice(client, &mut upstream, record).await
 }
 

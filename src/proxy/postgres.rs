@@ -9,6 +9,7 @@
 //! AuthenticationOk, NegotiateProtocolVersion) and the startup packet it reads are framed here.
 
 use super::log::Record;
+use super::metrics::Failure;
 use super::{Negotiation, Refused, Session};
 use crate::issuer::Issued;
 use bytes::BytesMut;
@@ -80,10 +81,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Startup::Session { params, minor } => (params, minor),
     };
+    record.stage = Failure::Limit;
     let _permit = match session.admit() {
         Ok(permit) => permit,
         Err(reason) => return Err(fail(client, "53300", reason).await),
     };
+    record.stage = Failure::RefusedUser;
     let user = params
         .iter()
         .find(|(k, _)| k == b"user")
@@ -93,10 +96,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     if session.needs_password {
         check_local_password(client, session).await?;
     }
+    record.stage = Failure::Credentials;
     let issued = match session.token().await {
         Ok(issued) => issued,
         Err(reason) => return Err(fail(client, "08001", reason).await),
     };
+    record.stage = Failure::RefusedUser;
     if user != issued.user.as_bytes() {
         let reason = format!(
             "this proxy signs in as user \"{}\" for connection `{}`, not as \"{}\"; connect as \"{}\"",
@@ -107,10 +112,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         );
         return Err(fail(client, "28000", reason).await);
     }
+    record.stage = Failure::UpstreamTls;
     let mut upstream = match open(session).await {
         Ok(upstream) => upstream,
         Err(reason) => return Err(fail(client, "08001", reason).await),
     };
+    record.stage = Failure::UpstreamAuth;
     let unknown_options: Vec<String> = params
         .iter()
         .filter(|(k, _)| k.starts_with(b"_pq_."))
@@ -166,6 +173,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(fail(client, "08001", reason).await);
         }
     };
+    record.stage = Failure::Other;
     super::splice(client, &mut upstream, record).await
 }
 
@@ -296,6 +304,16 @@ fn parameters(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// TCP to the endpoint (or its tunnel), then TLS verified against the endpoint's name.
 async fn open(session: &Session<'_>) -> Result<Upstream, String> {
+    let started = std::time::Instant::now();
+    let upstream = open_untimed(session).await?;
+    session
+        .shared
+        .metrics
+        .upstream_connected(&session.served.target.name, started.elapsed());
+    Ok(upstream)
+}
+
+async fn open_untimed(session: &Session<'_>) -> Result<Upstream, String> {
     let shown = session.upstream_name();
     let mut tcp = super::tls::dial(session.connection(), &shown).await?;
     if session.served.target.negotiation == Negotiation::Postgres {

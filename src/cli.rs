@@ -257,9 +257,21 @@ pub struct ProxyArgs {
     /// Also serve PostgreSQL connections on DIR/.s.PGSQL.PORT (psql -h DIR); DIR is made 0700
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub unix_socket: Option<PathBuf>,
-    /// Listen on an address other than loopback (anyone who reaches it gets in as the user)
+    /// Listen on an address other than loopback; needs --local-password-file (or
+    /// --allow-unauthenticated)
     #[arg(long)]
     pub allow_non_loopback: bool,
+    /// Let in a client that gives the password in PATH (written, 0600, if missing) when its
+    /// user cannot be checked or is not yours
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub local_password_file: Option<PathBuf>,
+    /// Let every local user in, not only the proxy's owner (each is logged in as the
+    /// connection's user)
+    #[arg(long)]
+    pub allow_any_local_user: bool,
+    /// With --allow-non-loopback and no local password: anyone who reaches the address gets in
+    #[arg(long, requires = "allow_non_loopback")]
+    pub allow_unauthenticated: bool,
     /// Refuse clients beyond this many open connections (default: no limit)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,

@@ -843,3 +843,74 @@ fn setup_pgpass_says_how_long_the_written_token_lasts() {
         .ok()
         .stderr_has("the token there lasts 15m; keep it fresh by running");
 }
+
+/// The proxy in front of the DSQL stand-in: psql connects to it with no password, and the
+/// proxy signs in with a DSQL admin token over TLS verified against the DSQL name (the
+/// certificate's), through the tunnel.
+#[test]
+fn psql_gets_into_the_dsql_stand_in_through_the_proxy() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let Some(stand) = stand_in(true) else {
+        return;
+    };
+    let home = &stand.home;
+    let token = home.run(&["pg", "dsql"]).ok().token();
+    stand.pg.create_role("admin", &token);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = home.path().join("proxy.log");
+    let mut proxy = home
+        .cmd()
+        .args(["proxy", "dsql", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !read_log().contains("listening on") {
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not start:\n{}",
+            read_log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = Command::new(stand.pg.psql())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-X", "-A", "-t", "-w", "-d"])
+        .arg(format!(
+            "host=127.0.0.1 port={port} user=admin dbname=postgres sslmode=disable connect_timeout=10"
+        ))
+        .args(["-c", "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()"])
+        .output()
+        .unwrap();
+    // The session's log line is written once it has ended.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !read_log().contains("user=admin") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "admin|t",
+        "{}\nproxy log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        read_log()
+    );
+    let log = read_log();
+    assert!(
+        log.contains(&format!(
+            "-> {DSQL_HOST}:5432 via 127.0.0.1:{}",
+            stand.forward
+        )),
+        "{log}"
+    );
+    assert_no_secret("the proxy's log", &log, &[&token]);
+}

@@ -939,187 +939,389 @@ fn setup_via_proxy_for_gui_clients_prints_loopback_without_tls_or_password() {
         .stderr_has("has no local_port");
 }
 
-/// The proxy against direct TLS in the same run, as a Markdown table on stdout: pgbench -S
-/// throughput, connection set-up (pgbench -C), a MariaDB select loop and connection set-up,
-/// and the proxy's memory at 100 idle connections. `bench/proxy.sh` runs it on a release
-/// build; the README's table comes from it.
+/// The proxy against direct TLS and against the field's middlebox, in one run, as Markdown
+/// tables on stdout: `pgbench -S` and `pgbench -S -C` direct (TLS verify-full), through the
+/// proxy, and through pgbouncer (session mode, TLS to the server, plain to the client), with
+/// tps and each middlebox's CPU seconds per 10,000 queries from /proc/PID/stat; a MariaDB
+/// select loop direct, through a plain TCP relay (socat: the floor for any middlebox) and
+/// through the proxy, as µs per round trip; the proxy's memory at 100 idle connections; and
+/// the load average. Runs alternate, so a slow moment of the shared machine hits every
+/// candidate. `bench/proxy.sh` runs it on a release build; the README's table comes from it.
 #[test]
 #[ignore = "a benchmark: run by bench/proxy.sh"]
 fn proxy_benchmark() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let env = |name: &str, default: u64| -> u64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let seconds = env("BENCH_SECONDS", 10);
+    let rounds = env("BENCH_ROUNDS", 3);
+    let load_before = load_average();
     let ca = TestCa::new();
-    let mut rows = Vec::new();
+    let mut out = String::new();
     if let Some(pg) = Postgres::start(&ca) {
-        let setup = pg_setup(&pg, &ca.ca_pem());
-        let proxy = Proxy::start(&setup, &[]);
-        let pgbench = common::require_program("pgbench", "apt-get install postgresql-client")
-            .expect("pgbench");
-        let direct = format!(
-            "host=localhost hostaddr=127.0.0.1 port={} user=jane dbname=postgres sslmode=verify-full sslrootcert={}",
-            pg.port(),
-            ca.ca_pem().display()
-        );
-        let proxied = format!(
-            "host=127.0.0.1 port={} user=jane dbname=postgres sslmode=disable",
-            setup.local_port
-        );
-        let run = |conninfo: &str, args: &[&str]| -> String {
-            let output = Command::new(&pgbench)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("PGPASSWORD", &setup.token)
-                .args(args)
-                .args(["-d", conninfo])
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "pgbench {args:?}: {}",
-                text(&output)
-            );
-            String::from_utf8_lossy(&output.stdout).into_owned()
-        };
-        run(&direct, &["-i", "-q", "-s", "1"]);
-        let t = seconds.to_string();
-        let select = ["-S", "-n", "-c", "4", "-j", "2", "-T", t.as_str()];
-        let connect = ["-S", "-n", "-C", "-c", "2", "-j", "2", "-T", t.as_str()];
-        // Alternated, twice each, so that a slow moment of the machine hits both.
-        let mut tps = [Vec::new(), Vec::new()];
-        let mut setup_ms = [Vec::new(), Vec::new()];
-        for _ in 0..2 {
-            for (i, conninfo) in [&direct, &proxied].into_iter().enumerate() {
-                tps[i].push(number_after(&run(conninfo, &select), "tps = "));
-                setup_ms[i].push(number_after(&run(conninfo, &connect), "latency average = "));
-            }
-        }
-        let best = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::max);
-        let least = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::min);
-        let (direct_tps, proxy_tps) = (best(&tps[0]), best(&tps[1]));
-        rows.push(format!(
-            "| PostgreSQL `pgbench -S -c 4 -T {seconds}` (tps) | {direct_tps:.0} | {proxy_tps:.0} | {:.1}% |",
-            100.0 * proxy_tps / direct_tps
-        ));
-        let (direct_ms, proxy_ms) = (least(&setup_ms[0]), least(&setup_ms[1]));
-        rows.push(format!(
-            "| PostgreSQL connection + 1 select (`pgbench -S -C`, ms) | {direct_ms:.2} | {proxy_ms:.2} | {:+.2} ms |",
-            proxy_ms - direct_ms
-        ));
-        drop(proxy);
+        out.push_str(&postgres_bench(&pg, &ca, seconds, rounds));
     }
     if let Some(db) = Mariadb::start(&ca) {
-        let setup = maria_setup(&db, &ca.ca_pem());
-        db.admin_sql("SET GLOBAL max_connections = 200");
-        let proxy = Proxy::start(&setup, &[]);
-        let options = setup.home.write(
-            "direct.options",
+        out.push_str(&mariadb_bench(&db, &ca, rounds));
+    }
+    println!("{out}");
+    println!(
+        "Load average (1, 5, 15 min) before: {load_before}; after: {}. {} rounds of {seconds} s, alternated; the median round is shown.",
+        load_average(),
+        rounds
+    );
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// User + system CPU seconds a process (all its threads) has used so far.
+fn cpu_seconds(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5) (utime, stime), counted from the state (field 3).
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no memory effects.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// pgbouncer 1.18 as Debian ships it, run as the postgres account (it refuses root).
+struct Pgbouncer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Pgbouncer {
+    fn start(pg: &Postgres, ca: &TestCa, token: &str) -> Option<Pgbouncer> {
+        let program = common::require_program("pgbouncer", "apt-get install pgbouncer")?;
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        std::fs::copy(ca.ca_pem(), dir.path().join("ca.pem")).unwrap();
+        std::fs::write(dir.path().join("users.txt"), "\"jane\" \"\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("pgbouncer.ini"),
+            format!(
+                "[databases]\npostgres = host=localhost port={} dbname=postgres user=jane password={token}\n\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = session\n\
+                 server_tls_sslmode = verify-full\nserver_tls_ca_file = {dir}/ca.pem\n\
+                 max_client_conn = 200\ndefault_pool_size = 50\nlogfile = {dir}/pgbouncer.log\n",
+                pg.port(),
+                dir = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(&program);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let postgres = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&postgres.stdout)
+                .trim()
+                .parse()
+                .unwrap();
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                std::os::unix::fs::chown(entry.unwrap().path(), Some(uid), None).unwrap();
+            }
+            std::os::unix::fs::chown(dir.path(), Some(uid), None).unwrap();
+            cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(&program);
+        }
+        let child = cmd
+            .arg(dir.path().join("pgbouncer.ini"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Some(Pgbouncer {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// pgbouncer's own pid (runuser's child).
+    fn pid(&self) -> i32 {
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.child.id()))
+                .unwrap_or_default();
+        children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(self.child.id() as i32)
+    }
+}
+
+impl Drop for Pgbouncer {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory effects; the pid is pgbouncer's, our grandchild.
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// One pgbench run's outcome: tps, transactions, and the middlebox's CPU seconds in it.
+struct PgbenchRun {
+    tps: f64,
+    cpu_per_10k: Option<f64>,
+}
+
+fn postgres_bench(pg: &Postgres, ca: &TestCa, seconds: u64, rounds: u64) -> String {
+    let setup = pg_setup(pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let pgbench =
+        common::require_program("pgbench", "apt-get install postgresql-client").expect("pgbench");
+    let Some(bouncer) = Pgbouncer::start(pg, ca, &setup.token) else {
+        return String::new();
+    };
+    let direct = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user=jane dbname=postgres sslmode=verify-full sslrootcert={}",
+        pg.port(),
+        ca.ca_pem().display()
+    );
+    let plain =
+        |port: u16| format!("host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable");
+    let candidates: [(&str, String, Option<i32>); 3] = [
+        ("direct TLS", direct.clone(), None),
+        (
+            "rdsiam-helper proxy",
+            plain(setup.local_port),
+            Some(proxy.pid()),
+        ),
+        ("pgbouncer 1.18", plain(bouncer.port), Some(bouncer.pid())),
+    ];
+    let run = |conninfo: &str, args: &[&str], pid: Option<i32>| -> PgbenchRun {
+        let cpu_before = pid.map(cpu_seconds);
+        let output = Command::new(&pgbench)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PGPASSWORD", &setup.token)
+            .args(args)
+            .args(["-d", conninfo])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pgbench {args:?}: {}",
+            text(&output)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let transactions = number_after(&stdout, "number of transactions actually processed: ");
+        PgbenchRun {
+            tps: number_after(&stdout, "tps = "),
+            cpu_per_10k: pid
+                .map(|pid| (cpu_seconds(pid) - cpu_before.unwrap()) * 10_000.0 / transactions),
+        }
+    };
+    let init = Command::new(&pgbench)
+        .env("PGPASSWORD", &setup.token)
+        .args(["-i", "-q", "-s", "1", "-d", &direct])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+    let t = seconds.to_string();
+    let modes: [(&str, Vec<&str>); 2] = [
+        (
+            "`pgbench -S -c 4 -j 2`",
+            vec!["-S", "-n", "-c", "4", "-j", "2", "-T", t.as_str()],
+        ),
+        (
+            "`pgbench -S -C -c 2 -j 2` (a connection per query)",
+            vec!["-S", "-n", "-C", "-c", "2", "-j", "2", "-T", t.as_str()],
+        ),
+    ];
+    // results[mode][candidate] = runs
+    let mut results: Vec<Vec<Vec<PgbenchRun>>> = (0..modes.len())
+        .map(|_| (0..candidates.len()).map(|_| Vec::new()).collect())
+        .collect();
+    for _ in 0..rounds {
+        for (m, (_, args)) in modes.iter().enumerate() {
+            for (c, (_, conninfo, pid)) in candidates.iter().enumerate() {
+                results[m][c].push(run(conninfo, args, *pid));
+            }
+        }
+    }
+    let mut out = String::from(
+        "| PostgreSQL | direct TLS | rdsiam-helper proxy | pgbouncer 1.18 |\n|---|---|---|---|\n",
+    );
+    for (m, (label, _)) in modes.iter().enumerate() {
+        let tps: Vec<f64> = results[m]
+            .iter()
+            .map(|runs| median(&mut runs.iter().map(|r| r.tps).collect::<Vec<_>>()))
+            .collect();
+        out.push_str(&format!(
+            "| {label}: tps | {:.0} | {:.0} ({:.2}x direct) | {:.0} ({:.2}x direct) |\n",
+            tps[0],
+            tps[1],
+            tps[1] / tps[0],
+            tps[2],
+            tps[2] / tps[0]
+        ));
+        let cpu: Vec<f64> = results[m][1..]
+            .iter()
+            .map(|runs| {
+                median(
+                    &mut runs
+                        .iter()
+                        .map(|r| r.cpu_per_10k.unwrap())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {label}: middlebox CPU s per 10,000 queries | | {:.3} | {:.3} ({:.2}x the proxy's) |\n",
+            cpu[0],
+            cpu[1],
+            cpu[1] / cpu[0]
+        ));
+    }
+    drop(bouncer);
+    drop(proxy);
+    out
+}
+
+fn mariadb_bench(db: &Mariadb, ca: &TestCa, rounds: u64) -> String {
+    let setup = maria_setup(db, &ca.ca_pem());
+    db.admin_sql("SET GLOBAL max_connections = 200");
+    let proxy = Proxy::start(&setup, &[]);
+    let Some(socat) = common::require_program("socat", "apt-get install socat") else {
+        return String::new();
+    };
+    let relay_port = free_port();
+    let mut relay = Command::new(socat)
+        .arg(format!(
+            "TCP-LISTEN:{relay_port},bind=127.0.0.1,reuseaddr,fork"
+        ))
+        .arg(format!("TCP:127.0.0.1:{}", db.port()))
+        .spawn()
+        .unwrap();
+    wait_until(|| std::net::TcpStream::connect(("127.0.0.1", relay_port)).is_ok());
+    let tls_options = |name: &str, port: u16| {
+        setup.home.write(
+            name,
             &format!(
-                "[client]\nhost=127.0.0.1\nport={}\nuser=jane\npassword={}\nprotocol=TCP\nssl-ca={}\nssl-verify-server-cert\n",
-                db.port(),
+                "[client]\nhost=127.0.0.1\nport={port}\nuser=jane\npassword={}\nprotocol=TCP\nssl-ca={}\nssl-verify-server-cert\n",
                 setup.token,
                 ca.ca_pem().display()
             ),
-        );
-        let proxied = setup.home.write(
-            "proxied.options",
-            &format!(
-                "[client]\nhost=127.0.0.1\nport={}\nuser=jane\nprotocol=TCP\nskip-ssl\n",
-                setup.local_port
-            ),
-        );
-        let client = |file: &Path| {
-            let mut cmd = Command::new(db.client());
-            cmd.env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .arg(format!("--defaults-file={}", file.display()))
-                .args(["--batch", "--skip-column-names"]);
-            cmd
-        };
-        let selects = 20_000;
-        let script: String = "select 1;\n".repeat(selects);
-        let loop_rate = |file: &Path| {
-            let started = Instant::now();
-            let mut child = client(file)
+        )
+    };
+    let direct = tls_options("direct.options", db.port());
+    let relayed = tls_options("relayed.options", relay_port);
+    let proxied = setup.home.write(
+        "proxied.options",
+        &format!(
+            "[client]\nhost=127.0.0.1\nport={}\nuser=jane\nprotocol=TCP\nskip-ssl\n",
+            setup.local_port
+        ),
+    );
+    let client = |file: &Path| {
+        let mut cmd = Command::new(db.client());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .arg(format!("--defaults-file={}", file.display()))
+            .args(["--batch", "--skip-column-names"]);
+        cmd
+    };
+    let selects = 20_000;
+    let script: String = "select 1;\n".repeat(selects);
+    // µs per round trip over one connection; connection set-up is a few ms of the total.
+    let round_trip_us = |file: &Path| {
+        let started = Instant::now();
+        let mut child = client(file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        started.elapsed().as_secs_f64() * 1e6 / selects as f64
+    };
+    let files = [&direct, &relayed, &proxied];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); files.len()];
+    let mut proxy_cpu = Vec::new();
+    for _ in 0..rounds {
+        for (i, file) in files.iter().enumerate() {
+            let before = cpu_seconds(proxy.pid());
+            times[i].push(round_trip_us(file));
+            if i == 2 {
+                proxy_cpu.push((cpu_seconds(proxy.pid()) - before) * 10_000.0 / selects as f64);
+            }
+        }
+    }
+    let t: Vec<f64> = times.iter_mut().map(|v| median(v)).collect();
+    let mut out = String::from(
+        "\n| MariaDB, one connection, 20,000 × `select 1` | direct TLS | plain TCP relay (socat) | rdsiam-helper proxy |\n|---|---|---|---|\n",
+    );
+    out.push_str(&format!(
+        "| µs per round trip | {:.1} | {:.1} ({:+.1}) | {:.1} ({:+.1}) |\n",
+        t[0],
+        t[1],
+        t[1] - t[0],
+        t[2],
+        t[2] - t[0]
+    ));
+    out.push_str(&format!(
+        "| middlebox CPU s per 10,000 queries | | | {:.3} |\n",
+        median(&mut proxy_cpu)
+    ));
+    // 100 idle clients: each mariadb waits on its open stdin, its session logged in.
+    let rss_idle = rss_kb(proxy.pid());
+    let mut idle: Vec<Child> = (0..100)
+        .map(|_| {
+            client(&proxied)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .spawn()
-                .unwrap();
-            use std::io::Write;
-            child
-                .stdin
-                .take()
                 .unwrap()
-                .write_all(script.as_bytes())
-                .unwrap();
-            assert!(child.wait().unwrap().success());
-            selects as f64 / started.elapsed().as_secs_f64()
-        };
-        let connect_ms = |file: &Path| {
-            let runs = 100;
-            let started = Instant::now();
-            for _ in 0..runs {
-                let output = client(file).args(["-e", "select 1"]).output().unwrap();
-                assert!(output.status.success(), "{}", text(&output));
-            }
-            started.elapsed().as_secs_f64() * 1000.0 / runs as f64
-        };
-        let mut rates = [Vec::new(), Vec::new()];
-        let mut connects = [Vec::new(), Vec::new()];
-        for _ in 0..2 {
-            for (i, file) in [&options, &proxied].into_iter().enumerate() {
-                rates[i].push(loop_rate(file));
-                connects[i].push(connect_ms(file));
-            }
-        }
-        let best = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::max);
-        let least = |v: &Vec<f64>| v.iter().cloned().fold(f64::NAN, f64::min);
-        rows.push(format!(
-            "| MariaDB select loop, one connection ({selects} × `select 1`, selects/s) | {:.0} | {:.0} | {:.1}% |",
-            best(&rates[0]),
-            best(&rates[1]),
-            100.0 * best(&rates[1]) / best(&rates[0])
-        ));
-        rows.push(format!(
-            "| MariaDB `mariadb -e 'select 1'` process incl. connection (ms) | {:.2} | {:.2} | {:+.2} ms |",
-            least(&connects[0]),
-            least(&connects[1]),
-            least(&connects[1]) - least(&connects[0])
-        ));
-        // 100 idle clients: each mariadb waits on its open stdin, its session logged in.
-        let rss_idle = rss_kb(proxy.pid());
-        let mut idle: Vec<Child> = (0..100)
-            .map(|_| {
-                client(&proxied)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        wait_until(|| {
-            db.admin_sql("select count(*) from information_schema.processlist where user = 'jane'")
-                .parse::<usize>()
-                .unwrap()
-                >= 100
-        });
-        let rss_busy = rss_kb(proxy.pid());
-        for child in &mut idle {
-            drop(child.stdin.take());
-            child.wait().unwrap();
-        }
-        rows.push(format!(
-            "| Proxy resident memory, no client → 100 idle connections (MB) | | {:.1} → {:.1} | |",
-            rss_idle as f64 / 1024.0,
-            rss_busy as f64 / 1024.0
-        ));
-        drop(proxy);
+        })
+        .collect();
+    wait_until(|| {
+        db.admin_sql("select count(*) from information_schema.processlist where user = 'jane'")
+            .parse::<usize>()
+            .unwrap()
+            >= 100
+    });
+    let rss_busy = rss_kb(proxy.pid());
+    for child in &mut idle {
+        drop(child.stdin.take());
+        child.wait().unwrap();
     }
-    println!("| | direct TLS | through the proxy | proxy vs direct |\n|---|---|---|---|");
-    for row in rows {
-        println!("{row}");
-    }
+    out.push_str(&format!(
+        "| proxy resident memory, no client → 100 idle connections (MB) | | | {:.1} → {:.1} |\n",
+        rss_idle as f64 / 1024.0,
+        rss_busy as f64 / 1024.0
+    ));
+    let _ = relay.kill();
+    let _ = relay.wait();
+    drop(proxy);
+    out
 }
 
 fn number_after(text: &str, label: &str) -> f64 {
@@ -1370,6 +1572,810 @@ fn through_a_tunnel_tls_still_verifies_the_endpoints_name() {
         String::from_utf8_lossy(&output.stderr).contains("TLS with db.example.com"),
         "{}",
         text(&output)
+    );
+    drop(proxy);
+}
+
+// ---- Who gets in: the proxy's owner only, unless told otherwise ----
+
+/// `program` run as the user `nobody` through runuser, with nothing of the caller's
+/// environment but PATH. The tests run as root (as CI does), so nobody is another uid than the
+/// proxy's; run as anyone else they are skipped (and fail under CI=true).
+fn as_nobody(program: &Path) -> Option<Command> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "the access tests run a client as `nobody`, which needs root"
+        );
+        eprintln!("SKIPPED: the access tests run a client as `nobody`, which needs root");
+        return None;
+    }
+    let runuser = common::require_program("runuser", "apt-get install util-linux")?;
+    let mut cmd = Command::new(runuser);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .args(["-u", "nobody", "--"])
+        .arg(program)
+        .stdin(Stdio::null());
+    Some(cmd)
+}
+
+fn psql_args(cmd: &mut Command, conninfo: &str, sql: &str) {
+    cmd.args(["-X", "-A", "-t", "-w", "-d", conninfo, "-c", sql]);
+}
+
+fn tcp_conninfo(port: u16) -> String {
+    format!(
+        "host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable connect_timeout=10"
+    )
+}
+
+fn maria_args(cmd: &mut Command, port: u16, extra: &[&str]) {
+    cmd.arg("--no-defaults")
+        .args([
+            "--protocol=TCP",
+            "--host=127.0.0.1",
+            "--skip-ssl",
+            "--connect-timeout=10",
+            "--user=jane",
+        ])
+        .arg(format!("--port={port}"))
+        .args(extra);
+}
+
+const REFUSED_UID: &str =
+    "connection refused: the client runs as uid 65534, not as uid 0, who runs the proxy";
+
+#[test]
+fn postgres_over_tcp_lets_in_only_the_proxys_owner() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let Some(mut nobody) = as_nobody(pg.psql()) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    psql_args(
+        &mut nobody,
+        &tcp_conninfo(setup.local_port),
+        "select current_user",
+    );
+    let refused = nobody.output().unwrap();
+    assert!(!refused.status.success(), "{}", text(&refused));
+    // The proxy's own ErrorResponse, not a socket error or the server's refusal.
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("rdsiam-helper proxy: {REFUSED_UID}")),
+        "{}",
+        text(&refused)
+    );
+    let log = proxy.wait_for_log(REFUSED_UID);
+    assert!(log.contains("127.0.0.1:"), "{log}");
+    // The owner (root, who runs the proxy) gets in.
+    assert_eq!(
+        psql_ok(&pg, setup.local_port, "select current_user"),
+        "jane"
+    );
+    drop(proxy);
+}
+
+#[test]
+fn mariadb_over_tcp_lets_in_only_the_proxys_owner() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let Some(mut nobody) = as_nobody(db.client()) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    maria_args(
+        &mut nobody,
+        setup.local_port,
+        &["-e", "select current_user()"],
+    );
+    let refused = nobody.output().unwrap();
+    assert!(!refused.status.success(), "{}", text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("ERROR 1045") && stderr.contains(REFUSED_UID),
+        "{}",
+        text(&refused)
+    );
+    proxy.wait_for_log(REFUSED_UID);
+    let owner = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &["-N", "-e", "select 1"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        "1",
+        "{}",
+        text(&owner)
+    );
+    drop(proxy);
+}
+
+/// A socket folder that `nobody` can reach: outside the test home (0700), opened up after
+/// the proxy made it private, so the refusal below is the proxy's check, not the folder's.
+fn reachable_socket_folder() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("rdsiam-sock-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::remove_dir(dir.path()).unwrap();
+    dir
+}
+
+fn open_up(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn the_unix_socket_checks_its_peers_uid() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let Some(mut nobody) = as_nobody(pg.psql()) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let dir = reachable_socket_folder();
+    let dir_text = dir.path().display().to_string();
+    let proxy = Proxy::start(&setup, &["--unix-socket", &dir_text]);
+    let socket = dir.path().join(format!(".s.PGSQL.{}", setup.local_port));
+    open_up(dir.path(), 0o755);
+    open_up(&socket, 0o777);
+    let conninfo = format!(
+        "host={dir_text} port={} user=jane dbname=postgres",
+        setup.local_port
+    );
+    psql_args(&mut nobody, &conninfo, "select current_user");
+    let refused = nobody.output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains(REFUSED_UID),
+        "{}",
+        text(&refused)
+    );
+    let log = proxy.wait_for_log(REFUSED_UID);
+    assert!(log.contains("unix (uid 65534)"), "{log}");
+    let mut owner = Command::new(pg.psql());
+    owner
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    psql_args(&mut owner, &conninfo, "select current_user");
+    let owner = owner.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&owner.stdout).trim(),
+        "jane",
+        "{}",
+        text(&owner)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_socket_folder_owned_by_another_user_is_refused() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    if as_nobody(pg.psql()).is_none() {
+        return;
+    }
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let dir = reachable_socket_folder();
+    std::fs::create_dir(dir.path()).unwrap();
+    open_up(dir.path(), 0o700);
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    let dir_text = dir.path().display().to_string();
+    setup
+        .home
+        .run(&["proxy", "db", "--unix-socket", &dir_text])
+        .code(1)
+        .stderr_has("is not a folder of yours (owner uid 65534)");
+}
+
+#[test]
+fn the_local_password_lets_in_other_users_and_works_with_the_uid_check_off() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    if as_nobody(pg.psql()).is_none() {
+        return;
+    }
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let file = setup.home.path().join("proxy-password");
+    let file_text = file.display().to_string();
+    let nobody_psql = |password: Option<&str>| {
+        let mut cmd = as_nobody(pg.psql()).unwrap();
+        if let Some(password) = password {
+            cmd.env("PGPASSWORD", password);
+        }
+        psql_args(
+            &mut cmd,
+            &tcp_conninfo(setup.local_port),
+            "select current_user",
+        );
+        cmd.output().unwrap()
+    };
+
+    // The uid check on, and a password for those it does not let in.
+    let proxy = Proxy::start(&setup, &["--local-password-file", &file_text]);
+    assert!(
+        proxy.log().contains("wrote a new local password"),
+        "{}",
+        proxy.log()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(password.len() >= 32, "{password:?}");
+    let _ = setup.home.forbid(&password);
+    let shared = nobody_psql(Some(&password));
+    assert_eq!(
+        String::from_utf8_lossy(&shared.stdout).trim(),
+        "jane",
+        "{}",
+        text(&shared)
+    );
+    let wrong = nobody_psql(Some("not-the-password"));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("password authentication failed"),
+        "{}",
+        text(&wrong)
+    );
+    assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    assert!(!proxy.log().contains(&password));
+    drop(proxy);
+
+    // The uid check off: everyone, the owner too, gives the password (the same file, read).
+    let proxy = Proxy::start(
+        &setup,
+        &[
+            "--local-password-file",
+            &file_text,
+            "--allow-any-local-user",
+        ],
+    );
+    assert!(
+        proxy.log().contains("the uid check is off"),
+        "{}",
+        proxy.log()
+    );
+    let shared = nobody_psql(Some(&password));
+    assert_eq!(
+        String::from_utf8_lossy(&shared.stdout).trim(),
+        "jane",
+        "{}",
+        text(&shared)
+    );
+    let owner_without = psql(&pg, setup.local_port, "jane", "select 1");
+    assert!(
+        String::from_utf8_lossy(&owner_without.stderr).contains("no password supplied"),
+        "{}",
+        text(&owner_without)
+    );
+    drop(proxy);
+
+    // A password file others can read is refused.
+    open_up(&file, 0o644);
+    setup
+        .home
+        .run(&["proxy", "db", "--local-password-file", &file_text])
+        .code(1)
+        .stderr_has("must be a regular file of yours that only you can read");
+}
+
+#[test]
+fn mariadb_local_password_with_the_uid_check_off() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    if as_nobody(db.client()).is_none() {
+        return;
+    }
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let file = setup.home.path().join("proxy-password");
+    let file_text = file.display().to_string();
+    let proxy = Proxy::start(
+        &setup,
+        &[
+            "--local-password-file",
+            &file_text,
+            "--allow-any-local-user",
+        ],
+    );
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    let nobody = |extra: &[&str]| {
+        let mut cmd = as_nobody(db.client()).unwrap();
+        maria_args(&mut cmd, setup.local_port, extra);
+        cmd.output().unwrap()
+    };
+    let with = format!("--password={password}");
+    let shared = nobody(&[&with, "-N", "-e", "select current_user()"]);
+    assert!(
+        String::from_utf8_lossy(&shared.stdout)
+            .trim()
+            .starts_with("jane@"),
+        "{}",
+        text(&shared)
+    );
+    let without = nobody(&["-e", "select 1"]);
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("asks for its local password"),
+        "{}",
+        text(&without)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn other_machines_need_a_local_password_or_the_open_flag() {
+    let home = Home::new();
+    home.config("[connections.db]\nhost = \"localhost\"\nuser = \"jane\"\nlocal_port = 15999\n");
+    home.run(&[
+        "proxy",
+        "db",
+        "--listen",
+        "0.0.0.0:15999",
+        "--allow-non-loopback",
+    ])
+    .code(2)
+    .stderr_has("--allow-non-loopback needs a way to tell who connects")
+    .stderr_has("--local-password-file")
+    .stderr_has("--allow-unauthenticated");
+    home.run(&["proxy", "db", "--allow-unauthenticated"])
+        .code(2)
+        .stderr_has("--allow-non-loopback");
+}
+
+// ---- Defects found by an independent run, each through the binary ----
+
+#[test]
+fn mariadb_compression_is_negotiated_end_to_end() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    // The client asks for compression; the server's own session status says it is on, and a
+    // result far larger than a packet crosses compressed.
+    let output = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &[
+            "--compress",
+            "-N",
+            "-e",
+            "show session status like 'Compression'; select length(repeat('x', 3000000))",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "Compression\tON\n3000000",
+        "{}",
+        text(&output)
+    );
+    // Without --compress, nothing changes.
+    let plain = maria_client(
+        db.client(),
+        setup.local_port,
+        "jane",
+        &["-N", "-e", "show session status like 'Compression'"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout).trim(),
+        "Compression\tOFF"
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_cancel_request_at_max_connections_is_still_served() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &["--max-connections", "1"]);
+    // The one slot is held by a psql running pg_sleep; its Ctrl-C is one more connection.
+    let (child, started) = sleeping_psql(&pg, setup.local_port);
+    // SAFETY: kill has no memory effects; the pid is our own child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("canceling statement due to user request"),
+        "{}\nproxy log:\n{}",
+        text(&output),
+        proxy.log()
+    );
+    assert!(started.elapsed() < Duration::from_secs(15), "not cancelled");
+    let log = proxy.wait_for_log("cancel ");
+    assert!(!log.contains("too many connections"), "{log}");
+}
+
+/// A PostgreSQL stand-in that takes the SSLRequest and TLS with the test certificate, reads
+/// the startup message, then stalls (or closes without a TLS close_notify).
+fn stalling_server(ca: &TestCa, close: bool) -> u16 {
+    use std::io::{Read, Write};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(ca.cert_pem())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(ca.key_pem()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut request = [0u8; 8];
+        tcp.read_exact(&mut request).unwrap();
+        tcp.write_all(b"S").unwrap();
+        let connection = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(connection, tcp);
+        let mut startup = [0u8; 64];
+        let _ = tls.read(&mut startup);
+        if close {
+            let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(40));
+    });
+    port
+}
+
+#[test]
+fn a_server_that_stalls_after_tls_is_given_up_on_after_15_s() {
+    if common::require_program("psql", "apt-get install postgresql-client").is_none() {
+        return;
+    }
+    let ca = TestCa::new();
+    let setup = setup("postgres", stalling_server(&ca, false), &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let started = Instant::now();
+    let output = Command::new("psql")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-X", "-w", "-d"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user=jane dbname=postgres sslmode=disable",
+            setup.local_port
+        ))
+        .args(["-c", "select 1"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("did not finish the login within 15 s"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        took >= Duration::from_secs(14) && took < Duration::from_secs(25),
+        "{took:?}"
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_server_closing_without_close_notify_gets_no_documentation_link() {
+    if common::require_program("psql", "apt-get install postgresql-client").is_none() {
+        return;
+    }
+    let ca = TestCa::new();
+    let setup = setup("postgres", stalling_server(&ca, true), &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = Command::new("psql")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-X", "-w", "-d"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user=jane dbname=postgres sslmode=disable connect_timeout=10",
+            setup.local_port
+        ))
+        .args(["-c", "select 1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the server closed the connection: the connection ended early"),
+        "{}",
+        text(&output)
+    );
+    let log = proxy.wait_for_log("the connection ended early");
+    assert!(
+        !stderr.contains("http") && !log.contains("docs.rs"),
+        "{}\n{log}",
+        text(&output)
+    );
+}
+
+#[test]
+fn direct_tls_to_a_server_before_17_says_it_may_not_support_it() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let version = pg.admin_psql("show server_version_num");
+    if version.trim().parse::<u32>().unwrap() >= 170000 {
+        eprintln!("SKIPPED: the test server is PostgreSQL 17 or later, which takes direct TLS");
+        return;
+    }
+    let proxy = Proxy::start(&setup, &["--sslnegotiation", "direct"]);
+    let output = psql(&pg, setup.local_port, "jane", "select 1");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("the server may not support direct TLS (--sslnegotiation direct needs PostgreSQL 17 or later)"),
+        "{}",
+        text(&output)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn a_user_name_with_a_newline_cannot_forge_a_log_line() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let forged = "rdsiam-helper proxy: db: 127.0.0.1:1 -> x user=jane 0.001s: closed";
+    let output = psql(
+        &pg,
+        setup.local_port,
+        &format!("'jane\n{forged}'"),
+        "select 1",
+    );
+    assert!(!output.status.success(), "{}", text(&output));
+    let log = proxy.wait_for_log("\\nrdsiam-helper proxy: db: 127.0.0.1:1");
+    assert!(
+        !log.lines().any(|line| line.starts_with(forged)),
+        "a forged line:\n{log}"
+    );
+}
+
+#[test]
+fn startup_parameters_that_are_not_utf8_pass_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let output = psql_command(
+        &pg,
+        setup.local_port,
+        "jane",
+        "select encode(current_setting('rdsiam.tag')::bytea, 'hex')",
+    )
+    .env(
+        "PGOPTIONS",
+        std::ffi::OsStr::from_bytes(b"-c rdsiam.tag=caf\xe9"),
+    )
+    .output()
+    .unwrap();
+    // c a f, then the single byte 0xe9 (lossy UTF-8 would make it ef bf bd).
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "636166e9",
+        "{}",
+        text(&output)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn sessions_cut_at_shutdown_get_their_log_line() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let mut proxy = Proxy::start(&setup, &["--max-sigterm-delay", "1s"]);
+    let rt = runtime();
+    let (client, _task) = rt.block_on(rust_session(setup.local_port)).unwrap();
+    rt.block_on(client.simple_query("select 1")).unwrap();
+    proxy.signal(libc::SIGTERM);
+    let status = proxy
+        .wait(Duration::from_secs(10))
+        .expect("the proxy exits");
+    assert!(status.success(), "{status}");
+    let log = proxy.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("user=jane"))
+        .unwrap_or_else(|| panic!("no line for the open session:\n{log}"));
+    assert!(line.contains("cut at shutdown"), "{line}");
+    assert!(
+        !line.contains("client->server 0 B"),
+        "bytes are counted: {line}"
+    );
+    drop(client);
+}
+
+/// The MySQL proxy's greeting, read off a raw TCP connection.
+fn read_mysql_packet(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).unwrap();
+    let length = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+    let mut payload = vec![0; length];
+    stream.read_exact(&mut payload).unwrap();
+    payload
+}
+
+#[test]
+fn an_unreadable_mysql_handshake_response_gets_an_err_packet() {
+    use std::io::Write;
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", setup.local_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let greeting = read_mysql_packet(&mut stream);
+    assert_eq!(greeting[0], 10, "protocol 10 greeting");
+    // A packet of five bytes at sequence 1: no capabilities, no user, nothing MySQL.
+    stream.write_all(&[5, 0, 0, 1, 1, 2, 3, 4, 5]).unwrap();
+    let answer = read_mysql_packet(&mut stream);
+    assert_eq!(answer[0], 0xFF, "an ERR packet: {answer:?}");
+    assert_eq!(u16::from_le_bytes([answer[1], answer[2]]), 1043);
+    assert!(
+        String::from_utf8_lossy(&answer).contains("handshake response cannot be read"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(proxy);
+}
+
+#[test]
+fn silent_mysql_clients_hold_a_bounded_number_of_server_connections_briefly() {
+    let ca = TestCa::new();
+    let Some(db) = Mariadb::start(&ca) else {
+        return;
+    };
+    let setup = maria_setup(&db, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let threads = |db: &Mariadb| -> usize {
+        db.admin_sql("select count(*) from information_schema.processlist")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = threads(&db);
+    let started = Instant::now();
+    let silent: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", setup.local_port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let during = threads(&db) - before;
+    assert!(
+        during <= 16,
+        "{during} server connections for 40 silent clients"
+    );
+    // Each is let go after 10 s in its handshake.
+    let mut first = silent.into_iter().next().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    use std::io::Read;
+    let _ = first.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    proxy.wait_for_log("the client sent no handshake response");
+}
+
+// ---- Metrics ----
+
+/// The value of the series named exactly `series` (name and labels) in a scrape.
+fn metric(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{scrape}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_count_real_sessions_failures_bytes_and_latencies() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let health = free_port();
+    let proxy = Proxy::start(&setup, &["--health-check", &format!("127.0.0.1:{health}")]);
+    let (status, before) = http(health, "GET", "/metrics");
+    assert_eq!(status, 200, "{before}");
+    let open = "rdsiam_helper_proxy_open_connections{connection=\"db\"}";
+    assert_eq!(metric(&before, open), 0.0);
+    for _ in 0..3 {
+        assert_eq!(psql_ok(&pg, setup.local_port, "select 1"), "1");
+    }
+    let wrong = psql(&pg, setup.local_port, "mallory", "select 1");
+    assert!(!wrong.status.success());
+    // One session held open while scraping.
+    let rt = runtime();
+    let (client, task) = rt.block_on(rust_session(setup.local_port)).unwrap();
+    rt.block_on(client.simple_query("select 1")).unwrap();
+    let (_, during) = http(health, "GET", "/metrics");
+    assert_eq!(metric(&during, open), 1.0, "{during}");
+    drop(client);
+    rt.block_on(task).unwrap();
+    proxy.wait_for_log("user=jane");
+    wait_until(|| metric(&http(health, "GET", "/metrics").1, open) == 0.0);
+    let (_, after) = http(health, "GET", "/metrics");
+    let by = |name: &str| {
+        metric(
+            &after,
+            &format!("rdsiam_helper_proxy_{name}{{connection=\"db\"}}"),
+        )
+    };
+    assert_eq!(by("connections_total"), 5.0, "{after}");
+    assert_eq!(
+        metric(
+            &after,
+            "rdsiam_helper_proxy_connection_failures_total{connection=\"db\",reason=\"refused_user\"}"
+        ),
+        1.0
+    );
+    // After the login each of the four sessions sent Query "select 1" (14 bytes) and
+    // Terminate (5 bytes).
+    assert_eq!(by("client_received_bytes_total"), 4.0 * 19.0, "{after}");
+    assert!(
+        by("client_sent_bytes_total") > by("client_received_bytes_total"),
+        "{after}"
+    );
+    // A token for every session that got that far; a server connection for each good one.
+    assert_eq!(by("token_issue_seconds_count"), 5.0, "{after}");
+    assert_eq!(by("upstream_connect_seconds_count"), 4.0, "{after}");
+    assert!(by("upstream_connect_seconds_sum") > 0.0);
+    assert!(
+        !after.contains("jane") && !after.contains("mallory"),
+        "{after}"
     );
     drop(proxy);
 }

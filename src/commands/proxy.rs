@@ -4,12 +4,20 @@
 use crate::cli::{ProxyArgs, SslNegotiation};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::proxy::access::{Access, LocalPassword};
 use crate::proxy::{self, Negotiation, Options, Target};
 use crate::report;
 use crate::values::{Port, Wire};
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
+    if args.allow_non_loopback && !args.allow_unauthenticated && args.local_password_file.is_none()
+    {
+        return Err(Error::usage(
+            "--allow-non-loopback needs a way to tell who connects: clients from other machines have no local user to check",
+        )
+        .hint("add --local-password-file PATH (clients give its content as their password), or --allow-unauthenticated where the network itself is private (a pod's own network namespace)"));
+    }
     if args.listen.is_some() && args.names.len() > 1 {
         return Err(
             Error::usage("--listen gives one address, for one connection").hint(
@@ -61,7 +69,36 @@ pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
         quit_on_idle: args.quit_on_idle.map(Into::into),
         structured_logs: args.structured_logs,
     };
-    proxy::run(targets, options)
+    proxy::run(targets, options, access(args)?)
+}
+
+/// Who gets in: by default the proxy's owner only; said out loud when it is more.
+fn access(args: &ProxyArgs) -> Result<Access> {
+    let password = match &args.local_password_file {
+        Some(path) => {
+            let (password, created) = LocalPassword::load_or_create(path)?;
+            if created {
+                report::warn(format_args!(
+                    "wrote a new local password to {}: clients that are not yours give it as their password",
+                    path.display()
+                ));
+            }
+            Some(password)
+        }
+        None => None,
+    };
+    let check_owner = !(args.allow_any_local_user || args.allow_unauthenticated);
+    match (check_owner, &password) {
+        (false, None) => report::warn(format_args!(
+            "every user who can reach the proxy gets in as the connection's user (--allow-any-local-user / --allow-unauthenticated)"
+        )),
+        (false, Some(p)) => report::warn(format_args!(
+            "the uid check is off: every client must give the password in {}",
+            p.path.display()
+        )),
+        _ => {}
+    }
+    Ok(Access::new(check_owner, password))
 }
 
 /// `--listen`, else 127.0.0.1 and the connection's `local_port`.
@@ -91,5 +128,5 @@ fn check_loopback(address: SocketAddr, what: &str, allowed: bool) -> Result<()> 
     Err(Error::usage(format!(
         "{what} {address} is not a loopback address: anyone who reaches it would be logged in without a password"
     ))
-    .hint("listen on 127.0.0.1 (or ::1); add --allow-non-loopback only where the network itself is private (a pod's own network namespace)"))
+    .hint("listen on 127.0.0.1 (or ::1); or add --allow-non-loopback with --local-password-file PATH"))
 }

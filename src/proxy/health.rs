@@ -1,5 +1,5 @@
 //! `--health-check ADDR:PORT`: the probes a Kubernetes pod or a service manager asks, as
-//! cloud-sql-proxy answers them. `/startup` once the listeners are bound (this server starts
+//! cloud-sql-proxy answers them, and `/metrics` for Prometheus (see `metrics.rs`). `/startup` once the listeners are bound (this server starts
 //! after them), `/liveness` while the process serves, `/readiness` while a token can be issued
 //! for every connection and no shutdown has begun. `POST /quitquitquit` (with --quitquitquit,
 //! from loopback only) shuts down as SIGTERM does. The probes reveal nothing and grant nothing,
@@ -56,6 +56,16 @@ async fn answer(
 ) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/startup") | (&Method::GET, "/liveness") => reply(StatusCode::OK, "ok"),
+        (&Method::GET, "/metrics") => {
+            let mut response = Response::new(Full::new(Bytes::from(shared.metrics.encode())));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            response
+        }
         (&Method::GET, "/readiness") => {
             if *shared.stopping.borrow() {
                 return reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down");

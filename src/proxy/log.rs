@@ -20,6 +20,8 @@ pub struct Record {
     /// How a session without an error ended: "closed", or "closed by the server".
     pub ending: &'static str,
     error: Option<String>,
+    /// What the session is doing now, and so what an error would be counted as.
+    pub stage: super::metrics::Failure,
 }
 
 impl Record {
@@ -40,11 +42,21 @@ impl Record {
             what: None,
             ending: "closed",
             error: None,
+            stage: super::metrics::Failure::ClientProtocol,
         }
+    }
+
+    pub fn connection(&self) -> &str {
+        &self.connection
     }
 
     pub fn fail(&mut self, reason: impl Into<String>) {
         self.error = Some(reason.into());
+    }
+
+    /// Why it failed, for the metrics; None if it did not.
+    pub fn failure(&self) -> Option<super::metrics::Failure> {
+        self.error.as_ref().map(|_| self.stage)
     }
 
     pub fn emit(&self, structured: bool) {
@@ -66,7 +78,7 @@ impl Record {
             })
             .to_string()
         } else {
-            format!(
+            let text = format!(
                 "rdsiam-helper proxy: {}: {}{} -> {} user={} {}.{:03}s client->server {} B, server->client {} B: {}",
                 self.connection,
                 self.what.map(|w| format!("{w} ")).unwrap_or_default(),
@@ -78,7 +90,8 @@ impl Record {
                 self.bytes_from_client,
                 self.bytes_to_client,
                 self.error.as_deref().unwrap_or(self.ending),
-            )
+            );
+            escape_controls(&text)
         };
         eprintln!("{line}");
     }
@@ -96,8 +109,38 @@ pub fn event(structured: bool, connection: &str, message: &str) {
         }
         eprintln!("{object}");
     } else if connection.is_empty() {
-        eprintln!("rdsiam-helper proxy: {message}");
+        eprintln!("rdsiam-helper proxy: {}", escape_controls(message));
     } else {
-        eprintln!("rdsiam-helper proxy: {connection}: {message}");
+        eprintln!(
+            "rdsiam-helper proxy: {connection}: {}",
+            escape_controls(message)
+        );
+    }
+}
+
+/// A text log line holds what clients send (a user name, a server's message quoting it): a
+/// newline or an escape sequence in it must not start a forged line or drive the terminal.
+/// Control characters are written as Rust escapes (`\n`, `\u{1b}`); the JSON log escapes them
+/// by itself.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            super::escape_controls("jane\nrdsiam-helper proxy: forged\u{1b}[2J ok é"),
+            "jane\\nrdsiam-helper proxy: forged\\u{1b}[2J ok é"
+        );
     }
 }

@@ -5,9 +5,12 @@
 //! The only place that runs a multi-threaded tokio runtime: every other command stays on the
 //! runtime-free hot path (`main` starts none).
 
+pub mod access;
 mod health;
 mod log;
+mod metrics;
 mod mysql;
+mod peer;
 mod postgres;
 mod tls;
 
@@ -15,6 +18,8 @@ use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::issuer::{self, Issued};
 use crate::values::{ConnectionName, Wire};
+use access::{Access, Verdict};
+use peer::Peer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +57,9 @@ pub struct Target {
 struct Served {
     target: Target,
     tls: tls::Upstream,
+    /// MySQL: clients holding a server connection while the proxy waits for their answer to
+    /// its greeting. Bounded, so silent local sockets cannot use up a small server's slots.
+    handshakes: Arc<Semaphore>,
 }
 
 /// The state every session and the health check share.
@@ -62,6 +70,10 @@ struct Shared {
     /// Set once shutdown began: stop accepting, readiness fails.
     stopping: watch::Sender<bool>,
     limit: Option<Arc<Semaphore>>,
+    access: Access,
+    metrics: metrics::Metrics,
+    /// Set once the drain is over: sessions still open are cut, each with its log line.
+    cut: watch::Sender<bool>,
     /// PostgreSQL CancelRequest keys handed to clients, to the upstream backend they cancel.
     cancels: Mutex<HashMap<(i32, i32), postgres::CancelTarget>>,
     next_id: AtomicU64,
@@ -69,19 +81,19 @@ struct Shared {
 
 /// Binds every listener (so errors come out before anything runs), then serves until a signal,
 /// `/quitquitquit` or --quit-on-idle, and drains.
-pub fn run(targets: Vec<Target>, options: Options) -> Result<i32> {
+pub fn run(targets: Vec<Target>, options: Options, access: Access) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::failure("cannot start the proxy's runtime").caused_by(e))?;
-    let code = runtime.block_on(serve(targets, options));
+    let code = runtime.block_on(serve(targets, options, access));
     // Sessions still open after the drain are cut here.
     runtime.shutdown_background();
     code
 }
 
-async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
+async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result<i32> {
     // Before anything is announced: a SIGTERM right after "listening" must drain, not kill.
     let signals = Signals::new()?;
     let shared = Arc::new(Shared {
@@ -89,6 +101,9 @@ async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
             .max_connections
             .map(|n| Arc::new(Semaphore::new(n as usize))),
         options,
+        access,
+        metrics: metrics::Metrics::new(),
+        cut: watch::channel(false).0,
         active: watch::channel(0).0,
         stopping: watch::channel(false).0,
         cancels: Mutex::new(HashMap::new()),
@@ -97,12 +112,17 @@ async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
     let mut served = Vec::new();
     for target in targets {
         let tls = tls::Upstream::new(&target.connection, target.negotiation)?;
-        served.push(Arc::new(Served { target, tls }));
+        served.push(Arc::new(Served {
+            target,
+            tls,
+            handshakes: Arc::new(Semaphore::new(mysql::HANDSHAKES)),
+        }));
     }
     let mut sockets = Vec::new();
     let mut accepting = Vec::new();
     for served in &served {
         let listener = bind_tcp(&served.target).await?;
+        shared.metrics.listening(&served.target.name);
         log::event(
             shared.options.structured_logs,
             &served.target.name,
@@ -147,6 +167,7 @@ async fn serve(targets: Vec<Target>, options: Options) -> Result<i32> {
         let _ = std::fs::remove_file(path);
     }
     drain(&shared, second_signal).await;
+    cut_the_rest(&shared).await;
     Ok(0)
 }
 
@@ -216,6 +237,13 @@ async fn drain(shared: &Shared, second_signal: impl std::future::Future<Output =
     );
 }
 
+/// Sessions still open after the drain are cut; each writes its log line before the exit.
+async fn cut_the_rest(shared: &Shared) {
+    shared.cut.send_replace(true);
+    let mut active = shared.active.subscribe();
+    let _ = tokio::time::timeout(Duration::from_secs(2), active.wait_for(|n| *n == 0)).await;
+}
+
 /// --quit-on-idle: once no client has been connected for the whole period, shut down.
 async fn quit_when_idle(shared: Arc<Shared>, idle: Duration) {
     let mut active = shared.active.subscribe();
@@ -254,7 +282,19 @@ async fn bind_tcp(target: &Target) -> Result<TcpListener> {
 /// (0700): whoever can reach the socket gets in as the user.
 fn bind_unix(dir: &std::path::Path, port: u16) -> Result<(UnixListener, PathBuf)> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    match std::fs::metadata(dir) {
+    match std::fs::symlink_metadata(dir) {
+        // Another user's folder, even 0700: its owner could swap the socket for their own
+        // and catch the next client's startup (and a password given to it).
+        Ok(meta)
+            if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != peer::own_uid() =>
+        {
+            return Err(Error::failure(format!(
+                "the socket folder {} is not a folder of yours (owner uid {})",
+                dir.display(),
+                std::os::unix::fs::MetadataExt::uid(&meta)
+            ))
+            .hint("name a folder you own, or a new one (it is created 0700)"));
+        }
         Ok(meta) if meta.mode_bits() & 0o077 != 0 => {
             return Err(Error::failure(format!(
                 "the socket folder {} is open to other users (mode {:o})",
@@ -299,9 +339,21 @@ impl ModeBits for std::fs::Metadata {
 async fn accept_tcp(listener: TcpListener, served: Arc<Served>, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
+            Ok((stream, address)) => {
                 let _ = stream.set_nodelay(true);
-                spawn_session(stream, peer.to_string(), served.clone(), shared.clone());
+                let owner = match stream.local_addr() {
+                    Ok(local) => peer::tcp(address, local),
+                    Err(err) => {
+                        Peer::Unknown(format!("the connection has no local address: {err}"))
+                    }
+                };
+                spawn_session(
+                    stream,
+                    address.to_string(),
+                    owner,
+                    served.clone(),
+                    shared.clone(),
+                );
             }
             Err(err) => accept_failed(&shared, &served, err).await,
         }
@@ -311,7 +363,14 @@ async fn accept_tcp(listener: TcpListener, served: Arc<Served>, shared: Arc<Shar
 async fn accept_unix(listener: UnixListener, served: Arc<Served>, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => spawn_session(stream, "unix".into(), served.clone(), shared.clone()),
+            Ok((stream, _)) => {
+                let owner = peer::unix(&stream);
+                let shown = match &owner {
+                    Peer::Uid(uid) => format!("unix (uid {uid})"),
+                    Peer::Unknown(_) => "unix".to_string(),
+                };
+                spawn_session(stream, shown, owner, served.clone(), shared.clone())
+            }
             Err(err) => accept_failed(&shared, &served, err).await,
         }
     }
@@ -336,50 +395,75 @@ impl Drop for Open {
     }
 }
 
-fn spawn_session<S>(stream: S, peer: String, served: Arc<Served>, shared: Arc<Shared>)
-where
+fn spawn_session<S>(
+    stream: S,
+    client: String,
+    owner: Peer,
+    served: Arc<Served>,
+    shared: Arc<Shared>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     shared.active.send_modify(|n| *n += 1);
     let open = Open(shared.clone());
     tokio::spawn(async move {
         let _open = open;
-        let permit = match &shared.limit {
-            Some(limit) => match limit.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    let mut record = log::Record::new(&served.target, peer);
-                    let reason = format!(
-                        "too many connections (--max-connections {})",
-                        shared.options.max_connections.unwrap_or_default()
-                    );
-                    refuse(stream, &served, &reason).await;
-                    record.fail(reason);
-                    record.emit(shared.options.structured_logs);
-                    return;
-                }
-            },
-            None => None,
-        };
-        let mut record = log::Record::new(&served.target, peer);
+        let mut record = log::Record::new(&served.target, client);
         record.id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.opened(&served.target.name);
+        let needs_password = match shared.access.judge(&owner) {
+            Verdict::In => false,
+            Verdict::NeedsPassword => true,
+            Verdict::Refused(reason) => {
+                refuse(stream, &served, &reason).await;
+                record.stage = metrics::Failure::RefusedUser;
+                record.fail(reason);
+                finish(&shared, &record);
+                return;
+            }
+        };
         let session = Session {
             served: &served,
             shared: &shared,
+            needs_password,
         };
-        match served.target.connection.engine.wire() {
-            Wire::Postgres => postgres::serve(stream, &session, &mut record).await,
-            Wire::Mysql => mysql::serve(stream, &session, &mut record).await,
+        let mut cut = shared.cut.subscribe();
+        let was_cut = {
+            let serving = async {
+                match served.target.connection.engine.wire() {
+                    Wire::Postgres => postgres::serve(stream, &session, &mut record).await,
+                    Wire::Mysql => mysql::serve(stream, &session, &mut record).await,
+                }
+            };
+            tokio::select! {
+                _ = serving => false,
+                _ = cut.wait_for(|c| *c) => true,
+            }
+        };
+        if was_cut {
+            record.ending = "cut at shutdown (still open when the drain ended)";
         }
-        drop(permit);
-        record.emit(shared.options.structured_logs);
+        finish(&shared, &record);
     });
 }
 
+/// A session's end: its log line and its counts.
+fn finish(shared: &Shared, record: &log::Record) {
+    shared.metrics.closed(
+        record.connection(),
+        record.failure(),
+        record.bytes_from_client,
+        record.bytes_to_client,
+    );
+    record.emit(shared.options.structured_logs);
+}
+
+/// A client refused before its session began (its owner, the connection limit): the engine's
+/// own error, as the server would refuse it.
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: S, served: &Served, reason: &str) {
     match served.target.connection.engine.wire() {
-        Wire::Postgres => postgres::refuse(stream, "53300", reason).await,
-        Wire::Mysql => mysql::refuse(stream, 1040, b"08004", reason).await,
+        Wire::Postgres => postgres::refuse(stream, "28000", reason).await,
+        Wire::Mysql => mysql::refuse(stream, 1045, b"28000", reason).await,
     }
 }
 
@@ -387,9 +471,25 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: S, served: &Served, r
 struct Session<'a> {
     served: &'a Served,
     shared: &'a Shared,
+    /// The client must give the local password (its owner was not let in by uid).
+    needs_password: bool,
 }
 
 impl Session<'_> {
+    /// A slot under --max-connections, taken once the client is known to want a session
+    /// (a PostgreSQL CancelRequest is not one, and is always served).
+    fn admit(&self) -> std::result::Result<Option<tokio::sync::OwnedSemaphorePermit>, String> {
+        match &self.shared.limit {
+            None => Ok(None),
+            Some(limit) => limit.clone().try_acquire_owned().map(Some).map_err(|_| {
+                format!(
+                    "too many connections (--max-connections {})",
+                    self.shared.options.max_connections.unwrap_or_default()
+                )
+            }),
+        }
+    }
+
     fn connection(&self) -> &Connection {
         &self.served.target.connection
     }
@@ -399,8 +499,12 @@ impl Session<'_> {
     /// `issue` starts its own current-thread runtime on a miss, hence a blocking thread.
     async fn token(&self) -> std::result::Result<Issued, String> {
         let connection = self.connection().clone();
-        tokio::task::spawn_blocking(move || issuer::issue(&connection, true))
-            .await
+        let started = Instant::now();
+        let issued = tokio::task::spawn_blocking(move || issuer::issue(&connection, true)).await;
+        self.shared
+            .metrics
+            .token_issued(&self.served.target.name, started.elapsed());
+        issued
             .map_err(|e| format!("the token could not be issued: {e}"))?
             .map_err(|e| {
                 let mut text = e.message;
@@ -453,12 +557,10 @@ where
 {
     let mut counted = Counted {
         inner: client,
-        from_client: 0,
-        to_client: 0,
+        record,
     };
     let result = tokio::io::copy_bidirectional(&mut counted, upstream).await;
-    record.bytes_from_client = counted.from_client;
-    record.bytes_to_client = counted.to_client;
+    let record = counted.record;
     match result {
         Ok(_) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -476,18 +578,18 @@ where
             record.ending = "closed (reset)";
             Ok(())
         }
-        Err(err) => Err(format!("the connection broke: {err}")),
+        Err(err) => Err(format!("the connection broke: {}", tls::io_text(&err))),
     }
 }
 
-/// The client's stream, counting what crosses it each way.
-struct Counted<S> {
+/// The client's stream, counting what crosses it each way into the session's record as it
+/// goes (a session cut at shutdown still reports its bytes).
+struct Counted<'r, S> {
     inner: S,
-    from_client: u64,
-    to_client: u64,
+    record: &'r mut log::Record,
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<'_, S> {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -495,12 +597,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     ) -> std::task::Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        self.from_client += (buf.filled().len() - before) as u64;
+        self.record.bytes_from_client += (buf.filled().len() - before) as u64;
         polled
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<'_, S> {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -508,7 +610,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     ) -> std::task::Poll<std::io::Result<usize>> {
         let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
         if let std::task::Poll::Ready(Ok(n)) = polled {
-            self.to_client += n as u64;
+            self.record.bytes_to_client += n as u64;
         }
         polled
     }

@@ -9,6 +9,7 @@
 //! framed here.
 
 use super::log::Record;
+use super::metrics::Failure;
 use super::{Refused, Session};
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
@@ -22,7 +23,16 @@ use mysql_common::proto::MySerialize;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client has to answer the greeting. Clients answer at once; a silent one holds a
+/// real server connection (the greeting is the server's), so it is let go after 10 s, and at
+/// most `HANDSHAKES` clients of a listener are in their handshake at a time.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// ER_HANDSHAKE_ERROR: the client's handshake response cannot be read.
+const BAD_HANDSHAKE: u16 = 1043;
+/// ER_CON_COUNT_ERROR.
+const TOO_MANY: u16 = 1040;
+/// Clients of one MySQL listener between the server's greeting and their own answer.
+pub const HANDSHAKES: usize = 16;
 /// Handshake packets are small; a larger one is not MySQL.
 const MAX_HANDSHAKE_PACKET: usize = 1 << 20;
 /// ER_UNKNOWN_ERROR: the proxy could not reach or log in to the server.
@@ -30,11 +40,13 @@ const PROXY_ERROR: u16 = 1105;
 /// ER_ACCESS_DENIED_ERROR.
 const ACCESS_DENIED: u16 = 1045;
 
-/// What never crosses the proxy toward the client: TLS (loopback is plain), compression (bytes
-/// are relayed as they are), and flags that only make sense with those.
+/// What never crosses the proxy toward the client: TLS (loopback is plain), zstd compression
+/// (its level byte is not carried by the handshake packets the proxy writes), and flags that
+/// only make sense with those. zlib compression (`CLIENT_COMPRESS`) does cross: when the client
+/// asks for it and the server offers it, both ends compress the bytes after the login, which
+/// the proxy relays as they are.
 fn not_for_client() -> CapabilityFlags {
     CapabilityFlags::CLIENT_SSL
-        | CapabilityFlags::CLIENT_COMPRESS
         | CapabilityFlags::CLIENT_ZSTD_COMPRESSION_ALGORITHM
         | CapabilityFlags::CLIENT_SSL_VERIFY_SERVER_CERT
 }
@@ -64,16 +76,46 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     session: &Session<'_>,
     record: &mut Record,
 ) -> Result<(), String> {
+    record.stage = Failure::Limit;
+    let _permit = match session.admit() {
+        Ok(permit) => permit,
+        Err(reason) => return Err(fail(client, 0, TOO_MANY, b"08004", reason).await),
+    };
+    let in_handshake = tokio::time::timeout(
+        CLIENT_TIMEOUT,
+        session.served.handshakes.clone().acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(in_handshake)) = in_handshake else {
+        let reason = format!(
+            "{HANDSHAKES} other clients of this listener were still in their handshake for {} s",
+            CLIENT_TIMEOUT.as_secs()
+        );
+        return Err(fail(client, 0, TOO_MANY, b"08004", reason).await);
+    };
+    record.stage = Failure::Credentials;
     let issued = match session.token().await {
         Ok(issued) => issued,
         Err(reason) => return Err(fail(client, 0, PROXY_ERROR, b"HY000", reason).await),
     };
+    record.stage = Failure::UpstreamTls;
+    let connecting = std::time::Instant::now();
     let shown = session.upstream_name();
     let mut tcp = match super::tls::dial(session.connection(), &shown).await {
         Ok(tcp) => tcp,
         Err(reason) => return Err(fail(client, 0, PROXY_ERROR, b"HY000", reason).await),
     };
-    let (_, greeting_bytes) = read_packet(&mut tcp).await?;
+    let read_greeting = tokio::time::timeout(super::tls::UPSTREAM_TIMEOUT, read_packet(&mut tcp));
+    let (_, greeting_bytes) = match read_greeting.await {
+        Ok(read) => read?,
+        Err(_) => {
+            let reason = format!(
+                "{shown} sent no greeting within {} s",
+                super::tls::UPSTREAM_TIMEOUT.as_secs()
+            );
+            return Err(fail(client, 0, PROXY_ERROR, b"HY000", reason).await);
+        }
+    };
     if greeting_bytes.first() == Some(&0xFF) {
         let _ = write_packet(client, 0, &greeting_bytes).await;
         return Err(format!(
@@ -92,21 +134,43 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(fail(client, 0, PROXY_ERROR, b"HY000", reason).await);
     }
 
-    // The client's side: greeted as the server, with a challenge whose answer is ignored.
-    write_packet(client, 0, &serialize(&client_greeting(&greeting))).await?;
+    let mut connect_time = connecting.elapsed();
+    // The client's side: greeted as the server, with a challenge of the proxy's; its answer
+    // matters only when the client must give the local password.
+    record.stage = Failure::ClientProtocol;
+    let challenge = challenge();
+    write_packet(
+        client,
+        0,
+        &serialize(&client_greeting(&greeting, &challenge)),
+    )
+    .await?;
     let (client_seq, response_bytes) = tokio::time::timeout(CLIENT_TIMEOUT, read_packet(client))
         .await
         .map_err(|_| "the client sent no handshake response".to_string())??;
-    let reply_seq = client_seq.wrapping_add(1);
+    let mut reply_seq = client_seq.wrapping_add(1);
     if response_bytes.len() == 32 {
         let reason = "the client asked for TLS; the proxy is plain on loopback: connect with --ssl-mode=DISABLED (MySQL) or --skip-ssl (MariaDB)".to_string();
         return Err(fail(client, reply_seq, PROXY_ERROR, b"08004", reason).await);
     }
-    let response: HandshakeResponse = ParseBuf(&response_bytes)
-        .parse(())
-        .map_err(|e| format!("the client's handshake response is not MySQL's: {e}"))?;
+    let response: HandshakeResponse = match ParseBuf(&response_bytes).parse(()) {
+        Ok(response) => response,
+        Err(e) => {
+            let reason = format!("the client's handshake response cannot be read: {e}");
+            return Err(fail(client, reply_seq, BAD_HANDSHAKE, b"08S01", reason).await);
+        }
+    };
+    if response_bytes.len() < 8 {
+        let reason = "the client's handshake response is too short".to_string();
+        return Err(fail(client, reply_seq, BAD_HANDSHAKE, b"08S01", reason).await);
+    }
     let user = String::from_utf8_lossy(response.user()).into_owned();
     record.user = Some(user.clone());
+    record.stage = Failure::RefusedUser;
+    if session.needs_password {
+        reply_seq = check_local_password(client, session, &response, &challenge, reply_seq).await?;
+    }
+    drop(in_handshake);
     if !user.is_empty() && user != issued.user {
         let reason = format!(
             "this proxy signs in as user '{}' for connection `{}`, not as '{user}'",
@@ -122,11 +186,20 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         .with_mariadb_capabilities(
             response.mariadb_ext_capabilities() & greeting.mariadb_ext_capabilities(),
         );
+    record.stage = Failure::UpstreamTls;
+    let tls_started = std::time::Instant::now();
     write_packet(&mut tcp, 1, &serialize(&ssl)).await?;
     let mut upstream = match session.served.tls.handshake(tcp, &shown).await {
         Ok(upstream) => upstream,
         Err(reason) => return Err(fail(client, reply_seq, PROXY_ERROR, b"HY000", reason).await),
     };
+    // TCP and the greeting, then TLS: the wait for the client in between is not the server's.
+    connect_time += tls_started.elapsed();
+    session
+        .shared
+        .metrics
+        .upstream_connected(&session.served.target.name, connect_time);
+    record.stage = Failure::UpstreamAuth;
     let plugin = greeting
         .auth_plugin()
         .map(AuthPlugin::into_owned)
@@ -149,7 +222,19 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     // The client's character set, which the constructor would replace with a default.
     login[8] = response.collation();
     write_packet(&mut upstream, 2, &login).await?;
-    match authenticate(&mut upstream, plugin, token).await {
+    // Bounded as TCP and TLS are: a server that stalls must not hold the client.
+    let signed_in = tokio::time::timeout(
+        super::tls::UPSTREAM_TIMEOUT,
+        authenticate(&mut upstream, plugin, token),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(Refused::Proxy(format!(
+            "{shown} did not finish the login within {} s",
+            super::tls::UPSTREAM_TIMEOUT.as_secs()
+        )))
+    });
+    match signed_in {
         Ok(ok) => write_packet(client, reply_seq, &ok).await?,
         Err(Refused::Server(packet)) => {
             let _ = write_packet(client, reply_seq, &packet).await;
@@ -162,12 +247,15 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(fail(client, reply_seq, PROXY_ERROR, b"HY000", reason).await);
         }
     }
+    record.stage = Failure::Other;
     super::splice(client, &mut upstream, record).await
 }
 
 /// The server's greeting as the client sees it: a fresh challenge and no TLS or compression.
-fn client_greeting<'a>(server: &'a HandshakePacket<'a>) -> HandshakePacket<'a> {
-    let challenge = challenge();
+fn client_greeting<'a>(
+    server: &'a HandshakePacket<'a>,
+    challenge: &[u8; 20],
+) -> HandshakePacket<'a> {
     let mut scramble_2 = challenge[8..].to_vec();
     scramble_2.push(0);
     let capabilities = (server.capabilities() - not_for_client())
@@ -200,6 +288,47 @@ fn upstream_capabilities(
         | CapabilityFlags::CLIENT_PLUGIN_AUTH
         | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
     ((response.capabilities() - not_for_client()) | needed) & offered | CapabilityFlags::CLIENT_SSL
+}
+
+/// Checks the client's answer to the greeting's challenge against the local password, as
+/// `mysql_native_password` computes it; a client that answered with another plugin is first
+/// switched to that one. Returns the sequence id for the next packet to the client.
+async fn check_local_password<S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut S,
+    session: &Session<'_>,
+    response: &HandshakeResponse<'_>,
+    challenge: &[u8; 20],
+    mut seq: u8,
+) -> Result<u8, String> {
+    let password = session
+        .shared
+        .access
+        .password()
+        .map(|p| p.expose().as_bytes());
+    let expected = password.and_then(|p| scramble_native(challenge, p));
+    let native = response
+        .auth_plugin()
+        .is_none_or(|p| *p == AuthPlugin::MysqlNativePassword);
+    let answer = if native {
+        response.scramble_buf().to_vec()
+    } else {
+        let mut data = challenge.to_vec();
+        data.push(0);
+        let switch = AuthSwitchRequest::new(AuthPlugin::MysqlNativePassword.as_bytes(), data);
+        write_packet(client, seq, &serialize(&switch)).await?;
+        let (client_seq, answer) = tokio::time::timeout(CLIENT_TIMEOUT, read_packet(client))
+            .await
+            .map_err(|_| "the client sent no password".to_string())??;
+        seq = client_seq.wrapping_add(1);
+        answer
+    };
+    match expected {
+        Some(expected) if super::access::constant_time_eq(&expected, &answer) => Ok(seq),
+        _ => {
+            let reason = "access denied: the proxy asks for its local password (the content of its --local-password-file)".to_string();
+            Err(fail(client, seq, ACCESS_DENIED, b"28000", reason).await)
+        }
+    }
 }
 
 /// Twenty random printable bytes: clients treat the challenge as a C string.
@@ -325,17 +454,23 @@ fn server_error_text(packet: &[u8]) -> String {
 /// One packet: its sequence id and payload.
 async fn read_packet<R: AsyncRead + Unpin>(from: &mut R) -> Result<(u8, Vec<u8>), String> {
     let mut header = [0u8; 4];
-    from.read_exact(&mut header)
-        .await
-        .map_err(|e| format!("the connection closed during the handshake: {e}"))?;
+    from.read_exact(&mut header).await.map_err(|e| {
+        format!(
+            "the connection closed during the handshake: {}",
+            super::tls::io_text(&e)
+        )
+    })?;
     let length = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
     if length > MAX_HANDSHAKE_PACKET {
         return Err(format!("a handshake packet of {length} bytes: not MySQL"));
     }
     let mut payload = vec![0; length];
-    from.read_exact(&mut payload)
-        .await
-        .map_err(|e| format!("the connection closed during the handshake: {e}"))?;
+    from.read_exact(&mut payload).await.map_err(|e| {
+        format!(
+            "the connection closed during the handshake: {}",
+            super::tls::io_text(&e)
+        )
+    })?;
     Ok((header[3], payload))
 }
 

@@ -9,6 +9,7 @@
 //! AuthenticationOk, NegotiateProtocolVersion) and the startup packet it reads are framed here.
 
 use super::log::Record;
+use super::metrics::Failure;
 use super::{Negotiation, Refused, Session};
 use crate::issuer::Issued;
 use bytes::BytesMut;
@@ -27,7 +28,11 @@ const CANCEL_REQUEST: i32 = 80877102;
 const MAX_STARTUP: usize = 10_000;
 /// Authentication and start-up messages are small; anything larger is not PostgreSQL.
 const MAX_SETUP_MESSAGE: usize = 1 << 20;
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client has to send its startup packet (and its password, when the proxy asks).
+/// Clients send them at once; a silent one holds only its socket, and since only the owner
+/// (or a holder of the local password) gets this far, 10 s is plenty and bounds what a stuck
+/// program of the owner's can hold.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a cancel key handed to a client leads: the server's own key for its backend.
 #[derive(Debug, Clone)]
@@ -76,56 +81,151 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Startup::Session { params, minor } => (params, minor),
     };
+    record.stage = Failure::Limit;
+    let _permit = match session.admit() {
+        Ok(permit) => permit,
+        Err(reason) => return Err(fail(client, "53300", reason).await),
+    };
+    record.stage = Failure::RefusedUser;
     let user = params
         .iter()
-        .find(|(k, _)| k == "user")
+        .find(|(k, _)| k == b"user")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    record.user = Some(user.clone());
+    record.user = Some(String::from_utf8_lossy(&user).into_owned());
+    if session.needs_password {
+        check_local_password(client, session).await?;
+    }
+    record.stage = Failure::Credentials;
     let issued = match session.token().await {
         Ok(issued) => issued,
         Err(reason) => return Err(fail(client, "08001", reason).await),
     };
-    if user != issued.user {
+    record.stage = Failure::RefusedUser;
+    if user != issued.user.as_bytes() {
         let reason = format!(
-            "this proxy signs in as user \"{}\" for connection `{}`, not as \"{user}\"; connect as \"{}\"",
-            issued.user, session.served.target.name, issued.user
+            "this proxy signs in as user \"{}\" for connection `{}`, not as \"{}\"; connect as \"{}\"",
+            issued.user,
+            session.served.target.name,
+            String::from_utf8_lossy(&user),
+            issued.user
         );
         return Err(fail(client, "28000", reason).await);
     }
+    record.stage = Failure::UpstreamTls;
     let mut upstream = match open(session).await {
         Ok(upstream) => upstream,
         Err(reason) => return Err(fail(client, "08001", reason).await),
     };
-    let unknown_options: Vec<&str> = params
+    record.stage = Failure::UpstreamAuth;
+    let unknown_options: Vec<String> = params
         .iter()
-        .filter(|(k, _)| k.starts_with("_pq_."))
-        .map(|(k, _)| k.as_str())
+        .filter(|(k, _)| k.starts_with(b"_pq_."))
+        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
         .collect();
-    let forwarded = params
+    let forwarded: Vec<_> = params
         .iter()
-        .filter(|(k, _)| !k.starts_with("_pq_."))
-        .map(|(k, v)| (k.as_str(), v.as_str()));
-    let mut buf = BytesMut::new();
-    frontend::startup_message(forwarded, &mut buf).map_err(|e| e.to_string())?;
-    write(&mut upstream, &buf).await?;
-    match authenticate(&mut upstream, &issued).await {
-        Ok(()) => {}
+        .filter(|(k, _)| !k.starts_with(b"_pq_."))
+        .collect();
+    write(&mut upstream, &startup_message(&forwarded)).await?;
+    // The server has as long to log us in as to accept TCP and TLS: a server that stalls
+    // must not hold the client for as long as it likes.
+    let signed_in = tokio::time::timeout(super::tls::UPSTREAM_TIMEOUT, async {
+        authenticate(&mut upstream, &issued).await?;
+        let mut greeting = Vec::new();
+        if minor != 0 || !unknown_options.is_empty() {
+            greeting.extend(negotiate_protocol_version(&unknown_options));
+        }
+        // AuthenticationOk: the client's login is the proxy's, already done.
+        greeting.extend([b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
+        Ok::<_, Refused>(greeting)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(Refused::Proxy(format!(
+            "{} did not finish the login within {} s",
+            session.upstream_name(),
+            super::tls::UPSTREAM_TIMEOUT.as_secs()
+        )))
+    });
+    let greeting = match signed_in {
+        Ok(greeting) => greeting,
         Err(Refused::Server(frame)) => {
             let reason = server_error_text(&frame);
             let _ = client.write_all(&frame).await;
             return Err(format!("the server refused the login: {reason}"));
         }
         Err(Refused::Proxy(reason)) => return Err(fail(client, "08001", reason).await),
-    }
-    let mut greeting = Vec::new();
-    if minor != 0 || !unknown_options.is_empty() {
-        greeting.extend(negotiate_protocol_version(&unknown_options));
-    }
-    // AuthenticationOk: the client's login is the proxy's, already done.
-    greeting.extend([b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
-    let _cancel_key = relay_until_ready(&mut upstream, client, session, greeting).await?;
+    };
+    let ready = tokio::time::timeout(
+        super::tls::UPSTREAM_TIMEOUT,
+        relay_until_ready(&mut upstream, client, session, greeting),
+    )
+    .await;
+    let _cancel_key = match ready {
+        Ok(result) => result?,
+        Err(_) => {
+            let reason = format!(
+                "{} did not become ready for queries within {} s",
+                session.upstream_name(),
+                super::tls::UPSTREAM_TIMEOUT.as_secs()
+            );
+            return Err(fail(client, "08001", reason).await);
+        }
+    };
+    record.stage = Failure::Other;
     super::splice(client, &mut upstream, record).await
+}
+
+/// Asks the client for a password (cleartext: the client side is loopback or a private
+/// socket) and checks it against the local password.
+async fn check_local_password<S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut S,
+    session: &Session<'_>,
+) -> Result<(), String> {
+    // AuthenticationCleartextPassword.
+    write(client, &[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await?;
+    let given = tokio::time::timeout(CLIENT_TIMEOUT, password_message(client))
+        .await
+        .map_err(|_| "the client sent no password".to_string())??;
+    if session.shared.access.password_matches(&given) {
+        return Ok(());
+    }
+    let reason = "password authentication failed: the proxy asks for its local password (the content of its --local-password-file)".to_string();
+    Err(fail(client, "28P01", reason).await)
+}
+
+/// A PasswordMessage: `p`, its length, the password and a NUL.
+async fn password_message<S: AsyncRead + Unpin>(client: &mut S) -> Result<Vec<u8>, String> {
+    let left = |e: std::io::Error| format!("the client left before its password: {e}");
+    let kind = client.read_u8().await.map_err(left)?;
+    let length = client.read_i32().await.map_err(left)?;
+    if kind != b'p' || !(5..=1024).contains(&length) {
+        return Err("the client did not answer the password request".to_string());
+    }
+    let mut body = vec![0; length as usize - 4];
+    client.read_exact(&mut body).await.map_err(left)?;
+    if body.last() == Some(&0) {
+        body.pop();
+    }
+    Ok(body)
+}
+
+/// The StartupMessage toward the server, with the client's parameters byte for byte:
+/// `postgres-protocol`'s writer takes `&str`, and a client's `application_name` or
+/// `client_encoding`-dependent values need not be UTF-8.
+fn startup_message(params: &[&(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut body = 196608i32.to_be_bytes().to_vec();
+    for (key, value) in params {
+        body.extend(key.iter().filter(|b| **b != 0));
+        body.push(0);
+        body.extend(value.iter().filter(|b| **b != 0));
+        body.push(0);
+    }
+    body.push(0);
+    let mut message = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    message.extend(body);
+    message
 }
 
 enum Startup {
@@ -134,7 +234,7 @@ enum Startup {
         secret_key: i32,
     },
     Session {
-        params: Vec<(String, String)>,
+        params: Vec<(Vec<u8>, Vec<u8>)>,
         minor: u16,
     },
 }
@@ -188,11 +288,10 @@ async fn startup<S: AsyncRead + AsyncWrite + Unpin>(client: &mut S) -> Result<St
     }
 }
 
-/// `key\0value\0...\0`, as the startup packet carries them.
-fn parameters(bytes: &[u8]) -> Vec<(String, String)> {
-    let mut words = bytes
-        .split(|b| *b == 0)
-        .map(|w| String::from_utf8_lossy(w).into_owned());
+/// `key\0value\0...\0`, as the startup packet carries them, as bytes: they are forwarded
+/// unchanged, whatever their encoding.
+fn parameters(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut words = bytes.split(|b| *b == 0).map(<[u8]>::to_vec);
     let mut params = Vec::new();
     while let (Some(key), Some(value)) = (words.next(), words.next()) {
         if key.is_empty() {
@@ -205,6 +304,16 @@ fn parameters(bytes: &[u8]) -> Vec<(String, String)> {
 
 /// TCP to the endpoint (or its tunnel), then TLS verified against the endpoint's name.
 async fn open(session: &Session<'_>) -> Result<Upstream, String> {
+    let started = std::time::Instant::now();
+    let upstream = open_untimed(session).await?;
+    session
+        .shared
+        .metrics
+        .upstream_connected(&session.served.target.name, started.elapsed());
+    Ok(upstream)
+}
+
+async fn open_untimed(session: &Session<'_>) -> Result<Upstream, String> {
     let shown = session.upstream_name();
     let mut tcp = super::tls::dial(session.connection(), &shown).await?;
     if session.served.target.negotiation == Negotiation::Postgres {
@@ -212,11 +321,11 @@ async fn open(session: &Session<'_>) -> Result<Upstream, String> {
         frontend::ssl_request(&mut buf);
         tcp.write_all(&buf)
             .await
-            .map_err(|e| format!("{shown} closed the connection: {e}"))?;
+            .map_err(|e| format!("{shown} closed the connection: {}", super::tls::io_text(&e)))?;
         let answer = tcp
             .read_u8()
             .await
-            .map_err(|e| format!("{shown} closed the connection: {e}"))?;
+            .map_err(|e| format!("{shown} closed the connection: {}", super::tls::io_text(&e)))?;
         if answer != b'S' {
             return Err(format!(
                 "{shown} does not offer TLS; the proxy sends no token in the clear"
@@ -402,10 +511,12 @@ async fn cancel(session: &Session<'_>, process_id: i32, secret_key: i32) -> Resu
 /// One backend message, its type byte and length included.
 async fn read_frame(upstream: &mut Upstream) -> Result<Vec<u8>, String> {
     let mut header = [0u8; 5];
-    upstream
-        .read_exact(&mut header)
-        .await
-        .map_err(|e| format!("the server closed the connection: {e}"))?;
+    upstream.read_exact(&mut header).await.map_err(|e| {
+        format!(
+            "the server closed the connection: {}",
+            super::tls::io_text(&e)
+        )
+    })?;
     let length = i32::from_be_bytes(header[1..5].try_into().expect("4 bytes"));
     if !(4..=MAX_SETUP_MESSAGE as i32).contains(&length) {
         return Err(format!(
@@ -414,10 +525,12 @@ async fn read_frame(upstream: &mut Upstream) -> Result<Vec<u8>, String> {
     }
     let mut frame = header.to_vec();
     frame.resize(length as usize + 1, 0);
-    upstream
-        .read_exact(&mut frame[5..])
-        .await
-        .map_err(|e| format!("the server closed the connection: {e}"))?;
+    upstream.read_exact(&mut frame[5..]).await.map_err(|e| {
+        format!(
+            "the server closed the connection: {}",
+            super::tls::io_text(&e)
+        )
+    })?;
     Ok(frame)
 }
 
@@ -460,7 +573,7 @@ fn error_response(code: &str, reason: &str) -> Vec<u8> {
 }
 
 /// NegotiateProtocolVersion: the proxy speaks 3.0 and none of the `_pq_.` options.
-fn negotiate_protocol_version(unknown: &[&str]) -> Vec<u8> {
+fn negotiate_protocol_version(unknown: &[String]) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend(0i32.to_be_bytes());
     body.extend((unknown.len() as i32).to_be_bytes());
@@ -499,14 +612,17 @@ mod tests {
 
     #[test]
     fn startup_parameters_are_read_in_order() {
-        let params = parameters(b"user\0jane\0database\0app\0\0");
+        let params = parameters(b"user\0jane\0application_name\0caf\xe9\0\0");
         assert_eq!(
             params,
             vec![
-                ("user".to_string(), "jane".to_string()),
-                ("database".to_string(), "app".to_string())
+                (b"user".to_vec(), b"jane".to_vec()),
+                (b"application_name".to_vec(), b"caf\xe9".to_vec())
             ]
         );
+        let refs: Vec<_> = params.iter().collect();
+        let message = startup_message(&refs);
+        assert_eq!(&message[8..], b"user\0jane\0application_name\0caf\xe9\0\0");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the server has for each step: TCP, TLS, and the login after it.
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = UPSTREAM_TIMEOUT;
 
 /// How a PostgreSQL session's TLS starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,7 @@ pub enum Negotiation {
 pub struct Upstream {
     connector: TlsConnector,
     server_name: ServerName<'static>,
+    negotiation: Negotiation,
 }
 
 impl Upstream {
@@ -82,6 +85,7 @@ impl Upstream {
         Ok(Upstream {
             connector: TlsConnector::from(Arc::new(config)),
             server_name,
+            negotiation,
         })
     }
 
@@ -98,7 +102,17 @@ impl Upstream {
         .await
         .map_err(|_| format!("TLS with {shown} timed out"))?
         .map_err(|e| {
-            format!("TLS with {shown} failed (verify-full against the connection's CA bundle): {e}")
+            let why = io_text(&e);
+            match self.negotiation {
+                // A server before PostgreSQL 17 reads the ClientHello as a startup packet of
+                // an unknown protocol and closes, or answers an error that is not TLS.
+                Negotiation::Direct if is_not_tls(&e) => format!(
+                    "TLS with {shown} failed ({why}): the server may not support direct TLS (--sslnegotiation direct needs PostgreSQL 17 or later); leave --sslnegotiation out for other servers"
+                ),
+                _ => format!(
+                    "TLS with {shown} failed (verify-full against the connection's CA bundle): {why}"
+                ),
+            }
         })
     }
 }
@@ -119,4 +133,44 @@ pub async fn dial(connection: &Connection, shown: &str) -> std::result::Result<T
     .map_err(|e| format!("cannot connect to {shown}: {e}"))?;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
+}
+
+/// A connection that ended, or bytes that are not TLS, where a TLS handshake was expected.
+fn is_not_tls(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::InvalidData
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// An I/O error as a person reads it: rustls's "closed without close_notify" carries a link to
+/// its own manual, which means nothing to a database user.
+pub fn io_text(err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
+        return "the connection ended early".to_string();
+    }
+    let text = err.to_string();
+    let cut = text.find(": http").or_else(|| text.find(" http"));
+    match cut {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_messages_carry_no_documentation_links() {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
+        );
+        assert_eq!(io_text(&eof), "the connection ended early");
+        let other = std::io::Error::other("bad thing: https://docs.rs/x");
+        assert_eq!(io_text(&other), "bad thing");
+    }
 }

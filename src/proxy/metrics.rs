@@ -1,0 +1,223 @@
+//! `/metrics` on the health-check listener, in the Prometheus text format (OpenMetrics), through
+//! `prometheus-client`. Names follow the field: cloud-sql-proxy's `open_connections` and
+//! failure counts, pgbouncer-exporter's `*_bytes_total`; each series carries the connection's
+//! name, so one proxy serving several connections is told apart. Nothing here holds a user
+//! name, an address or a secret: only connection names and fixed reasons.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByConnection {
+    connection: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByReason {
+    connection: String,
+    reason: Failure,
+}
+
+/// Why a client connection failed, as a metric label.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub enum Failure {
+    /// Not the proxy's owner, a wrong local password, or a user other than the connection's.
+    RefusedUser,
+    /// --max-connections, or too many clients in their handshake.
+    Limit,
+    /// No token: the AWS credentials are missing or expired.
+    Credentials,
+    /// TCP to the server, or its TLS (a certificate that does not verify).
+    UpstreamTls,
+    /// The server refused the token, or stalled in the login.
+    UpstreamAuth,
+    /// The client spoke no protocol the proxy takes, or went silent.
+    ClientProtocol,
+    /// The session broke after the login.
+    #[default]
+    Other,
+}
+
+impl Failure {
+    fn label(self) -> &'static str {
+        match self {
+            Failure::RefusedUser => "refused_user",
+            Failure::Limit => "limit",
+            Failure::Credentials => "credentials",
+            Failure::UpstreamTls => "upstream_tls",
+            Failure::UpstreamAuth => "upstream_auth",
+            Failure::ClientProtocol => "client_protocol",
+            Failure::Other => "other",
+        }
+    }
+}
+
+impl EncodeLabelValue for Failure {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.label())
+    }
+}
+
+/// Seconds, from 1 ms to about 16 s: token issues (a cache hit is well under 1 ms, a signing
+/// tens of ms, an SSO refresh seconds) and connects (loopback to cross-region).
+#[derive(Clone)]
+struct Seconds;
+
+impl MetricConstructor<Histogram> for Seconds {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+            0.001, 2.0, 15,
+        ))
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    open: Family<ByConnection, Gauge>,
+    total: Family<ByConnection, Counter>,
+    failures: Family<ByReason, Counter>,
+    from_client: Family<ByConnection, Counter>,
+    to_client: Family<ByConnection, Counter>,
+    token_issue: Family<ByConnection, Histogram, Seconds>,
+    upstream_connect: Family<ByConnection, Histogram, Seconds>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("rdsiam_helper_proxy");
+        let open = Family::<ByConnection, Gauge>::default();
+        let total = Family::<ByConnection, Counter>::default();
+        let failures = Family::<ByReason, Counter>::default();
+        let from_client = Family::<ByConnection, Counter>::default();
+        let to_client = Family::<ByConnection, Counter>::default();
+        let token_issue = Family::new_with_constructor(Seconds);
+        let upstream_connect = Family::new_with_constructor(Seconds);
+        registry.register(
+            "open_connections",
+            "Client connections open now",
+            open.clone(),
+        );
+        // Counters get `_total` from the encoder.
+        registry.register("connections", "Client connections accepted", total.clone());
+        registry.register(
+            "connection_failures",
+            "Client connections that failed, by reason",
+            failures.clone(),
+        );
+        registry.register(
+            "client_received_bytes",
+            "Bytes received from clients (and relayed to the server)",
+            from_client.clone(),
+        );
+        registry.register(
+            "client_sent_bytes",
+            "Bytes sent to clients (relayed from the server)",
+            to_client.clone(),
+        );
+        registry.register(
+            "token_issue_seconds",
+            "Time to get a token from the shared cache (or to sign one)",
+            token_issue.clone(),
+        );
+        registry.register(
+            "upstream_connect_seconds",
+            "Time to open TCP and verified TLS to the server",
+            upstream_connect.clone(),
+        );
+        Metrics {
+            registry,
+            open,
+            total,
+            failures,
+            from_client,
+            to_client,
+            token_issue,
+            upstream_connect,
+        }
+    }
+
+    fn key(connection: &str) -> ByConnection {
+        ByConnection {
+            connection: connection.to_string(),
+        }
+    }
+
+    /// A listener's series exist from the start, at zero, so a scrape before the first client
+    /// already shows them.
+    pub fn listening(&self, connection: &str) {
+        let key = Metrics::key(connection);
+        drop(self.open.get_or_create(&key));
+        drop(self.total.get_or_create(&key));
+        drop(self.from_client.get_or_create(&key));
+        drop(self.to_client.get_or_create(&key));
+    }
+
+    pub fn opened(&self, connection: &str) {
+        let key = Metrics::key(connection);
+        self.open.get_or_create(&key).inc();
+        self.total.get_or_create(&key).inc();
+    }
+
+    pub fn closed(&self, connection: &str, failure: Option<Failure>, from: u64, to: u64) {
+        let key = Metrics::key(connection);
+        self.open.get_or_create(&key).dec();
+        self.from_client.get_or_create(&key).inc_by(from);
+        self.to_client.get_or_create(&key).inc_by(to);
+        if let Some(reason) = failure {
+            self.failures
+                .get_or_create(&ByReason {
+                    connection: connection.to_string(),
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    pub fn token_issued(&self, connection: &str, took: Duration) {
+        self.token_issue
+            .get_or_create(&Metrics::key(connection))
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn upstream_connected(&self, connection: &str, took: Duration) {
+        self.upstream_connect
+            .get_or_create(&Metrics::key(connection))
+            .observe(took.as_secs_f64());
+    }
+
+    /// The text a scrape gets.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_come_out_under_field_style_names() {
+        let metrics = Metrics::new();
+        metrics.listening("prod");
+        metrics.opened("prod");
+        metrics.closed("prod", Some(Failure::RefusedUser), 10, 20);
+        let text = metrics.encode();
+        for line in [
+            "rdsiam_helper_proxy_open_connections{connection=\"prod\"} 0",
+            "rdsiam_helper_proxy_connections_total{connection=\"prod\"} 1",
+            "rdsiam_helper_proxy_connection_failures_total{connection=\"prod\",reason=\"refused_user\"} 1",
+            "rdsiam_helper_proxy_client_received_bytes_total{connection=\"prod\"} 10",
+            "rdsiam_helper_proxy_client_sent_bytes_total{connection=\"prod\"} 20",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+    }
+}

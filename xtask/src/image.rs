@@ -104,7 +104,7 @@ fn root_folder(
     place(binary, "usr/local/bin/rdsiam-helper", 0o755)?;
     place(ca_bundle, "etc/ssl/certs/ca-certificates.crt", 0o644)?;
     if let Some(rds) = rds_ca_bundle {
-        place(rds, "etc/ssl/certs/rds-global-bundle.pem", 0o644)?;
+        place(rds, "etc/rdsiam-helper/rds-global-bundle.pem", 0o644)?;
     }
     std::fs::create_dir_all(root.join("etc/rdsiam-helper"))?;
     // The cache lives here: writable by the image's user, sticky like any /tmp.

@@ -402,7 +402,11 @@ fn image_runs_its_proxy_as_its_user_and_serves_psql_against_a_private_postgres()
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         // The cache folder is handed to the image's user (uid 65532), as an emptyDir would be.
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI runs as root");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI runs as root"
+        );
         eprintln!("SKIPPED: the image test gives a folder to uid 65532, which needs root");
         return;
     }

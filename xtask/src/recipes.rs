@@ -58,6 +58,9 @@ pub fn write(package: &Package, version: &str, sums: &[Sum], out: &Path) -> Resu
     Ok(())
 }
 
+/// `brew audit` wants a description under 80 characters that starts with no article.
+const HOMEBREW_DESC: &str = "Fast, cached AWS RDS and Aurora IAM database auth token helper";
+
 /// The Homebrew class name: `rdsiam-helper` -> `RdsiamHelper`.
 fn class_name(name: &str) -> String {
     name.split(['-', '_'])
@@ -132,7 +135,7 @@ class {class} < Formula
 end
 "##,
         class = class_name(&package.name),
-        desc = ruby(package.description.trim_end_matches('.')),
+        desc = ruby(HOMEBREW_DESC),
         homepage = ruby(&package.repository),
         version = ruby(version),
         licenses = licenses.join(", "),

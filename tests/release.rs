@@ -528,3 +528,50 @@ fn image_runs_its_proxy_as_its_user_and_serves_psql_against_a_private_postgres()
     assert!(!files.is_empty());
     assert!(files.iter().all(|f| f.metadata().unwrap().uid() == 65532));
 }
+
+/// Installed in `fpath` (as the packages and Homebrew do), the archive's zsh file is
+/// autoloaded on the first Tab: it must complete then, not only register. zsh's widgets need
+/// a terminal, so `_describe` and `compdef` print what zsh would be given.
+#[test]
+fn archive_zsh_completion_completes_on_the_first_tab_from_fpath() {
+    let Some(dist) = dist() else { return };
+    let Some(zsh) = require_program("zsh", "apt-get install zsh") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let folder = unpack(&dist, host_triple(), work.path());
+    let home = Home::new();
+    home.config(&format!(
+        "[connections.prod]\nhost = \"{HOST}\"\nuser = \"u\"\n"
+    ));
+    let program = "fpath=(\"$1\" $fpath); \
+        _describe() { print -l -- \"${(@P)${@[-1]}}\" }; compdef() { print compdef \"$@\" }; \
+        autoload -Uz _rdsiam-helper; words=(rdsiam-helper pg ''); CURRENT=3; _rdsiam-helper";
+    let path = format!(
+        "{}:{}",
+        folder.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = ok(Command::new(zsh)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .args(["-f", "-c", program, "zsh"])
+        .arg(folder.join("complete"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let offered: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert!(
+        stdout.lines().any(|l| l.starts_with("compdef ")),
+        "{stdout}"
+    );
+    assert!(
+        offered.contains(&"prod"),
+        "the first Tab offered no connection:\n{stdout}"
+    );
+}

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::servers::{Postgres, TestCa};
+use common::servers::{Postgres, TestCa, describe};
 use common::{ACCESS_KEY_ID, HOST, Home, require_program};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -49,18 +49,9 @@ fn archive_name(triple: &str) -> String {
     format!("rdsiam-helper-{}-{triple}.tar.gz", version())
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "exit: {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[track_caller]
 fn ok(output: Output) -> Output {
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     output
 }
 
@@ -131,20 +122,6 @@ fn linux_archives_match_their_sums_and_hold_binary_documents_and_licences() {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Vector {
-    name: String,
-    host: String,
-    port: u16,
-    user: String,
-    region: String,
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
-    signed_at: String,
-    token: String,
-}
-
 /// The archive's binary under qemu-user at a fixed wall-clock time. A release binary ignores
 /// the test clock (RDSIAM_HELPER_TEST_NOW is for debug builds only), so the time comes from
 /// libfaketime preloaded into qemu-user's dynamically linked emulator, which makes the guest's
@@ -175,8 +152,7 @@ fn at_time(arch: &str, binary: &Path, signed_at: &str, home: &Path) -> Command {
 #[test]
 fn each_linux_binary_under_qemu_signs_the_committed_botocore_vectors() {
     let Some(dist) = dist() else { return };
-    let vectors: Vec<Vector> =
-        serde_json::from_str(include_str!("data/botocore_vectors.json")).unwrap();
+    let vectors = common::botocore_vectors();
     let work = tempfile::tempdir().unwrap();
     for (triple, arch) in LINUX {
         let binary = unpack(&dist, triple, work.path()).join("rdsiam-helper");
@@ -297,11 +273,11 @@ fn install_script_installs_this_platforms_archive_after_checking_its_sum() {
     std::fs::write(tampered.path().join(archive_name(host_triple())), bytes).unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = install_script(home.path(), tampered.path());
-    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!out.status.success(), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("does not match SHA256SUMS"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(!home.path().join(".local/bin/rdsiam-helper").exists());
 }

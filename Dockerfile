@@ -1,28 +1,38 @@
 # syntax=docker/dockerfile:1
-# rdsiam-helper as a container: the proxy sidecar (or any command). A static binary on
-# distroless, running as a non-root user.
+# rdsiam-helper as a container: the proxy sidecar (or any command). FROM scratch, with the same
+# root that `cargo xtask image` builds with buildah from the release binary
+# (xtask/src/image.rs; keep the two alike):
+#   /usr/local/bin/rdsiam-helper                 static glibc, non-PIE (the release's link)
+#   /etc/ssl/certs/ca-certificates.crt           public CAs, for the AWS endpoints (STS, SSO)
+#   /etc/rdsiam-helper/rds-global-bundle.pem     the RDS CA bundle, for `ca_bundle`
+#   /etc/rdsiam-helper/config.toml               mounted by you (a ConfigMap in Kubernetes)
+#   /tmp (1777)                                  the token cache (an emptyDir)
+# run as user 65532:65532 (distroless's nonroot).
 #
 #   docker build -t rdsiam-helper .
-#   docker run --rm -v ~/.config/rdsiam-helper:/etc/rdsiam-helper:ro rdsiam-helper proxy prod \
-#     --listen 0.0.0.0:5432 --allow-non-loopback
-#
-# Static: Rust on musl (Alpine's default target) links everything, libc included, so the image
-# needs no libc. The RDS CA bundle is fetched at build time; point `ca_bundle` at it.
+#   docker run --rm -v ~/.config/rdsiam-helper/config.toml:/etc/rdsiam-helper/config.toml:ro \
+#     rdsiam-helper proxy prod --listen 0.0.0.0:5432 --allow-non-loopback
 
-FROM rust:1-alpine AS build
-RUN apk add --no-cache musl-dev
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY xtask ./xtask
 COPY src ./src
-RUN cargo build --release --locked && cp target/release/rdsiam-helper /rdsiam-helper
+RUN triple=$(rustc -vV | sed -n 's/^host: //p') \
+ && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+    cargo build --release --locked --package rdsiam-helper --target "$triple" \
+ && mkdir -p /root-fs/usr/local/bin /root-fs/etc/ssl/certs /root-fs/etc/rdsiam-helper /root-fs/tmp \
+ && chmod 1777 /root-fs/tmp \
+ && install -m 0755 "target/$triple/release/rdsiam-helper" /root-fs/usr/local/bin/ \
+ && install -m 0644 /etc/ssl/certs/ca-certificates.crt /root-fs/etc/ssl/certs/
+ADD --chmod=0644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /root-fs/etc/rdsiam-helper/rds-global-bundle.pem
 
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /rdsiam-helper /usr/local/bin/rdsiam-helper
-ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/rdsiam-helper/rds-global-bundle.pem
-# The config comes from a mount (a ConfigMap in Kubernetes); the token cache lives in a
-# writable folder of the non-root user's own (an emptyDir).
+FROM scratch
+COPY --from=build /root-fs/ /
 ENV RDSIAM_HELPER_CONFIG=/etc/rdsiam-helper/config.toml \
-    RDSIAM_HELPER_CACHE_DIR=/tmp/rdsiam-helper/cache
-USER nonroot:nonroot
+    RDSIAM_HELPER_CACHE_DIR=/tmp/rdsiam-helper/cache \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    HOME=/tmp
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/rdsiam-helper"]
 CMD ["--help"]

@@ -5,20 +5,26 @@
 # in one run. Prints a Markdown table (medians, and callgrind instruction counts when valgrind
 # is installed: those repeat exactly, where times vary by about 10%) for the README.
 #
-#   bench/run.sh                 # builds and measures the binary the README's Linux install line builds
+#   bench/run.sh                 # the release archive's binary for this machine (cargo xtask dist)
+#   TARGET=x86_64-unknown-linux-musl bench/run.sh   # the same for another target that runs here
+#   ARCHIVE=rdsiam-helper-0.1.0-x86_64-unknown-linux-gnu.tar.gz bench/run.sh   # a downloaded one
 #   BIN=target/release/rdsiam-helper bench/run.sh   # or any other build, e.g. the dynamic one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench needs hyperfine (apt install hyperfine)" >&2; exit 1; }
 
 if [ -z "${BIN:-}" ]; then
-  # glibc linked statically, not position-independent (see "Install" and "Performance" in the
-  # README); the explicit
-  # --target keeps the flag off build scripts and proc-macros.
-  triple=$(rustc -vV | sed -n 's/^host: //p')
-  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-    cargo build --release --locked --target "$triple" >&2
-  BIN=target/$triple/release/rdsiam-helper
+  if [ -z "${ARCHIVE:-}" ]; then
+    # What a user installs: the release script's archive, built as a tag builds it.
+    triple=${TARGET:-$(rustc -vV | sed -n 's/^host: //p')}
+    cargo xtask dist --target "$triple" --out "target/bench/$triple" >&2
+    ARCHIVE=$(ls "target/bench/$triple"/rdsiam-helper-*-"$triple".tar.gz)
+  fi
+  unpacked=target/bench/unpacked
+  rm -rf "$unpacked" && mkdir -p "$unpacked"
+  tar -xzf "$ARCHIVE" -C "$unpacked"
+  BIN=$(ls "$unpacked"/*/rdsiam-helper)
+  echo "measuring $BIN from $ARCHIVE" >&2
 fi
 BIN=$(readlink -f "$BIN")
 

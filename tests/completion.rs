@@ -128,6 +128,11 @@ fn check_shell(name: &str, complete: Complete) {
     let Some(program) = require_program(name, &format!("apt-get install {name}")) else {
         return;
     };
+    check_completions(name, &program, complete);
+}
+
+fn check_completions(name: &str, program: &std::path::Path, complete: Complete) {
+    let program = program.to_path_buf();
     let home = Home::new();
     home.config(CONFIG);
     let has = |got: &[String], want: &str, what: &str| {
@@ -191,4 +196,32 @@ fn zsh_completes_subcommands_flags_clients_and_connection_names() {
 #[test]
 fn fish_completes_subcommands_flags_clients_and_connection_names() {
     check_shell("fish", fish);
+}
+
+/// No PowerShell here: the binary is called back as `completions powershell`'s script calls
+/// it (`& rdsiam-helper -- <the line up to the cursor>`, with `''` for an empty last word, and
+/// RDSIAM_HELPER_COMPLETE=powershell), and its answer split at tabs as the script splits it.
+fn powershell(home: &Home, _: &std::path::Path, words: &[&str], current: &str) -> Vec<String> {
+    let run = home.run(&["completions", "powershell"]);
+    let script = &run.ok().stdout;
+    assert!(
+        script.contains("RDSIAM_HELPER_COMPLETE = \"powershell\""),
+        "{script}"
+    );
+    assert!(script.contains("& rdsiam-helper -- $args"), "{script}");
+    let out = lines(
+        home.cmd()
+            .env("RDSIAM_HELPER_COMPLETE", "powershell")
+            .args(["--", "rdsiam-helper"])
+            .args(words)
+            .arg(current),
+    );
+    out.into_iter()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn powershell_call_back_completes_subcommands_flags_clients_and_connection_names() {
+    check_completions("powershell", &binary(), powershell);
 }

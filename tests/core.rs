@@ -6,24 +6,9 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-#[derive(serde::Deserialize)]
-struct Vector {
-    name: String,
-    host: String,
-    port: u16,
-    user: String,
-    region: String,
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
-    signed_at: String,
-    token: String,
-}
-
 #[test]
 fn binary_prints_botocore_tokens_byte_for_byte() {
-    let vectors: Vec<Vector> =
-        serde_json::from_str(include_str!("data/botocore_vectors.json")).unwrap();
+    let vectors = botocore_vectors();
     let home = Home::new();
     for v in vectors {
         let mut cmd = home.cmd_at(&v.signed_at);
@@ -695,8 +680,7 @@ fn the_drop_in_takes_aws_cli_global_options_and_refuses_odd_hosts_clearly() {
     );
     assert_eq!(pasted.ok().stdout, plain.stdout, "{}", pasted.stderr);
 
-    let vectors: Vec<Vector> =
-        serde_json::from_str(include_str!("data/botocore_vectors.json")).unwrap();
+    let vectors = botocore_vectors();
     let ipv6 = vectors
         .iter()
         .find(|v| v.name == "host_ipv6_loopback")

@@ -13,6 +13,25 @@ pub const HOST: &str = "prod.cluster-abc123.us-east-1.rds.amazonaws.com";
 /// The binary's injected clock (debug builds only).
 pub const NOW_VARIABLE: &str = "RDSIAM_HELPER_TEST_NOW";
 
+/// One of botocore's tokens (tests/data/botocore_vectors.json, made by gen_botocore_vectors.py).
+#[derive(serde::Deserialize)]
+pub struct BotocoreVector {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub signed_at: String,
+    pub token: String,
+}
+
+pub fn botocore_vectors() -> Vec<BotocoreVector> {
+    serde_json::from_str(include_str!("../data/botocore_vectors.json")).unwrap()
+}
+
 /// The wall clock in Unix seconds.
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()

@@ -746,7 +746,8 @@ fn check(output: &Output, what: &str) {
     );
 }
 
-fn describe(output: &Output) -> String {
+/// An exit status and both outputs, for an assertion message.
+pub fn describe(output: &Output) -> String {
     format!(
         "exit: {}\nstdout: {}\nstderr: {}",
         output.status,

@@ -687,6 +687,12 @@ fn unreadable_answer(status: Option<u16>, body: Option<&[u8]>) -> String {
                 .map(str::trim)
                 .find(|line| !line.is_empty())
                 .map(|line| {
+                    // An echoing proxy may show the request back: its signature or session
+                    // token must not reach the terminal.
+                    let echoed = ["x-amz-", "authorization", "security-token", "signature"];
+                    if echoed.iter().any(|e| line.to_ascii_lowercase().contains(e)) {
+                        return "its first line echoes the request, not shown".to_string();
+                    }
                     let clean: String = line.chars().filter(|c| !c.is_control()).collect();
                     match clean.char_indices().nth(120) {
                         Some((cut, _)) => format!("{}...", &clean[..cut]),
@@ -725,7 +731,11 @@ fn is_access_denied(code: &str) -> bool {
 /// The innermost cause of a transport failure ("Connection refused"), when it is one short line.
 fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     let last = std::iter::successors(Some(err), |e| e.source()).last();
-    match last.map(|e| e.to_string()) {
+    let text = last.map(|e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) => crate::error::describe_io(io),
+        None => e.to_string(),
+    });
+    match text {
         Some(text) if text.len() <= 120 && !text.contains(['{', '\n']) => format!(" ({text})"),
         _ => String::new(),
     }

@@ -94,6 +94,7 @@ pub fn resolve(
     region: Option<&crate::values::Region>,
 ) -> Result<Resolved> {
     let (profile, region) = (profile.map(|p| p.as_str()), region.map(|r| r.as_str()));
+    check_profile_files()?;
     // A current-thread runtime: one request at a time is all we make, and it starts in
     // microseconds. It exists only on this (miss) path.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -307,17 +308,13 @@ fn profile_files() -> Vec<std::path::PathBuf> {
     .collect()
 }
 
-/// What is wrong with the AWS profile files, if anything: asked only once resolving
-/// credentials or a region failed. aws-config reports a parse error from the credential
-/// provider without the file or line, and passes over a file that is not UTF-8 as if it were
-/// not there; the AWS CLI refuses both, and so do we, naming the file and line.
-pub async fn broken_profile_file() -> Option<Error> {
-    let fix = "fix that line (the AWS CLI refuses the file too), or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a good file";
+/// Each AWS profile file that exists is a regular UTF-8 file, checked before aws-config reads
+/// it: aws-config would wait forever on a FIFO (and a GUI with it), and pass over a file that is
+/// not UTF-8 in silence, as if it were not there. Runs only where credentials are resolved.
+fn check_profile_files() -> Result<()> {
     for path in profile_files() {
-        let bytes = match crate::files::read_limited(&path) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => continue,
-            Err(err) => return Some(err),
+        let Some(bytes) = crate::files::read_limited(&path)? else {
+            continue;
         };
         if let Err(bad) = std::str::from_utf8(&bytes) {
             let line = bytes[..bad.valid_up_to()]
@@ -325,14 +322,26 @@ pub async fn broken_profile_file() -> Option<Error> {
                 .filter(|b| **b == b'\n')
                 .count()
                 + 1;
-            return Some(
-                Error::credentials(format!(
-                    "the AWS file {} is not UTF-8 text: line {line} has a byte that is not",
-                    path.display()
-                ))
-                .hint("save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); the AWS CLI refuses it too"),
-            );
+            return Err(Error::credentials(format!(
+                "the AWS file {} is not UTF-8 text: line {line} holds a byte that is not UTF-8",
+                path.display()
+            ))
+            .hint(
+                "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); the AWS CLI refuses it too",
+            ));
         }
+    }
+    Ok(())
+}
+
+/// What is wrong with the AWS profile files, if anything: asked only once resolving
+/// credentials or a region failed. aws-config reports a parse error from the credential
+/// provider without the file or line, and passes over a file that is not UTF-8 as if it were
+/// not there; the AWS CLI refuses both, and so do we, naming the file and line.
+pub async fn broken_profile_file() -> Option<Error> {
+    let fix = "fix that line (the AWS CLI refuses the file too), or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a good file";
+    if let Err(err) = check_profile_files() {
+        return Some(err);
     }
     let loaded = aws_config::profile::load(
         &Fs::real(),

@@ -322,3 +322,26 @@ fn the_drop_ins_help_is_its_own() {
         assert!(!run.stderr.contains("Unknown options"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn a_fifo_among_the_aws_files_is_refused_before_aws_config_waits_on_it() {
+    for file in [".aws/config", ".aws/credentials"] {
+        let home = Home::new();
+        let fifo = home.path().join(file);
+        mkfifo(&fifo);
+        run_within(
+            &home,
+            &[
+                "token",
+                "--host",
+                HOST,
+                "--user",
+                "jane",
+                "--region",
+                "us-east-1",
+            ],
+        )
+        .code(1)
+        .stderr_has(&format!("{} is a FIFO (named pipe)", fifo.display()));
+    }
+}

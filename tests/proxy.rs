@@ -1856,7 +1856,7 @@ fn the_local_password_lets_in_other_users_and_works_with_the_uid_check_off() {
     );
     let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
     assert!(password.len() >= 32, "{password:?}");
-    let _ = setup.home.forbid(&password);
+    setup.home.forbid(&password);
     let shared = nobody_psql(Some(&password));
     assert_eq!(
         String::from_utf8_lossy(&shared.stdout).trim(),

@@ -70,10 +70,15 @@ struct Proxy {
 
 impl Proxy {
     fn start(setup: &Setup, extra: &[&str]) -> Proxy {
+        Proxy::start_with(setup, extra, &[])
+    }
+
+    fn start_with(setup: &Setup, extra: &[&str], env: &[(&str, &str)]) -> Proxy {
         let log = setup.home.path().join(format!("proxy-{}.log", free_port()));
         let child = setup
             .home
             .cmd()
+            .envs(env.iter().copied())
             .args(["proxy", "db"])
             .args(extra)
             .stdout(Stdio::null())
@@ -1101,13 +1106,21 @@ fn postgres_bench(pg: &Postgres, ca: &TestCa, seconds: u64, rounds: u64) -> Stri
     );
     let plain =
         |port: u16| format!("host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable");
-    let candidates: [(&str, String, Option<i32>); 3] = [
+    // The same proxy on one thread (tokio's current-thread runtime), beside the default.
+    let single_port = free_port();
+    let single = Proxy::start_with(
+        &setup,
+        &["--listen", &format!("127.0.0.1:{single_port}")],
+        &[("RDSIAM_HELPER_PROXY_THREADS", "0")],
+    );
+    let candidates: [(&str, String, Option<i32>); 4] = [
         ("direct TLS", direct.clone(), None),
         (
             "rdsiam-helper proxy",
             plain(setup.local_port),
             Some(proxy.pid()),
         ),
+        ("proxy, one thread", plain(single_port), Some(single.pid())),
         ("pgbouncer 1.18", plain(bouncer.port), Some(bouncer.pid())),
     ];
     let run = |conninfo: &str, args: &[&str], pid: Option<i32>| -> PgbenchRun {
@@ -1161,22 +1174,21 @@ fn postgres_bench(pg: &Postgres, ca: &TestCa, seconds: u64, rounds: u64) -> Stri
             }
         }
     }
-    let mut out = String::from(
-        "| PostgreSQL | direct TLS | rdsiam-helper proxy | pgbouncer 1.18 |\n|---|---|---|---|\n",
-    );
+    let mut out = String::from("| PostgreSQL |");
+    for (name, _, _) in &candidates {
+        out.push_str(&format!(" {name} |"));
+    }
+    out.push_str(&format!("\n|---{}|\n", "|---".repeat(candidates.len())));
     for (m, (label, _)) in modes.iter().enumerate() {
         let tps: Vec<f64> = results[m]
             .iter()
             .map(|runs| median(&mut runs.iter().map(|r| r.tps).collect::<Vec<_>>()))
             .collect();
-        out.push_str(&format!(
-            "| {label}: tps | {:.0} | {:.0} ({:.2}x direct) | {:.0} ({:.2}x direct) |\n",
-            tps[0],
-            tps[1],
-            tps[1] / tps[0],
-            tps[2],
-            tps[2] / tps[0]
-        ));
+        out.push_str(&format!("| {label}: tps | {:.0} |", tps[0]));
+        for t in &tps[1..] {
+            out.push_str(&format!(" {t:.0} ({:.2}x direct) |", t / tps[0]));
+        }
+        out.push('\n');
         let cpu: Vec<f64> = results[m][1..]
             .iter()
             .map(|runs| {
@@ -1188,13 +1200,14 @@ fn postgres_bench(pg: &Postgres, ca: &TestCa, seconds: u64, rounds: u64) -> Stri
                 )
             })
             .collect();
-        out.push_str(&format!(
-            "| {label}: middlebox CPU s per 10,000 queries | | {:.3} | {:.3} ({:.2}x the proxy's) |\n",
-            cpu[0],
-            cpu[1],
-            cpu[1] / cpu[0]
-        ));
+        let bouncer_cpu = cpu[cpu.len() - 1];
+        out.push_str(&format!("| {label}: CPU s per 10,000 queries | |"));
+        for c in &cpu {
+            out.push_str(&format!(" {c:.3} ({:.2}x pgbouncer) |", c / bouncer_cpu));
+        }
+        out.push('\n');
     }
+    drop(single);
     drop(bouncer);
     drop(proxy);
     out
@@ -1263,34 +1276,51 @@ fn mariadb_bench(db: &Mariadb, ca: &TestCa, rounds: u64) -> String {
         assert!(child.wait().unwrap().success());
         started.elapsed().as_secs_f64() * 1e6 / selects as f64
     };
-    let files = [&direct, &relayed, &proxied];
+    let single_port = free_port();
+    let single = Proxy::start_with(
+        &setup,
+        &["--listen", &format!("127.0.0.1:{single_port}")],
+        &[("RDSIAM_HELPER_PROXY_THREADS", "0")],
+    );
+    let single_file = setup.home.write(
+        "single.options",
+        &format!(
+            "[client]\nhost=127.0.0.1\nport={single_port}\nuser=jane\nprotocol=TCP\nskip-ssl\n"
+        ),
+    );
+    let files = [&direct, &relayed, &proxied, &single_file];
+    let pids = [None, None, Some(proxy.pid()), Some(single.pid())];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); files.len()];
-    let mut proxy_cpu = Vec::new();
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); files.len()];
     for _ in 0..rounds {
         for (i, file) in files.iter().enumerate() {
-            let before = cpu_seconds(proxy.pid());
+            let before = pids[i].map(cpu_seconds);
             times[i].push(round_trip_us(file));
-            if i == 2 {
-                proxy_cpu.push((cpu_seconds(proxy.pid()) - before) * 10_000.0 / selects as f64);
+            if let (Some(pid), Some(before)) = (pids[i], before) {
+                cpu[i].push((cpu_seconds(pid) - before) * 10_000.0 / selects as f64);
             }
         }
     }
     let t: Vec<f64> = times.iter_mut().map(|v| median(v)).collect();
     let mut out = String::from(
-        "\n| MariaDB, one connection, 20,000 × `select 1` | direct TLS | plain TCP relay (socat) | rdsiam-helper proxy |\n|---|---|---|---|\n",
+        "\n| MariaDB, one connection, 20,000 × `select 1` | direct TLS | plain TCP relay (socat) | rdsiam-helper proxy | proxy, one thread |\n|---|---|---|---|---|\n",
     );
     out.push_str(&format!(
-        "| µs per round trip | {:.1} | {:.1} ({:+.1}) | {:.1} ({:+.1}) |\n",
+        "| µs per round trip (added over direct) | {:.1} | {:.1} ({:+.1}) | {:.1} ({:+.1}) | {:.1} ({:+.1}) |\n",
         t[0],
         t[1],
         t[1] - t[0],
         t[2],
-        t[2] - t[0]
+        t[2] - t[0],
+        t[3],
+        t[3] - t[0]
     ));
     out.push_str(&format!(
-        "| middlebox CPU s per 10,000 queries | | | {:.3} |\n",
-        median(&mut proxy_cpu)
+        "| proxy CPU s per 10,000 queries | | | {:.3} | {:.3} |\n",
+        median(&mut cpu[2]),
+        median(&mut cpu[3])
     ));
+    drop(single);
     // 100 idle clients: each mariadb waits on its open stdin, its session logged in.
     let rss_idle = rss_kb(proxy.pid());
     let mut idle: Vec<Child> = (0..100)
@@ -1314,7 +1344,7 @@ fn mariadb_bench(db: &Mariadb, ca: &TestCa, rounds: u64) -> String {
         child.wait().unwrap();
     }
     out.push_str(&format!(
-        "| proxy resident memory, no client → 100 idle connections (MB) | | | {:.1} → {:.1} |\n",
+        "| proxy resident memory, no client → 100 idle connections (MB) | | | {:.1} → {:.1} | |\n",
         rss_idle as f64 / 1024.0,
         rss_busy as f64 / 1024.0
     ));

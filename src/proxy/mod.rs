@@ -82,15 +82,33 @@ struct Shared {
 /// Binds every listener (so errors come out before anything runs), then serves until a signal,
 /// `/quitquitquit` or --quit-on-idle, and drains.
 pub fn run(targets: Vec<Target>, options: Options, access: Access) -> Result<i32> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failure("cannot start the proxy's runtime").caused_by(e))?;
+    let runtime = runtime()?;
     let code = runtime.block_on(serve(targets, options, access));
     // Sessions still open after the drain are cut here.
     runtime.shutdown_background();
     code
+}
+
+/// `RDSIAM_HELPER_PROXY_THREADS`: 0 for one thread that does everything (tokio's
+/// current-thread runtime, as pgbouncer is one event loop), N for N worker threads.
+/// The benchmark compares them (docs/proxy.md, "Cost").
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    let threads: usize = std::env::var("RDSIAM_HELPER_PROXY_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2);
+    let mut builder = match threads {
+        0 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure("cannot start the proxy's runtime").caused_by(e))
 }
 
 async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result<i32> {

@@ -1,96 +1,96 @@
-//! The owner of a loopback TCP connection on Linux, from the kernel's socket table:
-//! `/proc/net/tcp` (or `tcp6`) has a line per socket with its local and remote address and the
-//! uid that created it. The client's socket is the line whose local address is the peer's and
-//! whose remote address is the proxy's side of the connection.
+//! The owner of a loopback TCP connection on Linux, asked of the kernel through
+//! NETLINK_SOCK_DIAG (what `ss` uses): one exact lookup of the client's socket, the one whose
+//! local end is the peer's address and whose remote end is the proxy's, answered with the uid
+//! that created it. An exact lookup costs the same however many sockets the machine has; reading
+//! `/proc/net/tcp` would format every socket, TIME_WAIT ones included (tens of thousands after
+//! a burst of short connections), for each client.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
+use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+use netlink_sys::protocols::NETLINK_SOCK_DIAG;
+use netlink_sys::{Socket, SocketAddr as NetlinkAddr};
+use std::net::SocketAddr;
 
 pub fn tcp_owner(peer: SocketAddr, local: SocketAddr) -> Result<u32, String> {
-    let table = match peer {
-        SocketAddr::V4(_) => "/proc/net/tcp",
-        SocketAddr::V6(_) => "/proc/net/tcp6",
-    };
-    let text = std::fs::read_to_string(table)
-        .map_err(|e| format!("cannot read the kernel's socket table {table}: {e}"))?;
-    owner_in(&text, peer, local).ok_or_else(|| {
-        format!("no socket from {peer} to {local} in {table} (the client left, or runs in another network namespace)")
-    })
-}
-
-/// The uid of the socket from `peer` to `local` in a table's text.
-fn owner_in(text: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
-    text.lines().skip(1).find_map(|line| {
-        // sl local_address rem_address st tx:rx tr:when retrnsmt uid ...
-        let mut fields = line.split_whitespace().skip(1);
-        let from = address(fields.next()?)?;
-        let to = address(fields.next()?)?;
-        let uid = fields.nth(4)?;
-        (from == peer && to == local).then(|| uid.parse().ok())?
-    })
-}
-
-/// `0100007F:1F90` (IPv4) or 32 hex digits and a port (IPv6). The kernel prints each 32-bit
-/// word of the address as a number in the machine's byte order; the port as a plain number.
-fn address(field: &str) -> Option<SocketAddr> {
-    let (ip, port) = field.split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let words: Vec<[u8; 4]> = (0..ip.len() / 8)
-        .map(|i| u32::from_str_radix(ip.get(i * 8..i * 8 + 8)?, 16).ok())
-        .collect::<Option<Vec<u32>>>()?
-        .into_iter()
-        .map(u32::to_ne_bytes)
-        .collect();
-    let ip = match words.as_slice() {
-        [a] => IpAddr::V4(Ipv4Addr::from(*a)),
-        [a, b, c, d] => {
-            let mut bytes = [0u8; 16];
-            for (i, word) in [a, b, c, d].into_iter().enumerate() {
-                bytes[i * 4..i * 4 + 4].copy_from_slice(word);
-            }
-            IpAddr::V6(Ipv6Addr::from(bytes))
+    let failed = |e: std::io::Error| format!("the kernel's socket table cannot be asked: {e}");
+    let mut socket = Socket::new(NETLINK_SOCK_DIAG).map_err(failed)?;
+    socket.bind_auto().map_err(failed)?;
+    socket.connect(&NetlinkAddr::new(0, 0)).map_err(failed)?;
+    socket.send(&request(peer, local), 0).map_err(failed)?;
+    let mut buffer = vec![0u8; 8192];
+    let size = socket.recv(&mut &mut buffer[..], 0).map_err(failed)?;
+    let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&buffer[..size])
+        .map_err(|e| format!("the kernel's socket table gave an unreadable answer: {e}"))?;
+    match reply.payload {
+        NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+            Ok(response.header.uid)
         }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
+        _ => Err(format!(
+            "the kernel knows no socket from {peer} to {local} (the client left, or runs in another network namespace)"
+        )),
+    }
+}
+
+/// An exact-match request (no dump) for the socket with local end `peer`, remote end `local`.
+fn request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST;
+    let mut message = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family: if peer.is_ipv4() { AF_INET } else { AF_INET6 },
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::all(),
+            socket_id: SocketId {
+                source_port: peer.port(),
+                destination_port: local.port(),
+                source_address: peer.ip(),
+                destination_address: local.ip(),
+                interface_id: 0,
+                // INET_DIAG_NOCOOKIE: match by addresses, not by a cookie from a dump.
+                cookie: [0xff; 8],
+            },
+        })
+        .into(),
+    );
+    message.finalize();
+    let mut bytes = vec![0; message.buffer_len()];
+    message.serialize(&mut bytes);
+    bytes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // Two lines of a real /proc/net/tcp (x86_64): the listener on 127.0.0.1:15432 and a psql
-    // run as uid 65534 connected to it from port 43210.
-    const TABLE: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-   0: 0100007F:3C48 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n\
-   1: 0100007F:A8CA 0100007F:3C48 01 00000000:00000000 00:00000000 00000000 65534        0 2 1 0000000000000000 20 4 30 10 -1\n";
-
     #[test]
-    fn the_client_socket_is_found_by_its_address_pair() {
-        let peer: SocketAddr = "127.0.0.1:43210".parse().unwrap();
-        let local: SocketAddr = "127.0.0.1:15432".parse().unwrap();
-        assert_eq!(owner_in(TABLE, peer, local), Some(65534));
-        // The proxy's own side (reversed pair) and other ports are not the client.
-        assert_eq!(owner_in(TABLE, local, peer), None);
-        let elsewhere: SocketAddr = "127.0.0.1:43211".parse().unwrap();
-        assert_eq!(owner_in(TABLE, elsewhere, local), None);
-    }
-
-    #[test]
-    fn ipv6_addresses_are_four_words_in_machine_order() {
-        // ::1 as the kernel prints it on a little-endian machine.
-        let field = "00000000000000000000000001000000:1F90";
-        if cfg!(target_endian = "little") {
-            assert_eq!(address(field), Some("[::1]:8080".parse().unwrap()));
-        }
-    }
-
-    #[test]
-    fn a_real_connection_is_owned_by_this_process() {
+    fn a_real_connection_is_owned_by_this_process_and_a_gone_one_by_nobody() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, peer) = listener.accept().unwrap();
-        let uid = tcp_owner(peer, server.local_addr().unwrap()).unwrap();
-        assert_eq!(uid, unsafe { libc::geteuid() });
+        let local = server.local_addr().unwrap();
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(tcp_owner(peer, local), Ok(unsafe { libc::geteuid() }));
+        // The reversed pair is the proxy's own socket, also ours; a made-up port is nobody's.
+        let nowhere: SocketAddr = format!("127.0.0.1:{}", peer.port().wrapping_add(1))
+            .parse()
+            .unwrap();
+        assert!(tcp_owner(nowhere, local).is_err());
         drop(client);
+    }
+
+    #[test]
+    fn ipv6_loopback_is_found_too() {
+        let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+            return; // no IPv6 on this machine
+        };
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let own = unsafe { libc::geteuid() };
+        assert_eq!(tcp_owner(peer, server.local_addr().unwrap()), Ok(own));
     }
 }

@@ -1,7 +1,8 @@
 //! Who is on the other end of a client connection: the uid that owns the client's socket.
 //! A Unix socket's peer is asked of the kernel (`SO_PEERCRED` on Linux, `getpeereid` on
 //! macOS, through tokio); a loopback TCP peer is looked up in the kernel's socket table, which
-//! only Linux shows (`/proc/net/tcp`). Elsewhere a TCP peer's owner is unknown.
+//! only Linux answers (NETLINK_SOCK_DIAG, see `linux.rs`). Elsewhere a TCP peer's owner is
+//! unknown.
 
 #[cfg(target_os = "linux")]
 mod linux;

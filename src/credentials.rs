@@ -316,12 +316,7 @@ fn check_profile_files() -> Result<()> {
         let Some(bytes) = crate::files::read_limited(&path)? else {
             continue;
         };
-        if let Err(bad) = std::str::from_utf8(&bytes) {
-            let line = bytes[..bad.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
+        if let Some(line) = crate::files::first_non_utf8_line(&bytes) {
             return Err(Error::credentials(format!(
                 "the AWS file {} is not UTF-8 text: line {line} holds a byte that is not UTF-8",
                 path.display()

@@ -147,12 +147,6 @@ pub fn describe_io(err: &std::io::Error) -> String {
         if let Some(io) = inner.downcast_ref::<std::io::Error>() {
             return describe_io(io);
         }
-        if let Some(io) = inner
-            .source()
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-        {
-            return describe_io(io);
-        }
         // tempfile's wrapper hides the OS error (its `source` skips it) and shows it as
         // "MESSAGE (os error N) at path \"...\"": the message is the part before.
         let text = inner.to_string();
@@ -183,13 +177,8 @@ fn io_hint(err: &std::io::Error, path: &std::path::Path) -> Option<String> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
         _ => ".".to_string(),
     };
-    let kind = match err.get_ref().and_then(|inner| inner.source()) {
-        Some(inner) => inner
-            .downcast_ref::<std::io::Error>()
-            .map_or(err.kind(), |io| io.kind()),
-        None => err.kind(),
-    };
-    Some(match kind {
+    // A wrapper (tempfile's) keeps the OS error's kind.
+    Some(match err.kind() {
         ErrorKind::PermissionDenied => format!(
             "check who owns {} and its folder {folder} and that you may write there (`ls -ld`), or choose another path",
             path.display()

@@ -205,12 +205,25 @@ pub fn read_text(path: &Path) -> Result<Option<String>> {
     let Some(bytes) = read_limited(path)? else {
         return Ok(None);
     };
-    String::from_utf8(bytes).map(Some).map_err(|_| {
+    String::from_utf8(bytes).map(Some).map_err(|bad| {
+        let line = first_non_utf8_line(bad.as_bytes()).unwrap_or(1);
         Error::failure(format!(
-            "{} is not UTF-8 text; it was left unchanged",
+            "{} is not UTF-8 text: line {line} holds a byte that is not UTF-8; it was left unchanged",
             path.display()
         ))
     })
+}
+
+/// The line (from 1) of the first byte that is not UTF-8, if there is one.
+pub fn first_non_utf8_line(bytes: &[u8]) -> Option<usize> {
+    let bad = std::str::from_utf8(bytes).err()?;
+    Some(
+        bytes[..bad.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1,
+    )
 }
 
 /// No config or client file of a person's is this long (a `.pgpass` line with a token is

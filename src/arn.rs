@@ -1,7 +1,9 @@
 //! The ARNs an IAM policy names a database by, for `policy` and `doctor`'s simulation.
 
+use crate::values::{AccountId, ResourceId};
+
 /// `arn:PARTITION:dsql:REGION:ACCOUNT:cluster/CLUSTER_ID`.
-pub fn dsql_cluster_arn(region: &str, account: &str, cluster_id: &str) -> String {
+pub fn dsql_cluster_arn(region: &str, account: &AccountId, cluster_id: &str) -> String {
     format!(
         "arn:{}:dsql:{region}:{account}:cluster/{cluster_id}",
         partition(region)
@@ -9,7 +11,14 @@ pub fn dsql_cluster_arn(region: &str, account: &str, cluster_id: &str) -> String
 }
 
 /// `arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`.
-pub fn dbuser_arn(region: &str, account: &str, resource_id: &str, user: &str) -> String {
+///
+/// `user` is IAM policy text: a literal (`iam_literal`) or a variable such as a principal tag.
+pub fn dbuser_arn(
+    region: &str,
+    account: &AccountId,
+    resource_id: &ResourceId,
+    user: &str,
+) -> String {
     format!(
         "arn:{}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}",
         partition(region)

@@ -7,7 +7,7 @@
 
 use crate::credentials::{self, Resolved};
 use crate::error::{Error, Result};
-use crate::values::{AwsProfile, Region};
+use crate::values::{AccountId, AwsProfile, Region, ResourceId};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
@@ -42,7 +42,7 @@ impl Lookup {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub arn: String,
-    pub account: String,
+    pub account: AccountId,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct Resource {
     pub kind: ResourceKind,
     pub id: String,
     /// What `rds-db:connect` names: DbiResourceId, DbClusterResourceId or the proxy's `prx-` id.
-    pub resource_id: String,
+    pub resource_id: ResourceId,
     pub iam_auth: bool,
     pub engine: String,
     pub endpoint: String,
@@ -217,7 +217,7 @@ impl Aws {
             .map_err(|e| service_error("STS GetCallerIdentity", &e))?;
         Ok(Caller {
             arn: output.arn().unwrap_or_default().to_string(),
-            account: output.account().unwrap_or_default().to_string(),
+            account: AccountId::reported(output.account().unwrap_or_default()),
         })
     }
 
@@ -351,7 +351,7 @@ impl Aws {
                 let resource = Resource {
                     kind: ResourceKind::Instance,
                     id: db.db_instance_identifier().unwrap_or_default().to_string(),
-                    resource_id: db.dbi_resource_id().unwrap_or_default().to_string(),
+                    resource_id: ResourceId::reported(db.dbi_resource_id().unwrap_or_default()),
                     iam_auth: db.iam_database_authentication_enabled().unwrap_or(false),
                     engine: db.engine().unwrap_or_default().to_string(),
                     endpoint: address.clone(),
@@ -394,10 +394,9 @@ impl Aws {
                         .db_cluster_identifier()
                         .unwrap_or_default()
                         .to_string(),
-                    resource_id: cluster
-                        .db_cluster_resource_id()
-                        .unwrap_or_default()
-                        .to_string(),
+                    resource_id: ResourceId::reported(
+                        cluster.db_cluster_resource_id().unwrap_or_default(),
+                    ),
                     iam_auth: cluster
                         .iam_database_authentication_enabled()
                         .unwrap_or(false),
@@ -443,7 +442,7 @@ impl Aws {
                 let resource = Resource {
                     kind: ResourceKind::Proxy,
                     id: proxy.db_proxy_name().unwrap_or_default().to_string(),
-                    resource_id: arn.rsplit(':').next().unwrap_or_default().to_string(),
+                    resource_id: ResourceId::reported(arn.rsplit(':').next().unwrap_or_default()),
                     iam_auth,
                     port: if family.contains("postgres") {
                         5432

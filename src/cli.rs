@@ -278,7 +278,7 @@ pub struct ProxyArgs {
     /// On SIGTERM or SIGINT, stop accepting and wait this long for open connections to end
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub max_sigterm_delay: humantime::Duration,
-    /// Serve /startup, /liveness and /readiness over HTTP on this address
+    /// Serve /startup, /liveness, /readiness and /metrics (Prometheus) over HTTP on this address
     #[arg(long, value_name = "ADDR:PORT")]
     pub health_check: Option<std::net::SocketAddr>,
     /// Also accept POST /quitquitquit on the health-check address: shut down as on SIGTERM
@@ -293,6 +293,12 @@ pub struct ProxyArgs {
     /// How TLS to a PostgreSQL server starts
     #[arg(long, value_enum, default_value_t = SslNegotiation::Postgres)]
     pub sslnegotiation: SslNegotiation,
+    /// PostgreSQL: close a server connection kept for the next client after this long unused
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub server_idle_timeout: humantime::Duration,
+    /// PostgreSQL: open a server connection for every client, never keep one for the next
+    #[arg(long, conflicts_with = "server_idle_timeout")]
+    pub no_server_reuse: bool,
 }
 
 #[derive(Debug, Args)]

@@ -25,84 +25,8 @@ pub use crate::values::{Engine, Wire};
 /// A token's life when none is configured: RDS's fixed 15 minutes, DSQL's default.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = crate::values::TOKEN_LIFETIME;
 
-/// Where a client finds the certificates it verifies the server with: decided once, on the
-/// connection, beside how far it verifies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrustAnchors {
-    /// A CA bundle file: the connection's `ca_bundle`, else the RDS global bundle.
-    Bundle(PathBuf),
-    /// The operating system's trust store: Aurora DSQL's certificates are publicly trusted.
-    System,
-}
-
-/// The OS trust store as one file, for clients that take a path (libpq before 16, JDBC):
-/// `SSL_CERT_FILE` when set (OpenSSL's own override of its default store, which libpq's
-/// `sslrootcert=system` reads too), else the first bundle the platform keeps.
-pub fn system_bundle() -> Option<PathBuf> {
-    const BUNDLES: &[&str] = &[
-        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo
-        "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL, Amazon Linux
-        "/etc/ssl/cert.pem",                  // macOS, Alpine, the BSDs
-        "/etc/ssl/ca-bundle.pem",             // openSUSE
-    ];
-    let from_env = std::env::var_os("SSL_CERT_FILE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    from_env
-        .into_iter()
-        .chain(BUNDLES.iter().map(PathBuf::from))
-        .find(|path| path.is_file())
-}
-
-/// How far a client can verify the server: decided once, on the connection, and followed by
-/// every client set-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verification {
-    /// The CA and the endpoint's name (libpq `verify-full`, MySQL `VERIFY_IDENTITY`).
-    Full,
-    /// The CA only: the client dials a tunnel and has no way to check the endpoint's name.
-    CaOnly,
-}
-
-impl Verification {
-    pub fn is_full(self) -> bool {
-        self == Verification::Full
-    }
-
-    /// libpq's and pgjdbc's `sslmode`.
-    pub fn sslmode(self) -> &'static str {
-        match self {
-            Verification::Full => "verify-full",
-            Verification::CaOnly => "verify-ca",
-        }
-    }
-
-    /// Oracle MySQL's `--ssl-mode` and Connector/J's `sslMode`.
-    pub fn mysql_ssl_mode(self) -> &'static str {
-        match self {
-            Verification::Full => "VERIFY_IDENTITY",
-            Verification::CaOnly => "VERIFY_CA",
-        }
-    }
-
-    /// DataGrip's own name for the mode, in its data source's `ssl-config`.
-    pub fn datagrip_mode(self) -> &'static str {
-        match self {
-            Verification::Full => "VERIFY_FULL",
-            Verification::CaOnly => "VERIFY_CA",
-        }
-    }
-}
-
-/// How a client reaches the server, which decides how far it can verify it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialing {
-    /// libpq: `host` names the endpoint while `hostaddr` is dialled (the tunnel), so the name
-    /// is sent (SNI) and checked whatever the address.
-    NameAndAddress,
-    /// Every other client: it sends and checks the name it dials.
-    AddressOnly,
-}
+pub use crate::tls_policy::{Dialing, TrustAnchors, Verification};
+pub use crate::trust_store::system_bundle;
 
 /// One database endpoint with everything needed to sign for it and to configure a client.
 /// Serialisable so that a large config's connections can be kept resolved (`cache::connection`).
@@ -129,6 +53,9 @@ pub struct Connection {
     pub tunnel: Option<Tunnel>,
     /// Where `rdsiam-helper proxy` listens for this connection on 127.0.0.1.
     pub local_port: Option<Port>,
+    /// The proxy's local password file (as `--local-password-file`), which
+    /// `setup --via-proxy` writes into the client's password store.
+    pub local_password_file: Option<PathBuf>,
     /// Whether an RDS endpoint name's region is used at all. False only for the AWS CLI
     /// drop-in, which must sign for exactly the region the AWS CLI would.
     pub region_from_host: bool,
@@ -361,6 +288,7 @@ struct RawConnection {
     tunnel: Option<Tunnel>,
     sso_login: Option<SsoLogin>,
     local_port: Option<Port>,
+    local_password_file: Option<FilePath>,
     verify: Option<bool>,
 }
 
@@ -450,12 +378,8 @@ pub fn default_path(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(xdg).join("rdsiam-helper").join("config.toml"));
     }
-    let base = if cfg!(windows) {
-        dirs::config_dir()
-    } else {
-        dirs::home_dir().map(|home| home.join(".config"))
-    };
-    base.map(|dir| dir.join("rdsiam-helper").join("config.toml"))
+    crate::platform::paths::config_base()
+        .map(|dir| dir.join("rdsiam-helper").join("config.toml"))
         .ok_or_else(|| {
             Error::failure("cannot find the home directory to locate config.toml")
                 .hint("set HOME, or point RDSIAM_HELPER_CONFIG at the file")
@@ -608,6 +532,7 @@ impl Config {
             tunnel: None,
             sso_login: self.defaults.sso_login.unwrap_or_default(),
             local_port: None,
+            local_password_file: None,
             verify: self.defaults.verify.unwrap_or(false),
         })
     }
@@ -927,6 +852,9 @@ impl ConfigFile<'_> {
             tunnel: raw.tunnel,
             sso_login: raw.sso_login.or(defaults.sso_login).unwrap_or_default(),
             local_port: raw.local_port,
+            local_password_file: raw
+                .local_password_file
+                .map(|p| expand_home(Path::new(p.as_str()))),
             verify: raw.verify.or(defaults.verify).unwrap_or(false),
         })
     }
@@ -1047,6 +975,7 @@ mod fuzz {
                 "refresh_before",
                 "tunnel",
                 "local_port",
+                "local_password_file",
                 "token_lifetime",
                 "dsql_action",
             ])

@@ -1,5 +1,6 @@
 //! aws-config glue: the only module that talks to the AWS SDK. Runs only on a cache miss.
 
+use crate::cache::{KeyRegion, Signer, SourceKey};
 use crate::clock;
 use crate::config::Connection;
 use crate::config::SESSION_NAME_TEMPLATE;
@@ -22,30 +23,24 @@ use aws_types::region::Region;
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-/// The region stand-in in a cache key when the AWS profile supplies the region. Reading the
-/// profile to find it would cost the hot path its speed.
-pub const PROFILE_REGION: &str = "(profile)";
-
 /// Who signs: the part of the cache key that tells credentials apart, computed from the
 /// environment alone (no AWS file is read on the hot path).
 ///
 /// A profile named in the config or on the command line wins over AWS_ACCESS_KEY_ID, as
 /// `aws --profile` does; with none named, the default chain's order applies.
-pub fn source_key(profile: Option<&str>) -> String {
+pub fn source_key(profile: Option<&str>) -> SourceKey {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut key = match (profile, var("AWS_ACCESS_KEY_ID")) {
-        (Some(profile), _) => format!("profile:{profile}"),
-        (None, Some(access_key_id)) => format!("env:{access_key_id}"),
-        (None, None) => format!(
-            "profile:{}",
-            var("AWS_PROFILE").unwrap_or_else(|| "default".into())
-        ),
+    let signer = match (profile, var("AWS_ACCESS_KEY_ID")) {
+        (Some(profile), _) => Signer::Profile(profile.to_string()),
+        (None, Some(access_key_id)) => Signer::AccessKey(access_key_id),
+        (None, None) => Signer::Profile(var("AWS_PROFILE").unwrap_or_else(|| "default".into())),
     };
     // The same profile name in another set of files, or the non-profile sources the default
     // chain falls through to, are other identities.
+    let mut settings = Vec::new();
     for name in ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"] {
         if let Some(value) = var(name) {
-            key.push_str(&format!("|{name}={value}"));
+            settings.push((name, value));
         }
     }
     if profile.is_none() {
@@ -55,21 +50,21 @@ pub fn source_key(profile: Option<&str>) -> String {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         ] {
             if let Some(value) = var(name) {
-                key.push_str(&format!("|{name}={value}"));
+                settings.push((name, value));
             }
         }
     }
-    key
+    SourceKey { signer, settings }
 }
 
 /// The region part of a cache key.
-pub fn region_key(region: Option<&str>) -> String {
+pub fn region_key(region: Option<&crate::values::Region>) -> KeyRegion {
     match region {
-        Some(region) => region.to_string(),
+        Some(region) => KeyRegion::Given(region.clone()),
         None => {
             match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
-                Ok(region) if !region.is_empty() => region,
-                _ => PROFILE_REGION.to_string(),
+                Ok(region) if !region.is_empty() => KeyRegion::Environment(region),
+                _ => KeyRegion::FromProfile,
             }
         }
     }

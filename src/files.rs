@@ -2,11 +2,11 @@
 //! before any content, fsync, and an atomic rename. Never a half-written file.
 
 use crate::error::{Error, Result};
+use crate::platform::{files, locking, privacy};
 use crate::secret::{Contents, Secret};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A merge takes milliseconds; a writer holding the lock longer than this is hung.
 const USER_FILE_LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -27,9 +27,7 @@ pub enum Written {
 /// merge must be quick and must not sign: tokens are issued before, so a slow credential
 /// source never holds the lock.
 ///
-/// The lock is on the file's folder, not the file: the file is replaced by a rename, so a lock
-/// on it would be on an inode that is gone, and a lock file beside it would litter the user's
-/// home. Nothing else takes `flock` on a home or project folder.
+/// The lock is for the file's folder, not on the file (`locking::folder_lock` says where).
 pub fn update(path: &Path, merge: impl FnOnce(&str) -> Result<Contents>) -> Result<Written> {
     let path = target(path)?;
     let dir = parent(&path);
@@ -111,27 +109,11 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// Whether an exclusive `flock` on `file` was taken within `wait`, trying again with a short,
-/// growing pause while another process holds it. `Err` is a failure to lock at all.
-pub fn lock_within(file: &std::fs::File, wait: Duration) -> std::io::Result<bool> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(2);
-    loop {
-        match fs4::FileExt::try_lock(file) {
-            Ok(()) => return Ok(true),
-            Err(fs4::TryLockError::WouldBlock) if started.elapsed() < wait => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(fs4::TryLockError::WouldBlock) => return Ok(false),
-            Err(fs4::TryLockError::Error(err)) => return Err(err),
-        }
-    }
-}
+pub use locking::lock_within;
 
-/// An exclusive `flock` on `dir`, released when the returned handle is dropped.
+/// An exclusive lock for writes in `dir`, released when the returned handle is dropped.
 fn lock_folder(dir: &Path, path: &Path) -> Result<std::fs::File> {
-    let folder = std::fs::File::open(dir).map_err(|e| Error::io("open the folder", dir, e))?;
+    let folder = locking::folder_lock(dir).map_err(|e| Error::io("open the folder", dir, e))?;
     match lock_within(&folder, USER_FILE_LOCK_WAIT) {
         Ok(true) => Ok(folder),
         Ok(false) => Err(Error::failure(format!(
@@ -154,35 +136,30 @@ pub fn replace(path: &Path, contents: &Contents) -> Result<Option<PathBuf>> {
     let dir = parent(&path);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
     let old = read_limited(&path)?;
-    let old_mode = std::fs::metadata(&path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777);
-    let mode = match (contents.is_secret(), old_mode) {
-        (true, Some(mode)) => mode & 0o700,
-        (true, None) => 0o600,
-        (false, Some(mode)) => mode,
-        (false, None) => 0o644,
-    };
+    let access =
+        privacy::replacement_access(contents.is_secret(), std::fs::metadata(&path).ok().as_ref());
     // The backup is written like the file itself: a `.bak` that is a symlink planted in a
     // cloned repository is replaced, never followed to overwrite what it points at.
     let backup = match old {
         Some(old) => {
             let backup = with_suffix(&path, ".bak");
-            write_atomically(&dir, &backup, &old, mode)?;
+            write_atomically(&dir, &backup, &old, access)?;
             Some(backup)
         }
         None => None,
     };
-    write_atomically(&dir, &path, contents.expose().as_bytes(), mode)?;
+    write_atomically(&dir, &path, contents.expose().as_bytes(), access)?;
     Ok(backup)
 }
 
-/// A temp file in `dir` created with `mode` before any content, fsync, rename onto `path`.
-fn write_atomically(dir: &Path, path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rdsiam-helper-")
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)
+/// A temp file in `dir` made with `access` before any content, fsync, rename onto `path`.
+fn write_atomically(
+    dir: &Path,
+    path: &Path,
+    contents: &[u8],
+    access: privacy::Access,
+) -> Result<()> {
+    let mut temp = privacy::temp_file_in(dir, ".rdsiam-helper-", access)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     temp.write_all(contents)
         .map_err(|e| Error::io("write", temp.path(), e))?;
@@ -236,12 +213,7 @@ pub const MAX_USER_FILE: u64 = 16 * 1024 * 1024;
 /// `MAX_USER_FILE` whatever the size said, for a file that grows while it is read.
 pub fn read_limited(path: &Path) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
+    let file = match files::open_nonblocking(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(Error::io("read", path, err)),
@@ -251,7 +223,7 @@ pub fn read_limited(path: &Path) -> Result<Option<Vec<u8>>> {
         return Err(Error::failure(format!(
             "{} is {}, not a regular file; refusing to read it",
             path.display(),
-            file_kind(&meta)
+            files::kind(&meta)
         ))
         .hint("replace it with a regular file, or point the command at one"));
     }
@@ -275,22 +247,6 @@ pub fn read_limited(path: &Path) -> Result<Option<Vec<u8>>> {
         return Err(too_long(bytes.len() as u64));
     }
     Ok(Some(bytes))
-}
-
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        "a folder"
-    } else if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// "2.5 MiB", "512 bytes".

@@ -2,7 +2,7 @@
 //! cache's lock. Everything the token commands, `exec`, `connect` and `refresh` share.
 
 pub use crate::cache::Issued;
-use crate::cache::{self, Cache, CacheKey, IdentityKey, Signed};
+use crate::cache::{self, Cache, CacheKey, IdentityKey, Signed, SignedFor};
 use crate::clock;
 use crate::config::{Connection, Engine, SESSION_NAME_TEMPLATE};
 use crate::credentials;
@@ -14,24 +14,23 @@ use std::time::{Duration, SystemTime};
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
     CacheKey {
-        host: connection.host.to_ascii_lowercase(),
-        port: connection.port.get(),
-        user: connection.user.to_string(),
-        region: credentials::region_key(connection.signing_region().as_deref()),
+        host: connection.host.clone(),
+        port: connection.port,
+        user: connection.user.clone(),
+        region: credentials::region_key(connection.signing_region().as_ref()),
         source: credentials::source_key(connection.aws_profile.as_deref()),
         signed_for: signed_for(connection),
     }
 }
 
 /// What a token is signed for beyond the key's endpoint and user: DSQL's action and lifetime.
-fn signed_for(connection: &Connection) -> String {
+fn signed_for(connection: &Connection) -> SignedFor {
     match connection.engine {
-        Engine::Dsql => format!(
-            "dsql:{}:{}",
-            connection.dsql_action().as_str(),
-            connection.token_lifetime.as_secs()
-        ),
-        Engine::Postgres | Engine::Mysql => String::new(),
+        Engine::Dsql => SignedFor::Dsql {
+            action: connection.dsql_action(),
+            lifetime: connection.token_lifetime,
+        },
+        Engine::Postgres | Engine::Mysql => SignedFor::Rds,
     }
 }
 
@@ -131,8 +130,9 @@ fn signing_user(
     }
     // Keyed by who signs, not by the connection: all connections signed with the same
     // credentials share the name.
+    let source = key.source.to_string();
     let identity = IdentityKey {
-        source: &key.source,
+        source: &source,
         access_key_id: resolved.credentials.access_key_id(),
     };
     if let Some(cache) = cache

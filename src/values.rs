@@ -543,6 +543,14 @@ impl FromStr for Database {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountId(String);
 
+impl AccountId {
+    /// The account as AWS reported it (STS GetCallerIdentity): the service's word, not a
+    /// user's, so it is not refused here.
+    pub fn reported(text: &str) -> AccountId {
+        AccountId(text.to_string())
+    }
+}
+
 impl FromStr for AccountId {
     type Err = ValueError;
 
@@ -563,6 +571,11 @@ impl FromStr for AccountId {
 pub struct ResourceId(String);
 
 impl ResourceId {
+    /// The id as RDS reported it (a DbiResourceId, DbClusterResourceId or proxy id).
+    pub fn reported(text: &str) -> ResourceId {
+        ResourceId(text.to_string())
+    }
+
     /// An Aurora DSQL cluster id: letters and digits only, as IAM writes it (lower case).
     pub fn dsql_cluster(&self) -> Option<String> {
         self.bytes()

@@ -34,10 +34,9 @@ pub fn check(connection: &Connection, key: &CacheKey, use_record: bool) -> Resul
         false => None,
     };
     let now = clock::now();
+    let source = key.source.to_string();
     if let Some(cache) = &cache
-        && cache
-            .verified_until(&key.source, &fingerprint, now)
-            .is_some()
+        && cache.verified_until(&source, &fingerprint, now).is_some()
     {
         return Ok(resolved);
     }
@@ -57,7 +56,7 @@ pub fn check(connection: &Connection, key: &CacheKey, use_record: bool) -> Resul
         .unwrap_or(now + WITHOUT_EXPIRY)
         .min(now + WITHOUT_EXPIRY * 12);
     if let Some(cache) = &cache {
-        cache.keep_verified(&key.source, &fingerprint, now, valid_until);
+        cache.keep_verified(&source, &fingerprint, now, valid_until);
     }
     Ok(resolved)
 }

@@ -6,7 +6,6 @@
 use super::folder::{Cache, default_dir, write_private};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The prefix `Cache::clear` knows, to sweep folders left by a SIGKILLed run.
@@ -52,11 +51,7 @@ fn private_dir() -> Result<tempfile::TempDir> {
         .chain(runtime)
         .chain([std::env::temp_dir()])
     {
-        match tempfile::Builder::new()
-            .prefix(PREFIX)
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir_in(&base)
-        {
+        match crate::platform::privacy::temp_dir_in(&base, PREFIX) {
             Ok(dir) => return Ok(dir),
             Err(err) => tried.push(format!(
                 "{}: {}",

@@ -6,36 +6,15 @@
 
 use super::folder::{Cache, read_private_json, stem, write_private_json};
 use crate::config::Connection;
+use crate::platform::files::{self, Stamp};
 use crate::report;
 use serde::{Deserialize, Serialize};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub(super) const EXTENSION: &str = "connection";
 const FORMAT_VERSION: u32 = 2;
 /// Below this size the file is parsed every time: it costs less than another file read.
 pub const WORTH_KEEPING: u64 = 16 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,7 +56,7 @@ impl Cache {
         let usable = entry.version == FORMAT_VERSION
             && entry.program == env!("CARGO_PKG_VERSION")
             && entry.config == config
-            && entry.stamp == Stamp::of(meta)
+            && entry.stamp == files::stamp(meta)
             && entry.connection.name().map(|n| n.as_str()) == Some(name);
         if usable {
             report::verbose(format_args!(
@@ -107,7 +86,7 @@ impl Cache {
             version: FORMAT_VERSION,
             program: env!("CARGO_PKG_VERSION").to_string(),
             config: config.to_path_buf(),
-            stamp: Stamp::of(meta),
+            stamp: files::stamp(meta),
             connection: connection.clone(),
         };
         let path = self.connection_path(config, name);

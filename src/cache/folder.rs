@@ -2,12 +2,11 @@
 //! kind of file in it is read, written and named. Nothing here knows what a file holds.
 
 use crate::error::{Error, Result};
+use crate::platform::{files, privacy};
 use crate::report;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,13 +23,42 @@ pub const LOCK_WAIT_VARIABLE: &str = "RDSIAM_HELPER_LOCK_TIMEOUT";
 /// ended by a NUL so that no two lists of parts run together. `Cache::clear` recognises
 /// exactly these stems.
 pub(super) fn stem(parts: &[&str]) -> String {
-    let mut hash = Sha256::new();
+    let mut stem = Stem::default();
     for part in parts {
-        hash.update(part.as_bytes());
-        hash.update([0]);
+        stem.part(part);
     }
-    let digest = hash.finalize();
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    stem.finish()
+}
+
+/// `stem`, fed part by part as each renders (no string is built for a typed part).
+#[derive(Default)]
+pub(super) struct Stem(Sha256);
+
+impl Stem {
+    pub(super) fn part(&mut self, part: &(impl std::fmt::Display + ?Sized)) {
+        use std::fmt::Write as _;
+        // Writing into a hash cannot fail.
+        let _ = write!(self, "{part}");
+        self.0.update([0]);
+    }
+
+    pub(super) fn finish(self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = self.0.finalize();
+        let mut out = String::with_capacity(32);
+        for b in digest.iter().take(16) {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
+}
+
+impl std::fmt::Write for Stem {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        self.0.update(piece.as_bytes());
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -42,17 +70,15 @@ pub struct Cache {
     writable: bool,
 }
 
-/// `$RDSIAM_HELPER_CACHE_DIR`, else the platform cache folder + `rdsiam-helper`.
+/// `$RDSIAM_HELPER_CACHE_DIR`, else the platform's (`platform::paths::cache_dir`).
 pub fn default_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("RDSIAM_HELPER_CACHE_DIR").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    dirs::cache_dir()
-        .map(|d| d.join("rdsiam-helper"))
-        .ok_or_else(|| {
-            Error::failure("cannot find a cache folder (no HOME?)")
-                .hint("set HOME, or RDSIAM_HELPER_CACHE_DIR")
-        })
+    crate::platform::paths::cache_dir().ok_or_else(|| {
+        Error::failure("cannot find a cache folder (no HOME?)")
+            .hint("set HOME, or RDSIAM_HELPER_CACHE_DIR")
+    })
 }
 
 /// Whether `dir` is the folder RDSIAM_HELPER_CACHE_DIR names.
@@ -61,15 +87,11 @@ fn named_by_user(dir: &Path) -> bool {
 }
 
 impl Cache {
-    /// Opens (creating it 0700 if needed) the cache folder. A folder that others could write to
-    /// is refused: someone could plant a token file there.
+    /// Opens (creating it private if needed) the cache folder. A folder that others could
+    /// write to is refused: someone could plant a token file there.
     pub fn open(dir: PathBuf) -> Result<Cache> {
         crate::files::require_home_for(&dir)?;
-        if let Err(err) = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-        {
+        if let Err(err) = privacy::create_dir(&dir) {
             report::warn(format_args!(
                 "cannot create the cache folder {}: {}; signing without a cache",
                 dir.display(),
@@ -89,22 +111,9 @@ impl Cache {
                 dir.display()
             )));
         }
-        if meta.mode() & 0o022 != 0 {
-            return Err(Error::failure(format!(
-                "the cache folder {} is writable by other users (mode {:o}); refusing to use it",
-                dir.display(),
-                meta.mode() & 0o7777
-            ))
-            .hint(format!(
-                "run `chmod 700 {}`, or set RDSIAM_HELPER_CACHE_DIR to a private folder",
-                dir.display()
-            )));
-        }
-        if meta.mode() & 0o077 != 0 && !named_by_user(&dir) {
-            // Our own folder, merely readable by others: tighten it rather than refuse. A
-            // folder the user named is theirs: used as it is (every file in it is 0600).
-            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-        }
+        // Our own folder, merely readable by others, is tightened rather than refused. A
+        // folder the user named is theirs: used as it is (every file in it is private).
+        privacy::check_dir(&dir, &meta, !named_by_user(&dir))?;
         // No write probe here: a hit needs none, and on a miss a folder that is read-only or
         // full shows itself at the lock file or the write, which then warn and sign anyway.
         Ok(Cache {
@@ -153,11 +162,7 @@ pub(super) fn read_private_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     max_len: u64,
 ) -> Result<Option<T>> {
-    let mut file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
+    let mut file = match files::open_no_follow(path) {
         Ok(file) => file,
         Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
         Err(err) if is_symlink_error(&err) => return Err(symlink_error(path)),
@@ -169,7 +174,7 @@ pub(super) fn read_private_json<T: serde::de::DeserializeOwned>(
     check_owner(&meta, path, "cache file")?;
     // A FIFO or device in place of the file would block or stream forever. Ours are 0600: a
     // file others could read or write was not written by us, so it is not trusted.
-    if !meta.is_file() || meta.len() > max_len || meta.mode() & 0o077 != 0 {
+    if !meta.is_file() || meta.len() > max_len || !privacy::is_private_file(&meta, path) {
         return Ok(None);
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -192,8 +197,8 @@ pub(super) fn write_private_json<T: Serialize>(
 
 /// The one private write of the folder: a 0600 temp file in `dir`, fsync, rename onto `path`.
 pub(super) fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // tempfile creates the file 0600 before any content is written.
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    // Private before any content is written.
+    let mut temp = privacy::temp_file_in(dir, ".tmp-", privacy::Access::PRIVATE)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     // rename replaces a symlink or a foreign file at `path` itself, never what it points to.
@@ -202,7 +207,7 @@ pub(super) fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::R
 }
 
 pub(super) fn is_symlink_error(err: &std::io::Error) -> bool {
-    err.raw_os_error() == Some(libc::ELOOP)
+    files::is_link_error(err)
 }
 
 pub(super) fn symlink_error(path: &Path) -> Error {
@@ -217,17 +222,7 @@ pub(super) fn symlink_error(path: &Path) -> Error {
 }
 
 pub(super) fn check_owner(meta: &std::fs::Metadata, path: &Path, what: &str) -> Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(Error::failure(format!(
-            "the {what} {} belongs to user id {}, not to you (uid {me}); refusing to use it",
-            path.display(),
-            meta.uid()
-        ))
-        .hint("point RDSIAM_HELPER_CACHE_DIR at a folder of your own"));
-    }
-    Ok(())
+    privacy::check_owner(meta, path, what)
 }
 
 fn is_kind(path: &Path, extension: &str) -> bool {

@@ -1,4 +1,4 @@
-//! The private cache folder and every kind of file in it: tokens (`token`), `{session_name}`
+//! The private cache folder and every kind of file in it: tokens (`token`, keyed by `key`), `{session_name}`
 //! names (`identity`), client option files (`client`) and the locks beside tokens. One owner:
 //! other modules ask this one and never reach into the folder.
 
@@ -6,6 +6,7 @@ mod client;
 mod connection;
 mod folder;
 mod identity;
+mod key;
 mod token;
 mod verified;
 
@@ -13,7 +14,8 @@ pub use client::OptionFile;
 pub use connection::stamp_if_large;
 pub use folder::{Cache, default_dir};
 pub use identity::IdentityKey;
-pub use token::{CacheKey, Issued, Signed};
+pub use key::{CacheKey, KeyRegion, SignedFor, Signer, SourceKey};
+pub use token::{Issued, Signed};
 pub use verified::credential_fingerprint;
 
 use crate::error::{Error, Result};

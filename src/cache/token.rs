@@ -4,16 +4,16 @@
 
 use super::folder::{
     CLOCK_SKEW, Cache, LOCK_WAIT_VARIABLE, check_owner, is_symlink_error, lock_wait,
-    read_private_json, remove_if_present, stem, symlink_error, write_private_json,
+    read_private_json, remove_if_present, symlink_error, write_private_json,
 };
+use super::key::{CacheKey, renders_as};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{TOKEN_EXPIRES_IN, Token};
 use crate::values::MAX_DSQL_TOKEN_LIFETIME;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -22,34 +22,6 @@ pub(super) const EXTENSION: &str = "json";
 pub(super) const LOCK_EXTENSION: &str = "lock";
 
 const FORMAT_VERSION: u32 = 1;
-
-/// Everything that changes the token or who signs it. Two AWS profiles never share a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheKey {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    /// The region, or `(profile)` when it comes from the AWS profile.
-    pub region: String,
-    /// `profile:NAME` or `env:ACCESS_KEY_ID`, plus what else selects the credentials.
-    pub source: String,
-    /// What else the token is signed for: empty for RDS; for DSQL its action and lifetime
-    /// (`dsql:DbConnectAdmin:900`), so changing either signs anew.
-    pub signed_for: String,
-}
-
-impl CacheKey {
-    pub fn file_stem(&self) -> String {
-        let host = self.host.to_ascii_lowercase();
-        let port = self.port.to_string();
-        let mut parts = vec![&host, &port, &self.user, &self.region, &self.source];
-        // RDS keys hash as they always have, so an upgrade keeps their cached tokens.
-        if !self.signed_for.is_empty() {
-            parts.push(&self.signed_for);
-        }
-        stem(&parts.iter().map(|p| p.as_str()).collect::<Vec<_>>())
-    }
-}
 
 /// One cache file. `valid_until` is `min(signed_at + lifetime, credential expiry)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,16 +115,16 @@ impl Record {
         Record {
             version: FORMAT_VERSION,
             connection,
-            host: key.host.to_ascii_lowercase(),
-            port: key.port,
-            user: key.user.clone(),
+            host: key.host_text(),
+            port: key.port.get(),
+            user: key.user.to_string(),
             signed_user: signed.user,
-            region: key.region.clone(),
+            region: key.region.to_string(),
             signed_region: signed.region,
-            source: key.source.clone(),
+            source: key.source.to_string(),
             signed_at: clock::unix_seconds(signed.at),
             valid_until: clock::unix_seconds(signed.valid_until),
-            signed_for: key.signed_for.clone(),
+            signed_for: key.signed_for.to_string(),
             lifetime: signed.lifetime.as_secs(),
             token: signed.token,
         }
@@ -197,12 +169,15 @@ impl Record {
 
     fn matches(&self, key: &CacheKey) -> bool {
         self.version == FORMAT_VERSION
-            && self.host == key.host.to_ascii_lowercase()
-            && self.port == key.port
-            && self.user == key.user
-            && self.region == key.region
-            && self.source == key.source
-            && self.signed_for == key.signed_for
+            && self
+                .host
+                .bytes()
+                .eq(key.host.bytes().map(|b| b.to_ascii_lowercase()))
+            && self.port == key.port.get()
+            && self.user == key.user.as_str()
+            && renders_as(&key.region, &self.region)
+            && renders_as(&key.source, &self.source)
+            && renders_as(&key.signed_for, &self.signed_for)
             && !self.token.expose().is_empty()
     }
 }
@@ -302,15 +277,7 @@ impl Cache {
     /// The key's exclusive lock, waited on for a bounded time. `None` when no lock file can be
     /// made (a read-only folder): signing goes on without the cache.
     fn lock(&self, path: &Path) -> Result<Option<File>> {
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-        {
+        let file = match crate::platform::files::open_lock_file(path) {
             Ok(file) => file,
             Err(err) if is_symlink_error(&err) => return Err(symlink_error(path)),
             Err(err) => {
@@ -391,16 +358,27 @@ fn read_entry(path: &Path) -> Result<Option<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::folder::stem;
     use std::os::unix::fs::PermissionsExt;
+
+    use crate::cache::key::{KeyRegion, SignedFor, Signer, SourceKey};
+    use crate::values::DsqlAction;
+
+    fn profile(name: &str) -> SourceKey {
+        SourceKey {
+            signer: Signer::Profile(name.into()),
+            settings: Vec::new(),
+        }
+    }
 
     fn key() -> CacheKey {
         CacheKey {
-            host: "Db.Example.COM".into(),
-            port: 5432,
-            user: "jane".into(),
-            region: "us-east-1".into(),
-            source: "profile:a".into(),
-            signed_for: String::new(),
+            host: "Db.Example.COM".parse().unwrap(),
+            port: "5432".parse().unwrap(),
+            user: "jane".parse().unwrap(),
+            region: KeyRegion::Given("us-east-1".parse().unwrap()),
+            source: profile("a"),
+            signed_for: SignedFor::Rds,
         }
     }
 
@@ -410,8 +388,8 @@ mod tests {
             None,
             Signed {
                 token: Token::new("tok".into()),
-                user: key.user.clone(),
-                region: key.region.clone(),
+                user: key.user.to_string(),
+                region: key.region.to_string(),
                 at: clock::from_unix_seconds(signed_at),
                 valid_until: clock::from_unix_seconds(valid_until),
                 lifetime: TOKEN_EXPIRES_IN,
@@ -439,22 +417,37 @@ mod tests {
             key().file_stem(),
             stem(&["db.example.com", "5432", "jane", "us-east-1", "profile:a"])
         );
-        let dsql = |signed_for: &str| CacheKey {
-            signed_for: signed_for.into(),
+        let dsql = |action, secs| CacheKey {
+            signed_for: SignedFor::Dsql {
+                action,
+                lifetime: Duration::from_secs(secs),
+            },
             ..key()
         };
+        // And a DSQL key's stem as it was when its part was the string `dsql:ACTION:SECONDS`.
+        assert_eq!(
+            dsql(DsqlAction::DbConnectAdmin, 900).file_stem(),
+            stem(&[
+                "db.example.com",
+                "5432",
+                "jane",
+                "us-east-1",
+                "profile:a",
+                "dsql:DbConnectAdmin:900"
+            ])
+        );
         let stems = [
             key().file_stem(),
-            dsql("dsql:DbConnect:900").file_stem(),
-            dsql("dsql:DbConnectAdmin:900").file_stem(),
-            dsql("dsql:DbConnect:3600").file_stem(),
+            dsql(DsqlAction::DbConnect, 900).file_stem(),
+            dsql(DsqlAction::DbConnectAdmin, 900).file_stem(),
+            dsql(DsqlAction::DbConnect, 3600).file_stem(),
         ];
         for (i, a) in stems.iter().enumerate() {
             for b in &stems[i + 1..] {
                 assert_ne!(a, b);
             }
         }
-        assert!(!entry(&key(), 1000, 1900).matches(&dsql("dsql:DbConnect:900")));
+        assert!(!entry(&key(), 1000, 1900).matches(&dsql(DsqlAction::DbConnect, 900)));
     }
 
     #[test]
@@ -472,11 +465,11 @@ mod tests {
     fn keys_differ_by_profile_and_ignore_host_case() {
         let a = key();
         let b = CacheKey {
-            source: "profile:b".into(),
+            source: profile("b"),
             ..key()
         };
         let lower = CacheKey {
-            host: "db.example.com".into(),
+            host: "db.example.com".parse().unwrap(),
             ..key()
         };
         assert_ne!(a.file_stem(), b.file_stem());
@@ -528,11 +521,18 @@ mod tests {
         let e = entry(&key(), 1000, 1900);
         assert!(e.matches(&key()));
         assert!(!e.matches(&CacheKey {
-            port: 5433,
+            port: "5433".parse().unwrap(),
             ..key()
         }));
         assert!(!e.matches(&CacheKey {
-            source: "env:AKID".into(),
+            source: SourceKey {
+                signer: Signer::AccessKey("AKID".into()),
+                settings: Vec::new(),
+            },
+            ..key()
+        }));
+        assert!(!e.matches(&CacheKey {
+            region: KeyRegion::FromProfile,
             ..key()
         }));
     }

@@ -4,6 +4,7 @@
 pub mod datagrip;
 pub mod dbeaver;
 pub mod ini;
+pub mod launch;
 pub mod libpq;
 pub mod mysql;
 pub mod pgadmin;
@@ -102,14 +103,15 @@ impl HelperCommand {
         let exe = invoked_path()?;
         let config = std::path::absolute(config_path)
             .map_err(|e| Error::io("find the absolute path of", config_path, e))?;
-        let home_default = dirs::home_dir().map(|h| h.join(".config/rdsiam-helper/config.toml"));
+        let home_default = crate::platform::paths::config_base()
+            .map(|base| base.join("rdsiam-helper").join("config.toml"));
         Ok(HelperCommand {
             exe,
             config: (home_default.as_deref() != Some(config.as_path())).then_some(config),
         })
     }
 
-    /// The command line for `args`, ready for `sh -c`.
+    /// The command line for `args`, ready for `sh -c` (on Windows, for `cmd.exe`).
     pub fn line(&self, args: &[&str]) -> String {
         let mut words = vec![shell_quote(&self.exe.display().to_string())];
         if let Some(config) = &self.config {
@@ -130,10 +132,9 @@ impl HelperCommand {
     }
 }
 
+/// `text` as one word for this platform's shell (`sh`, or `cmd.exe` on Windows).
 pub fn shell_quote(text: &str) -> String {
-    shlex::try_quote(text)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| text.to_string())
+    crate::platform::quoting::quote(text)
 }
 
 /// This program as the user reaches it: the path they ran, or found on PATH, when it leads to
@@ -141,7 +142,7 @@ pub fn shell_quote(text: &str) -> String {
 /// versioned folder that the next upgrade removes, with every GUI's password command in it.
 fn invoked_path() -> Result<PathBuf> {
     let real = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
+        .and_then(dunce::canonicalize)
         .map_err(|e| Error::failure("cannot find this program's own path").caused_by(e))?;
     let Some(arg0) = std::env::args_os().next().map(PathBuf::from) else {
         return Ok(real);
@@ -157,7 +158,7 @@ fn invoked_path() -> Result<PathBuf> {
     Ok(candidates
         .into_iter()
         .find(|candidate| {
-            candidate.is_absolute() && candidate.canonicalize().ok().as_ref() == Some(&real)
+            candidate.is_absolute() && dunce::canonicalize(candidate).ok().as_ref() == Some(&real)
         })
         .unwrap_or(real))
 }

@@ -40,8 +40,9 @@ pub fn detect(client: &Path) -> Result<Flavour> {
 pub fn find_client() -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for name in ["mysql", "mariadb"] {
+        let name = format!("{name}{}", std::env::consts::EXE_SUFFIX);
         if let Some(found) = std::env::split_paths(&path)
-            .map(|d| d.join(name))
+            .map(|d| d.join(&name))
             .find(|p| p.is_file())
         {
             return Ok(found);
@@ -375,17 +376,61 @@ fn via_proxy_plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
             ("loose-skip-ssl", "1".to_string()),
         ],
     });
+    let password = via_proxy::local_password(request.connection)?;
+    let said = match &password {
+        Some(password) => {
+            options.push(("password", option_value(password.secret().expose())));
+            "the proxy's local password is in the group"
+        }
+        None => "no password",
+    };
     let notes = vec![
-        format!("connect with `mysql --defaults-group-suffix=_{name}` (no password)"),
+        format!("connect with `mysql --defaults-group-suffix=_{name}` ({said})"),
         via_proxy::start_note(request),
     ];
     let file = request.destination.file(default_path)?;
     let sections = groups(name, &options, request.connection);
-    Ok(ini::plan(file, ini::Dialect::MySql, sections, notes))
+    let plan = ini::plan(file, ini::Dialect::MySql, sections, notes);
+    Ok(match password {
+        Some(_) => via_proxy::secret_plan(plan),
+        None => plan,
+    })
+}
+
+/// A value as an option file reads it back whole. MariaDB's and MySQL's readers end a value at
+/// `#` (a comment), strip one pair of quotes and unescape backslashes, and trim spaces, so a
+/// value holding any of these goes in double quotes with `\\` and `"` escaped.
+fn option_value(value: &str) -> String {
+    let plain =
+        !value.is_empty() && value.trim() == value && !value.contains(['#', ';', '\'', '"', '\\']);
+    if plain {
+        return value.to_string();
+    }
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn option_values_are_quoted_only_when_an_option_file_would_cut_them() {
+        use super::option_value;
+        assert_eq!(option_value("Xk3_-9aZ"), "Xk3_-9aZ");
+        assert_eq!(option_value("pa ss"), "pa ss");
+        assert_eq!(option_value(r#"pa ss#wo"rd\x"#), r#""pa ss#wo\"rd\\x""#);
+        assert_eq!(option_value(" lead"), "\" lead\"");
+        assert_eq!(option_value("it's;"), "\"it's;\"");
+        assert_eq!(option_value(""), "\"\"");
+    }
+
     use super::*;
 
     #[test]

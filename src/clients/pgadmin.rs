@@ -175,7 +175,10 @@ fn via_proxy_plan(request: &Request<'_>) -> Result<Plan<'static>> {
     let text = serde_json::to_string_pretty(&entry).expect("JSON") + "\n";
     Ok(Plan {
         print: Some(text.into()),
-        notes: vec![via_proxy::start_note(request)],
+        notes: via_proxy::password_note(request.connection)
+            .into_iter()
+            .chain([via_proxy::start_note(request)])
+            .collect(),
         ..Plan::default()
     })
 }

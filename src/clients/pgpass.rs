@@ -15,18 +15,23 @@ use crate::values::{DbUser, Wire};
 use std::path::{Path, PathBuf};
 
 const MARKER: &str = "# rdsiam-helper:";
+/// The marker of a line for the proxy's local password (not a token: never refreshed).
+const PROXY_MARKER: &str = "# rdsiam-helper proxy:";
 
 /// In every IAM token and never in a password a person picks: what tells our lines apart.
 const SIGNATURE: &str = "X-Amz-Signature=";
 
-/// `$PGPASSFILE`, else `~/.pgpass`, where libpq looks.
+/// `$PGPASSFILE`, else the per-user password file where libpq looks.
 pub fn default_path() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("PGPASSFILE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    dirs::home_dir()
-        .map(|h| h.join(".pgpass"))
-        .ok_or_else(|| Error::failure("cannot find the home directory for ~/.pgpass"))
+    crate::platform::paths::pgpass().ok_or_else(|| {
+        Error::failure(format!(
+            "cannot find the home directory for {}",
+            crate::platform::paths::PGPASS_SHOWN
+        ))
+    })
 }
 
 /// libpq splits on unescaped `:` and unescapes `\`; a token has `:` after the host.
@@ -144,8 +149,9 @@ fn plan<'a>(request: &Request<'a>, token: &Token) -> Result<Plan<'a>> {
             Ok(merge_placed(existing, &edit_path, name, &text))
         })],
         notes: vec![format!(
-            "the token there lasts {}; keep it fresh by running `{refresh}` on a timer (see integrations/systemd or integrations/launchd)",
-            humantime::format_duration(request.connection.token_lifetime)
+            "the token there lasts {}; {}",
+            humantime::format_duration(request.connection.token_lifetime),
+            crate::platform::timer::refresh_note(&refresh)
         )],
         ..Plan::default()
     })
@@ -470,16 +476,64 @@ pub fn merge_placed(text: &str, path: &Path, name: &str, entry: &Secret) -> crat
     }
 }
 
-/// `.pgpass`: nothing, since the proxy asks for no password.
+/// `.pgpass`: a line for the proxy's address with its local password, when the connection
+/// names the proxy's local password file; otherwise the proxy asks for no password.
 fn via_proxy_plan(request: &Request<'_>) -> Result<Plan<'static>> {
     let port = via_proxy::local_port(request.connection, request.name)?;
-    Err(Error::usage(
-        "through the proxy no password is asked for, so .pgpass needs no line",
-    )
-    .hint(format!(
-        "connect to host={PROXY_HOST} port={port} sslmode=disable, or run `setup pgservice {} --via-proxy`",
-        request.name
-    )))
+    let Some(password) = via_proxy::local_password(request.connection)? else {
+        return Err(Error::usage(
+            "through the proxy no password is asked for, so .pgpass needs no line",
+        )
+        .hint(format!(
+            "connect to host={PROXY_HOST} port={port} sslmode=disable, or run `setup pgservice {} --via-proxy`; with local_password_file set for the connection, this writes the proxy's password",
+            request.name
+        )));
+    };
+    let name = request.name;
+    let marker = format!("{PROXY_MARKER} {name} ");
+    let login = format!("{PROXY_HOST}:{port}:*:{}:", escape(request.user));
+    let escaped_password = escaped(password.secret().expose());
+    let header = format!(
+        "{marker}(the proxy's local password, from {})\n",
+        password.path.display()
+    );
+    let mut parts = vec![header.as_str(), login.as_str()];
+    parts.extend(&escaped_password);
+    parts.push("\n");
+    let entry = Secret::concat(&parts);
+    let notes = vec![via_proxy::start_note(request)];
+    let Some(path) = request.destination.file(default_path)? else {
+        return Ok(Plan {
+            print: Some(entry.into()),
+            notes,
+            ..Plan::default()
+        });
+    };
+    let edit_path = path.clone();
+    Ok(Plan {
+        edits: vec![Edit::new(path, move |existing| {
+            validate(existing, &edit_path)?;
+            Ok(crate::clients::Merged {
+                text: merge_local_password(existing, &marker, &login, &entry).into(),
+                notes: Vec::new(),
+            })
+        })],
+        notes,
+        ..Plan::default()
+    })
+}
+
+/// `text` with the proxy's line for this login first (libpq takes the first line that
+/// matches, and this one matches only the proxy's own address and port), replacing any earlier
+/// line of ours or anyone's for the same login. Its marker is not `MARKER`, so `refresh`
+/// never takes it for a token line to rewrite.
+fn merge_local_password(text: &str, marker: &str, login: &str, entry: &Secret) -> Secret {
+    let mut parts = vec![entry.expose()];
+    parts.extend(
+        text.split_inclusive('\n')
+            .filter(|line| !line.starts_with(marker) && !line.starts_with(login)),
+    );
+    Secret::concat(&parts)
 }
 
 #[cfg(test)]

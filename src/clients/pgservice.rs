@@ -9,14 +9,17 @@ use crate::config::{Connection, Wire};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
-/// `$PGSERVICEFILE`, else `~/.pg_service.conf`, where libpq looks.
+/// `$PGSERVICEFILE`, else the per-user service file where libpq looks.
 pub fn default_path() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("PGSERVICEFILE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    dirs::home_dir()
-        .map(|h| h.join(".pg_service.conf"))
-        .ok_or_else(|| Error::failure("cannot find the home directory for ~/.pg_service.conf"))
+    crate::platform::paths::pg_service().ok_or_else(|| {
+        Error::failure(format!(
+            "cannot find the home directory for {}",
+            crate::platform::paths::PG_SERVICE_SHOWN
+        ))
+    })
 }
 
 /// `libpq_major`: the libpq that will read the file, for the system trust store's spelling.
@@ -79,7 +82,12 @@ fn via_proxy_plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
     let text = ini::render_section(name, &via_proxy::libpq_params(request, port));
     let notes = vec![
-        format!("`psql service={name}` now goes through the proxy, with no password"),
+        match request.connection.local_password_file {
+            Some(_) => format!(
+                "`psql service={name}` now goes through the proxy; its local password goes in .pgpass: `setup pgpass {name} --via-proxy --write`"
+            ),
+            None => format!("`psql service={name}` now goes through the proxy, with no password"),
+        },
         via_proxy::start_note(request),
     ];
     service(request, text, notes)

@@ -3,9 +3,11 @@
 //! loopback (the proxy does verify-full toward the server). Each client's own file plans its
 //! proxy variant with the helpers here; the JDBC clients share theirs.
 
-use crate::clients::{Destination, Plan, Request};
+use crate::clients::{Destination, Merged, Plan, Request};
 use crate::config::Connection;
 use crate::error::{Error, Result};
+use crate::proxy::access::LocalPassword;
+use crate::secret::{Contents, Secret};
 use crate::values::{Port, Wire};
 
 pub const PROXY_HOST: &str = "127.0.0.1";
@@ -19,6 +21,45 @@ pub fn local_port(connection: &Connection, name: &str) -> Result<u16> {
         .hint(format!(
             "set `local_port = 15432` (a free port) in [connections.{name}] of the config file"
         ))
+    })
+}
+
+/// The proxy's local password, when the connection names its file (`local_password_file`):
+/// read, or written as the proxy would write it (0600), so setup and the proxy can run in
+/// either order.
+pub fn local_password(connection: &Connection) -> Result<Option<LocalPassword>> {
+    let Some(path) = &connection.local_password_file else {
+        return Ok(None);
+    };
+    Ok(Some(LocalPassword::load_or_create(path)?.0))
+}
+
+/// A plan whose text holds the local password: printed and written as a secret (0600).
+pub fn secret_plan(mut plan: Plan<'_>) -> Plan<'_> {
+    plan.print = plan.print.map(|print| match print {
+        Contents::Plain(text) => Contents::Secret(Secret::new(text)),
+        secret => secret,
+    });
+    for edit in &mut plan.edits {
+        let merge = std::mem::replace(&mut edit.merge, Box::new(|_| unreachable!()));
+        edit.merge = Box::new(move |existing| {
+            let merged = merge(existing)?;
+            Ok(Merged {
+                text: Contents::Secret(Secret::new(merged.text.expose().to_string())),
+                notes: merged.notes,
+            })
+        });
+    }
+    plan
+}
+
+/// Where a GUI's password comes from when the proxy asks for one: the file, never its content.
+pub fn password_note(connection: &Connection) -> Option<String> {
+    connection.local_password_file.as_ref().map(|path| {
+        format!(
+            "the proxy asks for its local password: paste the first line of {} into the client's password field and save it",
+            path.display()
+        )
     })
 }
 
@@ -62,8 +103,16 @@ fn jdbc_url(connection: &Connection, port: u16) -> String {
 }
 
 pub fn fields(request: &Request<'_>, port: u16, extra: &str) -> String {
+    // The password itself is not printed: the person pastes it from the file.
+    let password = match &request.connection.local_password_file {
+        Some(path) => format!(
+            "the proxy's local password: paste the first line of {} (save it in the client)",
+            path.display()
+        ),
+        None => "(empty; the proxy signs in)".to_string(),
+    };
     format!(
-        "  Host:      {PROXY_HOST}\n  Port:      {port}\n  User:      {}\n  Password:  (empty; the proxy signs in)\n  Database:  {}\n  SSL:       disable (loopback; the proxy verifies the server)\n{extra}",
+        "  Host:      {PROXY_HOST}\n  Port:      {port}\n  User:      {}\n  Password:  {password}\n  Database:  {}\n  SSL:       disable (loopback; the proxy verifies the server)\n{extra}",
         request.user,
         request.connection.database_or_default(),
     )

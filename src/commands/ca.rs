@@ -42,8 +42,7 @@ pub fn install(url: Option<&str>, path: Option<&Path>) -> Result<i32> {
     })?;
     files::replace(&path, &Contents::Plain(text))?;
     // A CA bundle is public; clients run by other users (a service) may need to read it.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+    crate::platform::privacy::make_public(&path)
         .map_err(|e| Error::io("set the mode of", &path, e))?;
     eprintln!(
         "rdsiam-helper: wrote {} ({} certificates)",

@@ -6,7 +6,7 @@ use crate::cli::{DoctorArgs, OutputFormat};
 use crate::clients::HelperCommand;
 use crate::commands::print;
 use crate::config::{Config, Engine, Named};
-use crate::doctor::{self, Check, Section};
+use crate::doctor::{self, Check, CheckId, Section};
 use crate::error::{Error, Result};
 use std::io::Read as _;
 
@@ -62,14 +62,15 @@ fn connection(named: Named<'_>, command: &HelperCommand) -> Section {
     section.checks.extend(doctor::tunnel::check(connection));
     match resolved.map(|r| Aws::from_resolved(&r, connection.aws_profile.as_ref())) {
         Some(Ok(aws)) => section.checks.extend(online(&aws, named, command)),
-        Some(Err(err)) => {
-            section
-                .checks
-                .push(Check::from_error("caller", doctor::Status::Fail, err))
-        }
-        None => section
-            .checks
-            .push(Check::skip("aws", "no AWS checks without credentials")),
+        Some(Err(err)) => section.checks.push(Check::from_error(
+            CheckId::Caller,
+            doctor::Status::Fail,
+            err,
+        )),
+        None => section.checks.push(Check::skip(
+            CheckId::Aws,
+            "no AWS checks without credentials",
+        )),
     }
     section.checks.extend(doctor::network::check(connection));
     let login = doctor::login::check(named, &section);
@@ -123,8 +124,7 @@ fn dsql(
 /// `--token`: the token on stdin, decoded and compared with the connection (the named one,
 /// or the only one).
 fn token(config: &Config, name: Option<&str>) -> Result<Vec<Section>> {
-    // SAFETY: isatty only inspects the descriptor.
-    if unsafe { libc::isatty(0) } == 1 {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err(
             Error::usage("--token reads the token from stdin, which is a terminal").hint(
                 "pipe a token in: `rdsiam-helper token NAME | rdsiam-helper doctor NAME --token`",

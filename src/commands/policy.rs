@@ -9,6 +9,7 @@ use crate::cli::PolicyArgs;
 use crate::commands::print;
 use crate::config::{Config, Connection, Engine};
 use crate::error::{Error, Result};
+use crate::values::ResourceId;
 
 /// The attribute the guide maps from `${path:userName}` in Identity Center.
 pub const PRINCIPAL_TAG_USER: &str = "${aws:PrincipalTag/username}";
@@ -19,7 +20,7 @@ pub fn run(config: &Config, args: &PolicyArgs) -> Result<i32> {
         return dsql(connection, args);
     }
     let (region, resource_id) = match &args.resource_id {
-        Some(id) => (region_of(connection)?, id.to_string()),
+        Some(id) => (region_of(connection)?, id.clone()),
         None => look_up(connection)?,
     };
     let user = match &args.user_literal {
@@ -105,7 +106,7 @@ fn region_of(connection: &Connection) -> Result<String> {
 }
 
 /// The resource behind the connection's host, asked of RDS with the connection's profile.
-fn look_up(connection: &Connection) -> Result<(String, String)> {
+fn look_up(connection: &Connection) -> Result<(String, ResourceId)> {
     let aws = Aws::connect(
         connection.aws_profile.as_ref(),
         connection.signing_region().as_ref(),

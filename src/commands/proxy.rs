@@ -9,10 +9,11 @@ use crate::proxy::{self, Negotiation, Options, Target};
 use crate::report;
 use crate::values::{Port, Wire};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
-    if args.allow_non_loopback && !args.allow_unauthenticated && args.local_password_file.is_none()
-    {
+    let password_file = password_file(config, args)?;
+    if args.allow_non_loopback && !args.allow_unauthenticated && password_file.is_none() {
         return Err(Error::usage(
             "--allow-non-loopback needs a way to tell who connects: clients from other machines have no local user to check",
         )
@@ -68,13 +69,50 @@ pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
         quitquitquit: args.quitquitquit,
         quit_on_idle: args.quit_on_idle.map(Into::into),
         structured_logs: args.structured_logs,
+        server_reuse: (!args.no_server_reuse).then(|| args.server_idle_timeout.into()),
     };
-    proxy::run(targets, options, access(args)?)
+    proxy::run(targets, options, access(args, password_file.as_deref())?)
+}
+
+/// `--local-password-file`, else the served connections' `local_password_file` (the key
+/// `setup --via-proxy` reads too). The proxy has one for all its listeners.
+fn password_file(config: &Config, args: &ProxyArgs) -> Result<Option<PathBuf>> {
+    if let Some(path) = &args.local_password_file {
+        return Ok(Some(path.clone()));
+    }
+    let mut found: Option<(&str, PathBuf)> = None;
+    for name in &args.names {
+        let Some(path) = config.get(name)?.local_password_file.clone() else {
+            continue;
+        };
+        match &found {
+            Some((other, first)) if *first != path => {
+                return Err(Error::usage(format!(
+                    "`{other}` and `{name}` name different local_password_file files; one proxy has one local password"
+                ))
+                .hint("name the same file in both, run a proxy for each, or give --local-password-file"));
+            }
+            Some(_) => {}
+            None => found = Some((name.as_str(), path)),
+        }
+    }
+    Ok(found.map(|(_, path)| path))
 }
 
 /// Who gets in: by default the proxy's owner only; said out loud when it is more.
-fn access(args: &ProxyArgs) -> Result<Access> {
-    let password = match &args.local_password_file {
+fn access(args: &ProxyArgs, password_file: Option<&Path>) -> Result<Access> {
+    let owner_checked = !(args.allow_any_local_user || args.allow_unauthenticated);
+    if let Some(why) = proxy::owner_uncheckable()
+        && owner_checked
+        && password_file.is_none()
+    {
+        return Err(Error::usage(format!(
+            "the proxy cannot let in only its owner here: {why}"
+        ))
+        .hint("give clients a password with --local-password-file FILE (it is created if missing)")
+        .hint("or let every local user in with --allow-any-local-user"));
+    }
+    let password = match password_file {
         Some(path) => {
             let (password, created) = LocalPassword::load_or_create(path)?;
             if created {

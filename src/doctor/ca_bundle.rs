@@ -1,7 +1,7 @@
 //! The CA bundle clients verify the server with: present, PEM, and which certificates expire
 //! within 90 days.
 
-use super::Check;
+use super::{Check, CheckId};
 use crate::ca_bundle;
 use crate::clients;
 use crate::config::{Connection, TrustAnchors};
@@ -18,21 +18,25 @@ pub fn check(connection: &Connection) -> Check {
     let bytes = match crate::files::read_limited(&path) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => {
-            return Check::fail("ca_bundle", format!("{} does not exist", path.display()))
-                .fix(install);
+            return Check::fail(
+                CheckId::CaBundle,
+                format!("{} does not exist", path.display()),
+            )
+            .fix(install);
         }
-        Err(err) => return Check::fail("ca_bundle", err.one_line()).fix(install),
+        Err(err) => return Check::fail(CheckId::CaBundle, err.one_line()).fix(install),
     };
     let certificates = match ca_bundle::parse(&bytes) {
         Ok(certificates) => certificates,
         Err(problem) => {
-            return Check::fail("ca_bundle", format!("{}: {problem}", path.display())).fix(install);
+            return Check::fail(CheckId::CaBundle, format!("{}: {problem}", path.display()))
+                .fix(install);
         }
     };
     let expiring = ca_bundle::expiring(&certificates, crate::clock::now());
     if expiring.is_empty() {
         return Check::ok(
-            "ca_bundle",
+            CheckId::CaBundle,
             format!("{} ({} certificates)", path.display(), certificates.len()),
         );
     }
@@ -41,7 +45,7 @@ pub fn check(connection: &Connection) -> Check {
         .map(|c| format!("{} ({})", c.subject, crate::clock::rfc3339(c.not_after)))
         .collect();
     Check::warn(
-        "ca_bundle",
+        CheckId::CaBundle,
         format!(
             "{}: {} of {} certificates expire within 90 days: {}",
             path.display(),
@@ -66,7 +70,7 @@ fn system_store(connection: &Connection) -> Check {
     };
     match certificates {
         Ok(certificates) => Check::ok(
-            "ca_bundle",
+            CheckId::CaBundle,
             format!(
                 "the system trust store, {} ({} certificates): Aurora DSQL's certificates are publicly trusted",
                 path.display(),
@@ -74,7 +78,7 @@ fn system_store(connection: &Connection) -> Check {
             ),
         ),
         Err(problem) => Check::fail(
-            "ca_bundle",
+            CheckId::CaBundle,
             format!("the system trust store, {}: {problem}", path.display()),
         )
         .fix(fix),

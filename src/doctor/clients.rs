@@ -2,7 +2,7 @@
 //! and a token is 800 to 2,000; before 14 they send no SNI, which Aurora DSQL needs), and which
 //! mysql flavour (the flags differ).
 
-use super::Check;
+use super::{Check, CheckId};
 use crate::clients::mysql::{self, Flavour};
 use std::process::Command;
 
@@ -19,20 +19,20 @@ const SNI_SINCE: u32 = 14;
 pub fn libpq(dsql: &[String]) -> Check {
     let Some(text) = version_of("psql") else {
         return Check::skip(
-            "libpq",
+            CheckId::Libpq,
             "psql is not installed (PostgreSQL connections need it for `connect`)",
         )
         .fix("install it: `apt install postgresql-client` or `brew install libpq`");
     };
     let Some((major, minor)) = parse_pg_version(&text) else {
         return Check::warn(
-            "libpq",
+            CheckId::Libpq,
             format!("cannot read the version in `{}`", text.trim()),
         );
     };
     if major < SNI_SINCE && !dsql.is_empty() {
         return Check::fail(
-            "libpq",
+            CheckId::Libpq,
             format!(
                 "{}: libpq before 14 sends no SNI (sslsni), which Aurora DSQL requires; {} cannot connect with it",
                 text.trim(),
@@ -43,12 +43,12 @@ pub fn libpq(dsql: &[String]) -> Check {
     }
     if pgpass_lines_unbounded(major, minor) {
         Check::ok(
-            "libpq",
+            CheckId::Libpq,
             format!("{} (long .pgpass lines are read whole)", text.trim()),
         )
     } else {
         Check::warn(
-            "libpq",
+            CheckId::Libpq,
             format!("{}: this libpq reads at most 320 bytes of a .pgpass line; tokens are longer", text.trim()),
         )
         .fix("upgrade the PostgreSQL client (13+, or 12.5 / 11.10 / 10.15 and later minor releases), or use `rdsiam-helper connect` / PGPASSWORD instead of .pgpass")
@@ -58,7 +58,7 @@ pub fn libpq(dsql: &[String]) -> Check {
 pub fn mysql() -> Check {
     let Ok(client) = mysql::find_client() else {
         return Check::skip(
-            "mysql",
+            CheckId::Mysql,
             "neither mysql nor mariadb is installed (MySQL connections need one for `connect`)",
         )
         .fix("install one: `apt install mariadb-client` or `brew install mysql-client`");
@@ -71,7 +71,7 @@ pub fn mysql() -> Check {
         }
         Err(_) => "unknown flavour",
     };
-    Check::ok("mysql", format!("{}: {flavour}", text.trim()))
+    Check::ok(CheckId::Mysql, format!("{}: {flavour}", text.trim()))
 }
 
 fn version_of(program: &str) -> Option<String> {

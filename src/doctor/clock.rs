@@ -2,7 +2,7 @@
 //! token looks expired (or not) at the wrong time. Offline, the kernel knows whether NTP keeps
 //! the clock in step.
 
-use super::Check;
+use super::{Check, CheckId};
 
 #[cfg(target_os = "linux")]
 pub fn check() -> Check {
@@ -12,19 +12,19 @@ pub fn check() -> Check {
     let now = crate::clock::rfc3339(crate::clock::now());
     if result == libc::TIME_ERROR {
         return Check::warn(
-            "clock",
+            CheckId::Clock,
             format!("{now}: the kernel says the clock is not synchronised (no NTP); tokens signed 5 minutes off are refused"),
         )
         .fix("turn on time synchronisation: `sudo timedatectl set-ntp true` (or start chronyd / ntpd)");
     }
     if result < 0 {
         return Check::skip(
-            "clock",
+            CheckId::Clock,
             format!("{now}: the kernel's clock state cannot be read"),
         );
     }
     Check::ok(
-        "clock",
+        CheckId::Clock,
         format!(
             "{now}, synchronised (estimated error {} ms)",
             state.maxerror / 1000
@@ -36,7 +36,7 @@ pub fn check() -> Check {
 pub fn check() -> Check {
     let now = crate::clock::rfc3339(crate::clock::now());
     Check::skip(
-        "clock",
+        CheckId::Clock,
         format!(
             "{now}; compare with an NTP source (`sntp -d time.apple.com`) if tokens are refused"
         ),

@@ -1,25 +1,25 @@
 //! The config file: it parsed (or `doctor` would not have got here), and has connections.
 
-use super::Check;
+use super::{Check, CheckId};
 use crate::config::{Config, Engine, Named};
 
 pub fn check(config: &Config) -> Check {
     if !config.exists {
         return Check::warn(
-            "config",
+            CheckId::Config,
             format!("{} does not exist (ad-hoc use only)", config.path.display()),
         )
         .fix("add a connection: `rdsiam-helper connections add NAME --host HOST --user USER` or `rdsiam-helper connections discover --add`");
     }
     if config.connections.is_empty() {
         return Check::warn(
-            "config",
+            CheckId::Config,
             format!("{} has no connections", config.path.display()),
         )
         .fix("add one: `rdsiam-helper connections add NAME --host HOST --user USER`");
     }
     Check::ok(
-        "config",
+        CheckId::Config,
         format!(
             "{} ({} connection{})",
             config.path.display(),
@@ -46,5 +46,5 @@ pub fn engine(connection: Named<'_>) -> Option<Check> {
             format!("set engine = \"dsql\" for `{name}` (or remove `engine`: a DSQL host says it)")
         }
     };
-    Some(Check::warn("engine", problem).fix(fix))
+    Some(Check::warn(CheckId::Engine, problem).fix(fix))
 }

@@ -1,6 +1,6 @@
 //! Credentials resolve for the connection's profile, and when they expire.
 
-use super::{Check, Status};
+use super::{Check, CheckId, Status};
 use crate::clock;
 use crate::config::Connection;
 use crate::credentials::{self, Resolved};
@@ -18,26 +18,31 @@ pub fn check(connection: &Connection) -> (Check, Option<Resolved>) {
     let region = connection.signing_region();
     let resolved = match credentials::resolve(connection.aws_profile.as_ref(), region.as_ref()) {
         Ok(resolved) => resolved,
-        Err(err) => return (Check::from_error("credentials", Status::Fail, err), None),
+        Err(err) => {
+            return (
+                Check::from_error(CheckId::Credentials, Status::Fail, err),
+                None,
+            );
+        }
     };
     let now = crate::clock::now();
     let check = match resolved.credentials.expiry() {
         Some(expiry) if expiry <= now => Check::fail(
-            "credentials",
+            CheckId::Credentials,
             format!("{source}: expired at {}", clock::rfc3339(expiry)),
         )
         .fix(renew(profile)),
         Some(expiry) if expiry < now + SOON => Check::warn(
-            "credentials",
+            CheckId::Credentials,
             format!("{source}: expire soon, at {}", clock::rfc3339(expiry)),
         )
         .fix(renew(profile)),
         Some(expiry) => Check::ok(
-            "credentials",
+            CheckId::Credentials,
             format!("{source}: valid until {}", clock::rfc3339(expiry)),
         ),
         None => Check::ok(
-            "credentials",
+            CheckId::Credentials,
             format!("{source}: long-term keys (no expiry)"),
         ),
     };

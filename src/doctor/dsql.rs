@@ -1,7 +1,7 @@
 //! Aurora DSQL: the cluster behind the host exists and takes connections (GetCluster), and the
 //! token lifetime against the hour a DSQL session lasts.
 
-use super::{Check, Status};
+use super::{Check, CheckId, Status};
 use crate::aws_api::{Aws, DsqlLookup, DsqlStatus};
 use crate::config::{Connection, Engine, Named};
 use std::time::Duration;
@@ -13,7 +13,7 @@ pub const SESSION_LIMIT: Duration = Duration::from_secs(3600);
 pub fn cluster_id(connection: &Connection) -> Result<String, Check> {
     crate::values::dsql_cluster_id(&connection.host).ok_or_else(|| {
         Check::skip(
-            "dsql",
+            CheckId::Dsql,
             format!(
                 "{} is not CLUSTER_ID.dsql.REGION.on.aws, so the cluster is not known",
                 connection.host
@@ -31,50 +31,54 @@ pub fn cluster(aws: &Aws, id: &str) -> Check {
     let cluster = match aws.dsql_cluster(id) {
         Ok(DsqlLookup::Found(cluster)) => cluster,
         Ok(DsqlLookup::NotFound) => {
-            return Check::fail("dsql", format!("no Aurora DSQL cluster `{id}` in {region}")).fix(
-                format!("check `host` (CLUSTER_ID.dsql.REGION.on.aws) and the region; {list}"),
-            );
+            return Check::fail(
+                CheckId::Dsql,
+                format!("no Aurora DSQL cluster `{id}` in {region}"),
+            )
+            .fix(format!(
+                "check `host` (CLUSTER_ID.dsql.REGION.on.aws) and the region; {list}"
+            ));
         }
         Ok(DsqlLookup::Denied(err)) => {
-            return Check::from_error("dsql", Status::Warn, err).fix(format!(
+            return Check::from_error(CheckId::Dsql, Status::Warn, err).fix(format!(
                 "the cluster check needs dsql:GetCluster on arn:aws:dsql:{region}:ACCOUNT:cluster/{id}; connecting does not, so this says nothing about the connection"
             ));
         }
-        Err(err) => return Check::from_error("dsql", Status::Fail, err),
+        Err(err) => return Check::from_error(CheckId::Dsql, Status::Fail, err),
     };
     let Some(status) = cluster.status else {
-        return Check::warn("dsql", format!("cluster `{id}` has no status"));
+        return Check::warn(CheckId::Dsql, format!("cluster `{id}` has no status"));
     };
     let seen = format!("cluster `{id}` in {region} is {}", status.as_str());
     let wait = aws.cli(&format!("dsql wait cluster-active --identifier {id}"));
     let elsewhere = format!("point `host` at another cluster; {list}");
     match status {
-        DsqlStatus::Active => Check::ok("dsql", seen),
+        DsqlStatus::Active => Check::ok(CheckId::Dsql, seen),
         DsqlStatus::Idle | DsqlStatus::Inactive => Check::warn(
-            "dsql",
+            CheckId::Dsql,
             format!("{seen}: scaled down for want of connections; a connection wakes it, and the first one is slow (longer from INACTIVE)"),
         )
         .fix("nothing to change: connect as usual, with a connect timeout that allows the wake-up"),
         DsqlStatus::Creating | DsqlStatus::Updating => Check::warn(
-            "dsql",
+            CheckId::Dsql,
             format!("{seen}: connections may fail until it is ACTIVE"),
         )
         .fix(wait),
         DsqlStatus::PendingSetup => Check::fail(
-            "dsql",
+            CheckId::Dsql,
             format!("{seen}: a multi-Region cluster waits for its peer, and takes no connections until peered"),
         )
         .fix(format!("create the peer cluster in the other Region and peer the two (Aurora DSQL guide, multi-Region clusters), then `{wait}`")),
         DsqlStatus::PendingDelete | DsqlStatus::Deleting | DsqlStatus::Deleted => {
-            Check::fail("dsql", format!("{seen}: it is being deleted")).fix(elsewhere)
+            Check::fail(CheckId::Dsql, format!("{seen}: it is being deleted")).fix(elsewhere)
         }
         DsqlStatus::Failed => Check::fail(
-            "dsql",
+            CheckId::Dsql,
             format!("{seen}: Aurora DSQL could not create it"),
         )
         .fix(format!("create a new cluster (`{}`) and point `host` at it", aws.cli("dsql create-cluster"))),
         DsqlStatus::Other(_) => Check::warn(
-            "dsql",
+            CheckId::Dsql,
             format!("{seen}, a status this version does not know; connections work only when it is ACTIVE"),
         )
         .fix(wait),
@@ -94,13 +98,13 @@ pub fn lifetime(connection: Named<'_>) -> Option<Check> {
     );
     if connection.token_lifetime <= SESSION_LIMIT {
         return Some(Check::ok(
-            "lifetime",
+            CheckId::Lifetime,
             format!("tokens live {lifetime}; {reconnect}"),
         ));
     }
     Some(
         Check::warn(
-            "lifetime",
+            CheckId::Lifetime,
             format!(
                 "tokens live {lifetime}, longer than the {limit} a DSQL session lasts: no session stays open longer for it, and a leaked token is usable for longer"
             ),

@@ -1,92 +1,82 @@
 //! A real login with a token, where the client is installed, and the server's answer mapped
 //! to its likely causes, each with what the other checks found about it.
 
-use super::{Check, Section, Status};
-use crate::cache::OptionFile;
-use crate::clients::{self, libpq, mysql};
+use super::{Check, CheckId, Section, Status};
+use crate::clients::launch::{Client, Launch};
 use crate::config::{Engine, Named};
 use crate::issuer;
 use crate::values::{DsqlAction, Wire};
-use std::process::{Command, Stdio};
+use std::ffi::OsString;
+use std::process::Stdio;
 
 /// `checks`: this connection's checks so far, to say which causes are ruled in or out.
 pub fn check(named: Named<'_>, checks: &Section) -> Check {
     let connection = named.connection;
-    let unreachable = ["dns", "tcp", "tunnel"]
+    let unreachable = [CheckId::Dns, CheckId::Tcp, CheckId::Tunnel]
         .into_iter()
-        .find(|name| checks.status_of(name) == Some(Status::Fail));
+        .find(|&id| checks.status_of(id) == Some(Status::Fail));
     if let Some(name) = unreachable {
         return Check::skip(
-            "login",
+            CheckId::Login,
             format!("no login tried: the server cannot be reached (see {name})"),
         );
     }
-    let ca = clients::ca_bundle(connection);
+    // The client `connect` would run, with the same options: doctor tries what it does.
+    let client = match Client::find(connection) {
+        Ok(client) => client,
+        Err(_) => {
+            let missing = match connection.engine.wire() {
+                Wire::Postgres => "psql is not installed; no login tried",
+                Wire::Mysql => "neither mysql nor mariadb is installed; no login tried",
+            };
+            return Check::skip(CheckId::Login, missing);
+        }
+    };
+    if let Client::Psql { .. } = client
+        && program("psql").is_none()
+    {
+        return Check::skip(CheckId::Login, "psql is not installed; no login tried");
+    }
     let issued = match issuer::issue(connection, true) {
         Ok(issued) => issued,
-        Err(err) => return Check::from_error("login", Status::Fail, err),
+        Err(err) => return Check::from_error(CheckId::Login, Status::Fail, err),
     };
-    let output = match connection.engine.wire() {
-        Wire::Postgres => {
-            let Some(mut command) = program("psql") else {
-                return Check::skip("login", "psql is not installed; no login tried");
-            };
-            libpq::clear_overrides(&mut command);
-            command
-                .arg(libpq::conninfo(&libpq::params(
-                    connection,
-                    &issued.user,
-                    &ca.display().to_string(),
-                )))
-                .args(["-X", "-q", "-A", "-t", "-c", "select 1"])
-                .env("PGPASSWORD", issued.token.expose())
-                .env("PGCONNECT_TIMEOUT", "10");
-            run(command)
-        }
-        Wire::Mysql => {
-            let Ok(client) = mysql::find_client() else {
-                return Check::skip(
-                    "login",
-                    "neither mysql nor mariadb is installed; no login tried",
-                );
-            };
-            let flavour = mysql::detect(&client).ok();
-            let Ok(file) =
-                OptionFile::create("client.cnf", &mysql::password_file(&issued.token, ""))
-            else {
-                return Check::skip("login", "cannot write a private option file");
-            };
-            let mut command = Command::new(&client);
-            command
-                .arg(format!("--defaults-extra-file={}", file.path().display()))
-                .args(
-                    mysql::options(connection, &issued.user, flavour)
-                        .iter()
-                        .map(|(key, value)| format!("--{key}={value}")),
-                )
-                .args(flavour.map(mysql::client_args).unwrap_or_default())
-                .args(["--connect-timeout=10", "-e", "select 1"]);
-            run(command)
-        }
+    let extra: Vec<OsString> = match client {
+        Client::Psql { .. } => ["-X", "-q", "-A", "-t", "-c", "select 1"]
+            .map(OsString::from)
+            .into(),
+        Client::Mysql { .. } => ["--connect-timeout=10", "-e", "select 1"]
+            .map(OsString::from)
+            .into(),
     };
+    let Ok(mut launch) = client.command(connection, &issued, &extra) else {
+        return Check::skip(CheckId::Login, "cannot write a private option file");
+    };
+    launch.command.env("PGCONNECT_TIMEOUT", "10");
+    let output = run(launch);
     match output {
-        Ok(None) => Check::ok("login", format!("logged in as {}", issued.user)),
+        Ok(None) => Check::ok(CheckId::Login, format!("logged in as {}", issued.user)),
         Ok(Some(answer)) => explain(&answer, named, &issued.user, checks),
-        Err(err) => Check::skip("login", format!("the client could not be run: {err}")),
+        Err(err) => Check::skip(
+            CheckId::Login,
+            format!("the client could not be run: {err}"),
+        ),
     }
 }
 
-fn program(name: &str) -> Option<Command> {
+fn program(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let name = format!("{name}{}", std::env::consts::EXE_SUFFIX);
     std::env::split_paths(&path)
-        .map(|d| d.join(name))
+        .map(|d| d.join(&name))
         .find(|p| p.is_file())
-        .map(Command::new)
 }
 
-/// `None` on success, else the server's (or client's) first line of complaint.
-fn run(mut command: Command) -> std::io::Result<Option<String>> {
-    let output = command
+/// `None` on success, else the server's (or client's) first line of complaint. The option
+/// file lives until the client has exited.
+fn run(mut launch: Launch) -> std::io::Result<Option<String>> {
+    let output = launch
+        .command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -112,8 +102,8 @@ fn run(mut command: Command) -> std::io::Result<Option<String>> {
 }
 
 /// What another check found about a cause, in a few words.
-fn seen_in(checks: &Section, name: &str) -> &'static str {
-    match checks.status_of(name) {
+fn seen_in(checks: &Section, id: CheckId) -> &'static str {
+    match checks.status_of(id) {
         Some(Status::Ok) => "checked: ok",
         Some(Status::Fail) => "checked: FAILED, see above",
         Some(Status::Warn) => "checked: warning, see above",
@@ -128,7 +118,7 @@ fn explain(answer: &str, connection: Named<'_>, user: &str, checks: &Section) ->
         return check;
     }
     let lower = answer.to_ascii_lowercase();
-    let seen = |name: &str| seen_in(checks, name);
+    let seen = |id: CheckId| seen_in(checks, id);
     let engine = connection.engine.as_str();
     let sql_user = format!(
         "create the user as an administrator: `rdsiam-helper sql-user {user} --engine {engine}`"
@@ -138,30 +128,30 @@ fn explain(answer: &str, connection: Named<'_>, user: &str, checks: &Section) ->
     if lower.contains("pam authentication failed") || lower.contains("access denied") {
         causes.push(format!(
             "IAM database authentication off on the instance or cluster ({})",
-            seen("iam_auth")
+            seen(CheckId::IamAuth)
         ));
         causes.push(format!(
             "no IAM policy allows rds-db:connect as `{user}` ({})",
-            seen("iam_policy")
+            seen(CheckId::IamPolicy)
         ));
         causes.push("the user lacks the IAM grant (rds_iam / AWSAuthenticationPlugin) (not checkable from here)".to_string());
         causes.push(format!(
             "expired or revoked credentials signed the token ({})",
-            seen("credentials")
+            seen(CheckId::Credentials)
         ));
         causes.push(format!(
             "the token names another host, port or region than the server's ({})",
-            seen("rds")
+            seen(CheckId::Rds)
         ));
         causes.push(format!(
             "the clock is off by more than 5 minutes ({})",
-            seen("clock")
+            seen(CheckId::Clock)
         ));
         fixes.push(sql_user);
     } else if lower.contains("password authentication failed") {
         causes.push(format!(
             "the server checked a password, not an IAM token: the user `{user}` is not set up for IAM (no rds_iam grant), or IAM database authentication is off ({}), or this is not an RDS server",
-            seen("iam_auth")
+            seen(CheckId::IamAuth)
         ));
         fixes.push(sql_user);
     } else if lower.contains("no pg_hba.conf entry") {
@@ -173,7 +163,7 @@ fn explain(answer: &str, connection: Named<'_>, user: &str, checks: &Section) ->
     } else if lower.contains("certificate verify failed") || lower.contains("certificate") {
         causes.push(format!(
             "the server's certificate is not signed by the CA bundle, or the name differs ({})",
-            seen("ca_bundle")
+            seen(CheckId::CaBundle)
         ));
         fixes.push(
             "`rdsiam-helper ca install`; through a tunnel keep `host` the RDS endpoint".to_string(),
@@ -199,14 +189,17 @@ fn explain(answer: &str, connection: Named<'_>, user: &str, checks: &Section) ->
         || lower.contains("can't connect")
         || lower.contains("connection refused")
     {
-        causes.push(format!("the server cannot be reached ({})", seen("tcp")));
+        causes.push(format!(
+            "the server cannot be reached ({})",
+            seen(CheckId::Tcp)
+        ));
         fixes.push("see the dns / tcp / tunnel checks".to_string());
     }
     let mut message = format!("the login failed: {answer}");
     if !causes.is_empty() {
         message.push_str(&format!("; likely causes: {}", causes.join("; ")));
     }
-    let mut check = Check::fail("login", message);
+    let mut check = Check::fail(CheckId::Login, message);
     check.fix = fixes;
     check
 }
@@ -221,7 +214,7 @@ fn explain_dsql(
     checks: &Section,
 ) -> Option<Check> {
     let lower = answer.to_ascii_lowercase();
-    let seen = |name: &str| seen_in(checks, name);
+    let seen = |id: CheckId| seen_in(checks, id);
     let action = connection.dsql_action();
     let refused = [
         "access denied",
@@ -235,11 +228,11 @@ fn explain_dsql(
     .any(|words| lower.contains(words));
     let (causes, fixes): (Vec<String>, Vec<String>) = if refused {
         let mut causes = vec![
-            format!("the cluster is not ACTIVE ({})", seen("dsql")),
+            format!("the cluster is not ACTIVE ({})", seen(CheckId::Dsql)),
             format!(
                 "no IAM policy allows dsql:{} on the cluster ({})",
                 action.as_str(),
-                seen("iam_policy")
+                seen(CheckId::IamPolicy)
             ),
         ];
         let mut fixes = vec![format!(
@@ -256,18 +249,18 @@ fn explain_dsql(
         }
         causes.push(format!(
             "expired or revoked credentials signed the token ({})",
-            seen("credentials")
+            seen(CheckId::Credentials)
         ));
         causes.push(format!(
             "the clock is off by more than 5 minutes ({})",
-            seen("clock")
+            seen(CheckId::Clock)
         ));
         (causes, fixes)
     } else if lower.contains("certificate") {
         (
             vec![format!(
                 "the server's certificate is not signed by a CA in the trust store, or the name differs ({})",
-                seen("ca_bundle")
+                seen(CheckId::CaBundle)
             )],
             vec!["keep `host` the DSQL endpoint (also through a tunnel); Aurora DSQL's certificates are public, so the system trust store needs no RDS bundle".to_string()],
         )
@@ -275,7 +268,7 @@ fn explain_dsql(
         return None;
     };
     let mut check = Check::fail(
-        "login",
+        CheckId::Login,
         format!(
             "the login failed: {answer}; likely causes: {}",
             causes.join("; ")
@@ -301,7 +294,10 @@ mod tests {
     fn a_refused_dsql_login_names_dsql_causes_not_rds_ones() {
         let checks = Section {
             name: "c".to_string(),
-            checks: vec![Check::ok("dsql", "ACTIVE"), Check::fail("iam_policy", "no")],
+            checks: vec![
+                Check::ok(CheckId::Dsql, "ACTIVE"),
+                Check::fail(CheckId::IamPolicy, "no"),
+            ],
         };
         let answer = "FATAL:  unable to accept connection, access denied";
         let admin = explain(

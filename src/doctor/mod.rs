@@ -38,9 +38,78 @@ impl Status {
     }
 }
 
+/// Which check a result is: the `check` of doctor's JSON, and the column of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    Action,
+    Aws,
+    CaBundle,
+    Caller,
+    Clock,
+    Config,
+    Credentials,
+    Dns,
+    Dsql,
+    Engine,
+    Expiry,
+    Host,
+    IamAuth,
+    IamPolicy,
+    Libpq,
+    Lifetime,
+    Login,
+    Mysql,
+    Port,
+    Rds,
+    Region,
+    Tcp,
+    Token,
+    Tunnel,
+    User,
+}
+
+impl CheckId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Action => "action",
+            CheckId::Aws => "aws",
+            CheckId::CaBundle => "ca_bundle",
+            CheckId::Caller => "caller",
+            CheckId::Clock => "clock",
+            CheckId::Config => "config",
+            CheckId::Credentials => "credentials",
+            CheckId::Dns => "dns",
+            CheckId::Dsql => "dsql",
+            CheckId::Engine => "engine",
+            CheckId::Expiry => "expiry",
+            CheckId::Host => "host",
+            CheckId::IamAuth => "iam_auth",
+            CheckId::IamPolicy => "iam_policy",
+            CheckId::Libpq => "libpq",
+            CheckId::Lifetime => "lifetime",
+            CheckId::Login => "login",
+            CheckId::Mysql => "mysql",
+            CheckId::Port => "port",
+            CheckId::Rds => "rds",
+            CheckId::Region => "region",
+            CheckId::Tcp => "tcp",
+            CheckId::Token => "token",
+            CheckId::Tunnel => "tunnel",
+            CheckId::User => "user",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub check: &'static str,
+    pub check: CheckId,
     pub status: Status,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -48,23 +117,23 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn ok(check: &'static str, message: impl Into<String>) -> Check {
+    pub fn ok(check: CheckId, message: impl Into<String>) -> Check {
         Check::new(check, Status::Ok, message)
     }
 
-    pub fn warn(check: &'static str, message: impl Into<String>) -> Check {
+    pub fn warn(check: CheckId, message: impl Into<String>) -> Check {
         Check::new(check, Status::Warn, message)
     }
 
-    pub fn fail(check: &'static str, message: impl Into<String>) -> Check {
+    pub fn fail(check: CheckId, message: impl Into<String>) -> Check {
         Check::new(check, Status::Fail, message)
     }
 
-    pub fn skip(check: &'static str, message: impl Into<String>) -> Check {
+    pub fn skip(check: CheckId, message: impl Into<String>) -> Check {
         Check::new(check, Status::Skip, message)
     }
 
-    fn new(check: &'static str, status: Status, message: impl Into<String>) -> Check {
+    fn new(check: CheckId, status: Status, message: impl Into<String>) -> Check {
         Check {
             check,
             status,
@@ -79,7 +148,7 @@ impl Check {
     }
 
     /// A failed step as a check: the error's message, its hints as the fixes.
-    pub fn from_error(check: &'static str, status: Status, err: crate::error::Error) -> Check {
+    pub fn from_error(check: CheckId, status: Status, err: crate::error::Error) -> Check {
         Check {
             check,
             status,
@@ -97,7 +166,7 @@ pub struct Section {
 }
 
 impl Section {
-    pub fn status_of(&self, check: &str) -> Option<Status> {
+    pub fn status_of(&self, check: CheckId) -> Option<Status> {
         self.checks
             .iter()
             .find(|c| c.check == check)
@@ -140,4 +209,18 @@ pub fn render_json(sections: &[Section]) -> String {
         "{}\n",
         serde_json::to_string_pretty(&json).unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_ids_serialize_as_their_names() {
+        for id in [
+            super::CheckId::CaBundle,
+            super::CheckId::IamPolicy,
+            super::CheckId::Dns,
+        ] {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The instance, cluster or proxy behind the connection's host, and whether it has IAM
 //! database authentication on.
 
-use super::{Check, Status};
+use super::{Check, CheckId, Status};
 use crate::aws_api::{Aws, Resource, ResourceKind};
 use crate::config::Connection;
 
@@ -10,12 +10,17 @@ use crate::config::Connection;
 pub fn lookup(aws: &Aws, connection: &Connection) -> (Vec<Check>, Option<Resource>) {
     let lookup = match aws.find_by_endpoint(&connection.host) {
         Ok(lookup) => lookup,
-        Err(err) => return (vec![Check::from_error("rds", Status::Fail, err)], None),
+        Err(err) => {
+            return (
+                vec![Check::from_error(CheckId::Rds, Status::Fail, err)],
+                None,
+            );
+        }
     };
     let mut checks: Vec<Check> = lookup
         .warnings
         .into_iter()
-        .map(|warning| Check::from_error("rds", Status::Warn, warning))
+        .map(|warning| Check::from_error(CheckId::Rds, Status::Warn, warning))
         .collect();
     let (check, resource) = found(aws, connection, lookup.resource);
     checks.push(check);
@@ -30,7 +35,7 @@ fn found(
     match resource {
         Some(resource) => (
             Check::ok(
-                "rds",
+                CheckId::Rds,
                 format!(
                     "{} `{}` ({}, {}, resource id {})",
                     resource.kind_name(),
@@ -44,7 +49,7 @@ fn found(
         ),
         None => (
             Check::fail(
-                "rds",
+                CheckId::Rds,
                 format!(
                     "no instance, cluster or proxy in {} has the endpoint {}",
                     aws.region, connection.host
@@ -59,7 +64,7 @@ fn found(
 pub fn iam_auth(aws: &Aws, resource: &Resource) -> Check {
     if resource.iam_auth {
         return Check::ok(
-            "iam_auth",
+            CheckId::IamAuth,
             format!(
                 "IAM database authentication is on for {} `{}`",
                 resource.kind_name(),
@@ -82,7 +87,7 @@ pub fn iam_auth(aws: &Aws, resource: &Resource) -> Check {
         )),
     };
     Check::fail(
-        "iam_auth",
+        CheckId::IamAuth,
         format!(
             "IAM database authentication is off for {} `{}`",
             resource.kind_name(),

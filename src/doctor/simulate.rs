@@ -3,7 +3,7 @@
 //! `aws:PrincipalTag/username` context the guide's ABAC policy reads, or for Aurora DSQL
 //! `dsql:DbConnect` / `dsql:DbConnectAdmin` on the cluster.
 
-use super::{Check, Status};
+use super::{Check, CheckId, Status};
 use crate::aws_api::{Aws, Caller, Resource};
 use crate::clients::HelperCommand;
 use crate::config::Named;
@@ -27,7 +27,7 @@ pub fn check(
             Some(name) => name.to_string(),
             None => {
                 return Check::skip(
-                    "iam_policy",
+                    CheckId::IamPolicy,
                     "the caller has no session name for `{session_name}`",
                 );
             }
@@ -80,7 +80,7 @@ fn simulate(
             Some(role) => role,
             None => {
                 return Check::skip(
-                    "iam_policy",
+                    CheckId::IamPolicy,
                     format!("cannot tell the role of {}", caller.arn),
                 );
             }
@@ -92,7 +92,7 @@ fn simulate(
     let decision = match aws.simulate_connect(&principal, action, arn, asked.principal_tag) {
         Ok(decision) => decision,
         Err(err) => {
-            let mut check = Check::from_error("iam_policy", Status::Warn, err);
+            let mut check = Check::from_error(CheckId::IamPolicy, Status::Warn, err);
             check.fix.push("the simulation needs iam:SimulatePrincipalPolicy (and iam:GetRole); ask an administrator to run `doctor`, or check the policy by hand".to_string());
             return check;
         }
@@ -109,17 +109,17 @@ fn simulate(
     );
     match decision.decision.as_str() {
         "allowed" => Check::ok(
-            "iam_policy",
+            CheckId::IamPolicy,
             format!("{principal} may {action} to {arn}: allowed{deciding}"),
         ),
         "explicitDeny" => Check::fail(
-            "iam_policy",
+            CheckId::IamPolicy,
             format!("{principal} may not {action} to {arn}: explicitly denied{deciding}"),
         )
         .fix("remove or narrow the Deny statement named above"),
         _ => {
             let mut check = Check::fail(
-                "iam_policy",
+                CheckId::IamPolicy,
                 format!("{principal} may not {action} to {arn}: no statement allows it (the permission set lacks it)"),
             )
             .fix(policy_fix);

@@ -2,7 +2,7 @@
 //! signing time, expiry, session token or not) and compared with the connection. The signature
 //! and the session token are never printed.
 
-use super::Check;
+use super::{Check, CheckId};
 use crate::clients::HelperCommand;
 use crate::clock;
 use crate::config::{Connection, Engine, Named};
@@ -100,7 +100,7 @@ pub fn describe(token: &Decoded) -> Vec<Check> {
         None => format!("{}@{}:{}", token.user, token.host, token.port),
     };
     vec![Check::ok(
-        "token",
+        CheckId::Token,
         format!(
             "signed for {signed_for} in {} by access key {} at {}, expires {}, {}",
             token.region,
@@ -131,16 +131,19 @@ pub fn compare(
     };
     checks.push(if token.expires_at <= now {
         Check::fail(
-            "expiry",
+            CheckId::Expiry,
             format!("expired at {}", clock::rfc3339(token.expires_at)),
         )
         .fix(format!("get a fresh one: `{fresh}`"))
     } else if token.signed_at > now + Duration::from_secs(300) {
-        Check::fail("expiry", "signed in the future: the signing clock is ahead")
-            .fix("check the clock of the machine that signed it")
+        Check::fail(
+            CheckId::Expiry,
+            "signed in the future: the signing clock is ahead",
+        )
+        .fix("check the clock of the machine that signed it")
     } else {
         Check::ok(
-            "expiry",
+            CheckId::Expiry,
             format!("valid until {}", clock::rfc3339(token.expires_at)),
         )
     });
@@ -152,13 +155,13 @@ pub fn compare(
         .tunnel
         .is_some_and(|t| t.ip().to_string() == token.host.trim_matches(['[', ']']));
     checks.push(if tunnel_signed {
-        Check::fail("host", format!("signed for the tunnel address {}, not the endpoint {}", token.host, c.host))
+        Check::fail(CheckId::Host, format!("signed for the tunnel address {}, not the endpoint {}", token.host, c.host))
             .fix("sign for the RDS endpoint (`host`); clients connect to the tunnel, the token names the endpoint")
     } else if !token.host.eq_ignore_ascii_case(&c.host) {
-        Check::fail("host", format!("signed for {}, the connection's endpoint is {}", token.host, c.host))
+        Check::fail(CheckId::Host, format!("signed for {}, the connection's endpoint is {}", token.host, c.host))
             .fix(format!("use a token for this connection: `{fresh}`"))
     } else {
-        Check::ok("host", format!("{} matches", token.host))
+        Check::ok(CheckId::Host, format!("{} matches", token.host))
     });
     if let Some(action) = token.dsql_action {
         checks.extend(compare_dsql(action, &c, &fresh));
@@ -168,7 +171,7 @@ pub fn compare(
     if let Some(region) = c.signing_region() {
         checks.push(if token.region != *region {
             Check::fail(
-                "region",
+                CheckId::Region,
                 format!(
                     "signed for {}, the connection is in {region}: the server refuses it",
                     token.region
@@ -178,7 +181,7 @@ pub fn compare(
                 "sign for {region} (`region` in the config, or --region)"
             ))
         } else {
-            Check::ok("region", format!("{} matches", token.region))
+            Check::ok(CheckId::Region, format!("{} matches", token.region))
         });
     }
     checks
@@ -194,7 +197,7 @@ fn lifetime(token: &Decoded) -> Check {
     let seconds = token.expires_in.as_secs();
     if token.expires_in > max {
         Check::fail(
-            "lifetime",
+            CheckId::Lifetime,
             format!(
                 "signed for {seconds} s (X-Amz-Expires), over the {} s {server} accepts: the server refuses it",
                 max.as_secs()
@@ -206,7 +209,7 @@ fn lifetime(token: &Decoded) -> Check {
         })
     } else {
         Check::ok(
-            "lifetime",
+            CheckId::Lifetime,
             format!(
                 "signed for {seconds} s, within the {} s {server} accepts",
                 max.as_secs()
@@ -220,7 +223,7 @@ fn compare_dsql(action: DsqlAction, c: &Connection, fresh: &str) -> Vec<Check> {
     if c.engine != Engine::Dsql {
         return vec![
             Check::fail(
-                "action",
+                CheckId::Action,
                 format!(
                     "an Aurora DSQL token ({}), for a {} connection",
                     action.as_str(),
@@ -233,7 +236,7 @@ fn compare_dsql(action: DsqlAction, c: &Connection, fresh: &str) -> Vec<Check> {
     let wanted = c.dsql_action();
     vec![if action != wanted {
         Check::fail(
-            "action",
+            CheckId::Action,
             format!(
                 "signed for {}, the connection (user `{}`) signs {}: the cluster refuses it",
                 action.as_str(),
@@ -243,7 +246,7 @@ fn compare_dsql(action: DsqlAction, c: &Connection, fresh: &str) -> Vec<Check> {
         )
         .fix("admin needs DbConnectAdmin, every other role DbConnect (`dsql_action` overrides)")
     } else {
-        Check::ok("action", format!("{} matches", action.as_str()))
+        Check::ok(CheckId::Action, format!("{} matches", action.as_str()))
     }]
 }
 
@@ -251,26 +254,26 @@ fn compare_rds(token: &Decoded, c: &Connection) -> Vec<Check> {
     let mut checks = Vec::new();
     checks.push(if token.port != c.port.get() {
         Check::fail(
-            "port",
+            CheckId::Port,
             format!(
                 "signed for port {}, the connection's is {}",
                 token.port, c.port
             ),
         )
     } else {
-        Check::ok("port", format!("{} matches", token.port))
+        Check::ok(CheckId::Port, format!("{} matches", token.port))
     });
     if let DbUser::Named(user) = &c.user {
         checks.push(if token.user != *user {
             Check::fail(
-                "user",
+                CheckId::User,
                 format!(
                     "signed for user `{}`, the connection's is `{}`",
                     token.user, c.user
                 ),
             )
         } else {
-            Check::ok("user", format!("`{}` matches", token.user))
+            Check::ok(CheckId::User, format!("`{}` matches", token.user))
         });
     }
     checks

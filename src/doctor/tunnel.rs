@@ -1,6 +1,6 @@
 //! A connection's `tunnel` (an SSH/SSM port forward) accepts TCP.
 
-use super::Check;
+use super::{Check, CheckId};
 use crate::config::Connection;
 use std::time::Duration;
 
@@ -8,8 +8,8 @@ pub fn check(connection: &Connection) -> Option<Check> {
     let tunnel = connection.tunnel?;
     Some(
         match std::net::TcpStream::connect_timeout(&tunnel.addr(), Duration::from_secs(3)) {
-            Ok(_) => Check::ok("tunnel", format!("{tunnel} accepts connections")),
-            Err(err) => Check::fail("tunnel", format!("{tunnel}: {err}")).fix(format!(
+            Ok(_) => Check::ok(CheckId::Tunnel, format!("{tunnel} accepts connections")),
+            Err(err) => Check::fail(CheckId::Tunnel, format!("{tunnel}: {err}")).fix(format!(
                 "start the port forward, e.g. `ssh -N -L {}:{}:{} BASTION` or `aws ssm start-session --document-name AWS-StartPortForwardingSessionToRemoteHost ...`",
                 tunnel.port(),
                 connection.host,

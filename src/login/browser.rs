@@ -56,9 +56,11 @@ fn platform_opener(url: &str) -> Option<Command> {
     let mut command = if cfg!(target_os = "macos") {
         Command::new("open")
     } else if cfg!(windows) {
-        let mut start = Command::new("cmd");
-        start.args(["/C", "start", ""]);
-        start
+        // The shell's URL handler, as `start` uses, without cmd.exe: it would split the URL
+        // at every `&` of the query string.
+        let mut handler = Command::new("rundll32");
+        handler.arg("url.dll,FileProtocolHandler");
+        handler
     } else {
         Command::new("xdg-open")
     };

@@ -4,11 +4,11 @@
 
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::platform::{files, privacy};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use zeroize::Zeroizing;
@@ -114,15 +114,8 @@ pub fn write_registration(key: &str, registration: &RegistrationFile) -> Result<
 fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::files::require_home_for(dir)?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("create the folder", dir, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rdsiam-helper-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
+    privacy::create_dir(dir).map_err(|e| Error::io("create the folder", dir, e))?;
+    let mut temp = privacy::temp_file_in(dir, ".rdsiam-helper-", privacy::Access::PRIVATE)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     temp.write_all(contents)
         .and_then(|_| temp.as_file().sync_all())
@@ -137,20 +130,10 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
 pub fn lock(id: &str, until: Instant) -> Result<Option<(File, bool)>> {
     let dir = dir()?;
     crate::files::require_home_for(&dir)?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| Error::io("create the folder", &dir, e))?;
+    privacy::create_dir(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
     let path = dir.join(format!("rdsiam-helper-login-{}.lock", file_stem(id)));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| Error::io("open the sign-in lock", &path, e))?;
+    let file =
+        files::open_lock_file(&path).map_err(|e| Error::io("open the sign-in lock", &path, e))?;
     let lock =
         |wait| crate::files::lock_within(&file, wait).map_err(|e| Error::io("lock", &path, e));
     if lock(Duration::ZERO)? {

@@ -86,6 +86,11 @@ pub struct LocalPassword {
 const LENGTH: usize = 32;
 
 impl LocalPassword {
+    /// The password, for the client's password store (`setup --via-proxy`).
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
     /// Reads the file, or writes a new random password to it (0600) if there is none.
     /// Returns whether it was made now.
     pub fn load_or_create(path: &Path) -> Result<(LocalPassword, bool)> {
@@ -113,39 +118,59 @@ impl LocalPassword {
 }
 
 /// The file's first line, if the file exists. It must be a regular file of ours that nobody
-/// else can read: anyone who reads it gets in as the database user.
+/// else can read: anyone who reads it gets in as the database user. Each way it can be wrong is
+/// named, since a link, a FIFO or a folder here is a mistake to fix, not a password.
 fn read_private(path: &Path) -> Result<Option<Secret>> {
+    use crate::platform::{files, privacy};
     use std::io::Read;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path);
-    let file = match file {
+    let fix = || {
+        format!(
+            "{}, or remove it to have a new one written",
+            privacy::make_private_hint(path)
+        )
+    };
+    let file = match files::open_no_follow(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if files::is_link_error(&err) => {
+            return Err(Error::failure(format!(
+                "the local password file {} is a symbolic link; it must be a regular file of yours",
+                path.display()
+            ))
+            .hint("point --local-password-file at the file itself, or remove the link to have a new one written"));
+        }
         Err(err) => return Err(Error::io("open the local password file", path, err)),
     };
     let meta = file
         .metadata()
         .map_err(|e| Error::io("read the local password file", path, e))?;
-    let hint = format!(
-        "chmod 600 {0} (and chown it to yourself), or remove it to have a new one written",
-        path.display()
-    );
-    if !meta.is_file() || meta.uid() != peer::own_uid() || meta.mode() & 0o077 != 0 {
+    if !meta.is_file() {
         return Err(Error::failure(format!(
-            "the local password file {} must be a regular file of yours that only you can read (it is mode {:o}, owner uid {})",
+            "the local password file {} is {}, not a regular file",
             path.display(),
-            meta.mode() & 0o777,
-            meta.uid()
+            files::kind(&meta)
         ))
-        .hint(hint));
+        .hint("point --local-password-file at a regular file, or at a path where none exists yet to have one written"));
     }
-    let mut text = String::new();
+    if !privacy::owned_and_private(&meta, path) {
+        return Err(Error::failure(format!(
+            "the local password file {} must be yours and readable only by you ({})",
+            path.display(),
+            privacy::describe(&meta, path),
+        ))
+        .hint(fix()));
+    }
+    let mut bytes = Vec::new();
     file.take(4096)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read the local password file", path, e))?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Err(Error::failure(format!(
+            "the local password file {} is not UTF-8 text",
+            path.display()
+        ))
+        .hint("remove it to have a new one written, or put a UTF-8 password on its first line"));
+    };
     let line = text.lines().next().unwrap_or("").trim();
     if line.is_empty() {
         return Err(Error::failure(format!(

@@ -85,6 +85,8 @@ pub struct Metrics {
     to_client: Family<ByConnection, Counter>,
     token_issue: Family<ByConnection, Histogram, Seconds>,
     upstream_connect: Family<ByConnection, Histogram, Seconds>,
+    reused: Family<ByConnection, Counter>,
+    parked: Family<ByConnection, Gauge>,
 }
 
 impl Metrics {
@@ -97,6 +99,18 @@ impl Metrics {
         let to_client = Family::<ByConnection, Counter>::default();
         let token_issue = Family::new_with_constructor(Seconds);
         let upstream_connect = Family::new_with_constructor(Seconds);
+        let reused = Family::<ByConnection, Counter>::default();
+        let parked = Family::<ByConnection, Gauge>::default();
+        registry.register(
+            "server_connections_reused",
+            "Client sessions served by a kept server connection (no new login)",
+            reused.clone(),
+        );
+        registry.register(
+            "server_connections_parked",
+            "Server connections kept now, waiting for the next client",
+            parked.clone(),
+        );
         registry.register(
             "open_connections",
             "Client connections open now",
@@ -138,6 +152,8 @@ impl Metrics {
             to_client,
             token_issue,
             upstream_connect,
+            reused,
+            parked,
         }
     }
 
@@ -155,6 +171,13 @@ impl Metrics {
         drop(self.total.get_or_create(&key));
         drop(self.from_client.get_or_create(&key));
         drop(self.to_client.get_or_create(&key));
+    }
+
+    /// A listener that keeps server connections: its reuse series exist from the start too.
+    pub fn keeping(&self, connection: &str) {
+        let key = Metrics::key(connection);
+        drop(self.reused.get_or_create(&key));
+        drop(self.parked.get_or_create(&key));
     }
 
     pub fn opened(&self, connection: &str) {
@@ -188,6 +211,16 @@ impl Metrics {
         self.upstream_connect
             .get_or_create(&Metrics::key(connection))
             .observe(took.as_secs_f64());
+    }
+
+    pub fn reused(&self, connection: &str) {
+        self.reused.get_or_create(&Metrics::key(connection)).inc();
+    }
+
+    pub fn parked(&self, connection: &str, now: usize) {
+        self.parked
+            .get_or_create(&Metrics::key(connection))
+            .set(now as i64);
     }
 
     /// The text a scrape gets.

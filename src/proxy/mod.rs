@@ -2,16 +2,20 @@
 //! password and no TLS; the proxy opens verified TLS to the database, answers its password
 //! request with the cached token, and from then on copies bytes both ways.
 //!
-//! The only place that runs a multi-threaded tokio runtime: every other command stays on the
+//! The only place that runs a tokio runtime for long: every other command stays on the
 //! runtime-free hot path (`main` starts none).
 
 pub mod access;
+mod framing;
 mod health;
+mod local;
 mod log;
 mod metrics;
 mod mysql;
 mod peer;
+mod pool;
 mod postgres;
+mod relay;
 mod tls;
 
 use crate::config::Connection;
@@ -27,10 +31,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 pub use tls::Negotiation;
+
+/// Why the proxy cannot tell who a client runs as on this platform, if it cannot.
+pub fn owner_uncheckable() -> Option<&'static str> {
+    peer::UNCHECKABLE
+}
 
 /// What the command line decided, as plain values.
 #[derive(Debug, Clone)]
@@ -41,6 +50,9 @@ pub struct Options {
     pub quitquitquit: bool,
     pub quit_on_idle: Option<Duration>,
     pub structured_logs: bool,
+    /// PostgreSQL server connections kept between clients, closed after this long unused;
+    /// None with --no-server-reuse.
+    pub server_reuse: Option<Duration>,
 }
 
 /// One connection served: where clients reach it, and how the proxy reaches the database.
@@ -60,6 +72,8 @@ struct Served {
     /// MySQL: clients holding a server connection while the proxy waits for their answer to
     /// its greeting. Bounded, so silent local sockets cannot use up a small server's slots.
     handshakes: Arc<Semaphore>,
+    /// PostgreSQL: server connections kept for the next client (see pool.rs).
+    pool: Option<pool::Pool>,
 }
 
 /// The state every session and the health check share.
@@ -89,16 +103,18 @@ pub fn run(targets: Vec<Target>, options: Options, access: Access) -> Result<i32
     code
 }
 
-/// `RDSIAM_HELPER_PROXY_THREADS`: 0 for one thread that does everything (tokio's
-/// current-thread runtime, as pgbouncer is one event loop), N for N worker threads.
-/// The benchmark compares them (docs/proxy.md, "Cost").
+/// One thread does everything (tokio's current-thread runtime), as pgbouncer is one event
+/// loop: with two workers, perf showed about 45% of the proxy's time in the kernel switching
+/// between them, for a relay that is mostly waiting on sockets. `RDSIAM_HELPER_PROXY_THREADS=N`
+/// asks for N worker threads instead (for many busy clients on a machine with cores to spare;
+/// the benchmark compares them, docs/proxy.md "Cost").
 fn runtime() -> Result<tokio::runtime::Runtime> {
     let threads: usize = std::env::var("RDSIAM_HELPER_PROXY_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(2);
+        .unwrap_or(0);
     let mut builder = match threads {
-        0 => tokio::runtime::Builder::new_current_thread(),
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
         n => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             builder.worker_threads(n);
@@ -113,7 +129,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result<i32> {
     // Before anything is announced: a SIGTERM right after "listening" must drain, not kill.
-    let signals = Signals::new()?;
+    let signals = local::Signals::new()?;
     let shared = Arc::new(Shared {
         limit: options
             .max_connections
@@ -130,10 +146,15 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
     let mut served = Vec::new();
     for target in targets {
         let tls = tls::Upstream::new(&target.connection, target.negotiation)?;
+        let pool = match (target.connection.engine.wire(), shared.options.server_reuse) {
+            (Wire::Postgres, Some(idle)) => Some(pool::Pool::new(idle)),
+            _ => None,
+        };
         served.push(Arc::new(Served {
             target,
             tls,
             handshakes: Arc::new(Semaphore::new(mysql::HANDSHAKES)),
+            pool,
         }));
     }
     let mut sockets = Vec::new();
@@ -146,20 +167,24 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
             &served.target.name,
             &format!("listening on {}", served.target.listen),
         );
+        if served.pool.is_some() {
+            shared.metrics.keeping(&served.target.name);
+            accepting.push(tokio::spawn(sweep(served.clone(), shared.clone())));
+        }
         accepting.push(tokio::spawn(accept_tcp(
             listener,
             served.clone(),
             shared.clone(),
         )));
         if let Some(dir) = &served.target.unix_socket {
-            let (listener, path) = bind_unix(dir, served.target.listen.port())?;
+            let (listener, path) = local::bind(dir, served.target.listen.port())?;
             log::event(
                 shared.options.structured_logs,
                 &served.target.name,
                 &format!("listening on {}", path.display()),
             );
             sockets.push(path);
-            accepting.push(tokio::spawn(accept_unix(
+            accepting.push(tokio::spawn(local::accept(
                 listener,
                 served.clone(),
                 shared.clone(),
@@ -168,9 +193,7 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
     }
     if let Some(address) = shared.options.health_check {
         let listener = TcpListener::bind(address).await.map_err(|e| {
-            Error::failure(format!(
-                "cannot listen on {address} for --health-check: {e}"
-            ))
+            Error::failure(format!("cannot listen on {address} for --health-check")).caused_by(e)
         })?;
         tokio::spawn(health::serve(listener, shared.clone(), served.clone()));
     }
@@ -186,25 +209,24 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
     }
     drain(&shared, second_signal).await;
     cut_the_rest(&shared).await;
+    for served in &served {
+        if let Some(pool) = &served.pool {
+            pool.close_all().await;
+        }
+    }
     Ok(0)
 }
 
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let handler = |kind| {
-            signal(kind)
-                .map_err(|e| Error::failure("cannot handle SIGTERM and SIGINT").caused_by(e))
-        };
-        Ok(Signals {
-            term: handler(SignalKind::terminate())?,
-            int: handler(SignalKind::interrupt())?,
-        })
+/// Closes parked server connections once unused for --server-idle-timeout.
+async fn sweep(served: Arc<Served>, shared: Arc<Shared>) {
+    let Some(pool) = &served.pool else { return };
+    let mut tick = tokio::time::interval(pool.sweep_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.expire().await {
+            shared.metrics.parked(&served.target.name, pool.parked());
+        }
     }
 }
 
@@ -212,13 +234,12 @@ impl Signals {
 /// the next signal, which ends the drain at once.
 async fn wait_for_stop(
     shared: &Shared,
-    signals: Signals,
+    signals: local::Signals,
 ) -> impl std::future::Future<Output = ()> + use<> {
-    let Signals { mut term, mut int } = signals;
+    let mut signals = signals;
     let mut stopping = shared.stopping.subscribe();
     let why = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+        why = signals.recv() => why,
         _ = stopping.wait_for(|s| *s) => "a shutdown request",
     };
     shared.stopping.send_replace(true);
@@ -232,10 +253,7 @@ async fn wait_for_stop(
         ),
     );
     async move {
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
+        signals.recv().await;
     }
 }
 
@@ -289,69 +307,12 @@ async fn quit_when_idle(shared: Arc<Shared>, idle: Duration) {
 async fn bind_tcp(target: &Target) -> Result<TcpListener> {
     TcpListener::bind(target.listen).await.map_err(|e| {
         Error::failure(format!(
-            "cannot listen on {} for `{}`: {e}",
+            "cannot listen on {} for `{}`",
             target.listen, target.name
         ))
+        .caused_by(e)
         .hint("another program (or another proxy) may hold the port: choose another with --listen or local_port")
     })
-}
-
-/// `DIR/.s.PGSQL.PORT`, where libpq looks for `psql -h DIR -p PORT`. The folder is made private
-/// (0700): whoever can reach the socket gets in as the user.
-fn bind_unix(dir: &std::path::Path, port: u16) -> Result<(UnixListener, PathBuf)> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    match std::fs::symlink_metadata(dir) {
-        // Another user's folder, even 0700: its owner could swap the socket for their own
-        // and catch the next client's startup (and a password given to it).
-        Ok(meta)
-            if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != peer::own_uid() =>
-        {
-            return Err(Error::failure(format!(
-                "the socket folder {} is not a folder of yours (owner uid {})",
-                dir.display(),
-                std::os::unix::fs::MetadataExt::uid(&meta)
-            ))
-            .hint("name a folder you own, or a new one (it is created 0700)"));
-        }
-        Ok(meta) if meta.mode_bits() & 0o077 != 0 => {
-            return Err(Error::failure(format!(
-                "the socket folder {} is open to other users (mode {:o})",
-                dir.display(),
-                meta.mode_bits() & 0o777
-            ))
-            .hint(format!(
-                "use a private folder: chmod 700 {0}, or name a new one (it is created 0700)",
-                dir.display()
-            )));
-        }
-        Ok(_) => {}
-        Err(_) => std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::io("create the socket folder", dir, e))?,
-    }
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    let path = dir.join(format!(".s.PGSQL.{port}"));
-    // A socket left by a proxy that was killed would make bind fail.
-    if std::fs::symlink_metadata(&path).is_ok_and(|m| {
-        use std::os::unix::fs::FileTypeExt;
-        m.file_type().is_socket()
-    }) {
-        let _ = std::fs::remove_file(&path);
-    }
-    let listener = UnixListener::bind(&path).map_err(|e| Error::io("listen on", &path, e))?;
-    Ok((listener, path))
-}
-
-trait ModeBits {
-    fn mode_bits(&self) -> u32;
-}
-
-impl ModeBits for std::fs::Metadata {
-    fn mode_bits(&self) -> u32 {
-        std::os::unix::fs::PermissionsExt::mode(&self.permissions())
-    }
 }
 
 async fn accept_tcp(listener: TcpListener, served: Arc<Served>, shared: Arc<Shared>) {
@@ -372,22 +333,6 @@ async fn accept_tcp(listener: TcpListener, served: Arc<Served>, shared: Arc<Shar
                     served.clone(),
                     shared.clone(),
                 );
-            }
-            Err(err) => accept_failed(&shared, &served, err).await,
-        }
-    }
-}
-
-async fn accept_unix(listener: UnixListener, served: Arc<Served>, shared: Arc<Shared>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let owner = peer::unix(&stream);
-                let shown = match &owner {
-                    Peer::Uid(uid) => format!("unix (uid {uid})"),
-                    Peer::Unknown(_) => "unix".to_string(),
-                };
-                spawn_session(stream, shown, owner, served.clone(), shared.clone())
             }
             Err(err) => accept_failed(&shared, &served, err).await,
         }
@@ -525,7 +470,7 @@ impl Session<'_> {
         issued
             .map_err(|e| format!("the token could not be issued: {e}"))?
             .map_err(|e| {
-                let mut text = e.message;
+                let mut text = e.one_line();
                 for hint in e.hints {
                     text.push_str("; ");
                     text.push_str(&hint);
@@ -551,7 +496,7 @@ async fn can_issue_all(served: &[Arc<Served>]) -> std::result::Result<(), String
         tokio::task::spawn_blocking(move || issuer::issue(&connection, true))
             .await
             .map_err(|e| format!("{name}: {e}"))?
-            .map_err(|e| format!("{name}: {}", e.message))?;
+            .map_err(|e| format!("{name}: {}", e.one_line()))?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 
 use super::log::Record;
 use super::metrics::Failure;
+use super::pool::{Server, Upstream};
 use super::{Negotiation, Refused, Session};
 use crate::issuer::Issued;
 use bytes::BytesMut;
@@ -18,8 +19,6 @@ use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::{backend, frontend};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 const SSL_REQUEST: i32 = 80877103;
 const GSSENC_REQUEST: i32 = 80877104;
@@ -41,8 +40,6 @@ pub struct CancelTarget {
     process_id: i32,
     secret_key: i32,
 }
-
-type Upstream = TlsStream<TcpStream>;
 
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut client: S,
@@ -112,12 +109,6 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         );
         return Err(fail(client, "28000", reason).await);
     }
-    record.stage = Failure::UpstreamTls;
-    let mut upstream = match open(session).await {
-        Ok(upstream) => upstream,
-        Err(reason) => return Err(fail(client, "08001", reason).await),
-    };
-    record.stage = Failure::UpstreamAuth;
     let unknown_options: Vec<String> = params
         .iter()
         .filter(|(k, _)| k.starts_with(b"_pq_."))
@@ -127,19 +118,87 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         .iter()
         .filter(|(k, _)| !k.starts_with(b"_pq_."))
         .collect();
-    write(&mut upstream, &startup_message(&forwarded)).await?;
+    let startup = startup_message(&forwarded);
+    let mut greeting = Vec::new();
+    if minor != 0 || !unknown_options.is_empty() {
+        greeting.extend(negotiate_protocol_version(&unknown_options));
+    }
+    // AuthenticationOk: the client's login is the proxy's, already done.
+    greeting.extend([b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
+    // A replication connection speaks another protocol after the login: never kept.
+    let pool = session
+        .served
+        .pool
+        .as_ref()
+        .filter(|_| !params.iter().any(|(k, _)| k == b"replication"));
+    let reused = match pool {
+        Some(pool) => pool.take(&startup).await,
+        None => None,
+    };
+    let (mut server, cancel_key) = match reused {
+        Some(server) => {
+            record.what = Some("reused");
+            let metrics = &session.shared.metrics;
+            metrics.reused(&session.served.target.name);
+            if let Some(pool) = pool {
+                metrics.parked(&session.served.target.name, pool.parked());
+            }
+            let key = CancelKey::register(session, server.backend.0, server.backend.1);
+            for parameter in &server.parameters {
+                greeting.extend(parameter);
+            }
+            greeting.extend(backend_key_data(key.key));
+            greeting.extend([b'Z', 0, 0, 0, 5, b'I']);
+            write(client, &greeting).await?;
+            (server, Some(key))
+        }
+        None => sign_in(client, session, record, &issued, startup, greeting).await?,
+    };
+    record.stage = Failure::Other;
+    let Some(pool) = pool else {
+        return super::splice(client, &mut server.upstream, record).await;
+    };
+    let ended = super::relay::relay(client, &mut server.upstream, record).await?;
+    drop(cancel_key);
+    if ended == super::relay::Ended::Idle && !*session.shared.stopping.borrow() {
+        // The client is done: it need not wait for the reset.
+        let _ = client.shutdown().await;
+        let _resetting = pool.resetting(&server.startup);
+        if reset(&mut server).await.is_ok() {
+            pool.park(server);
+            session
+                .shared
+                .metrics
+                .parked(&session.served.target.name, pool.parked());
+        }
+    }
+    Ok(())
+}
+
+/// A new server connection for this startup packet: TCP, TLS, the token, and the server's
+/// start-up messages passed to the client until ReadyForQuery.
+async fn sign_in<'a, S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut S,
+    session: &Session<'a>,
+    record: &mut Record,
+    issued: &Issued,
+    startup: Vec<u8>,
+    greeting: Vec<u8>,
+) -> Result<(Server, Option<CancelKey<'a>>), String> {
+    record.stage = Failure::UpstreamTls;
+    let mut upstream = match open(session).await {
+        Ok(upstream) => upstream,
+        Err(reason) => return Err(fail(client, "08001", reason).await),
+    };
+    let opened = std::time::Instant::now();
+    record.stage = Failure::UpstreamAuth;
+    write(&mut upstream, &startup).await?;
     // The server has as long to log us in as to accept TCP and TLS: a server that stalls
     // must not hold the client for as long as it likes.
-    let signed_in = tokio::time::timeout(super::tls::UPSTREAM_TIMEOUT, async {
-        authenticate(&mut upstream, &issued).await?;
-        let mut greeting = Vec::new();
-        if minor != 0 || !unknown_options.is_empty() {
-            greeting.extend(negotiate_protocol_version(&unknown_options));
-        }
-        // AuthenticationOk: the client's login is the proxy's, already done.
-        greeting.extend([b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
-        Ok::<_, Refused>(greeting)
-    })
+    let signed_in = tokio::time::timeout(
+        super::tls::UPSTREAM_TIMEOUT,
+        authenticate(&mut upstream, issued),
+    )
     .await
     .unwrap_or_else(|_| {
         Err(Refused::Proxy(format!(
@@ -148,33 +207,67 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             super::tls::UPSTREAM_TIMEOUT.as_secs()
         )))
     });
-    let greeting = match signed_in {
-        Ok(greeting) => greeting,
+    match signed_in {
+        Ok(()) => {}
         Err(Refused::Server(frame)) => {
             let reason = server_error_text(&frame);
             let _ = client.write_all(&frame).await;
             return Err(format!("the server refused the login: {reason}"));
         }
         Err(Refused::Proxy(reason)) => return Err(fail(client, "08001", reason).await),
+    }
+    let mut server = Server {
+        upstream,
+        startup,
+        parameters: Vec::new(),
+        backend: (0, 0),
+        opened,
     };
     let ready = tokio::time::timeout(
         super::tls::UPSTREAM_TIMEOUT,
-        relay_until_ready(&mut upstream, client, session, greeting),
+        relay_until_ready(&mut server, client, session, greeting),
     )
     .await;
-    let _cancel_key = match ready {
-        Ok(result) => result?,
+    match ready {
+        Ok(result) => Ok((server, result?)),
         Err(_) => {
             let reason = format!(
                 "{} did not become ready for queries within {} s",
                 session.upstream_name(),
                 super::tls::UPSTREAM_TIMEOUT.as_secs()
             );
-            return Err(fail(client, "08001", reason).await);
+            Err(fail(client, "08001", reason).await)
         }
-    };
-    record.stage = Failure::Other;
-    super::splice(client, &mut upstream, record).await
+    }
+}
+
+/// `DISCARD ALL` on a connection whose client left: what the next client finds is a session
+/// as fresh as a new login's. Anything but a clean answer, in time, and it is not kept.
+async fn reset(server: &mut Server) -> Result<(), String> {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = BytesMut::new();
+        frontend::query("DISCARD ALL", &mut buf).map_err(|e| e.to_string())?;
+        write(&mut server.upstream, &buf).await?;
+        loop {
+            let frame = read_frame(&mut server.upstream).await?;
+            match frame[0] {
+                // RESET ALL reports the parameters it put back.
+                b'S' => server.set_parameter(frame),
+                b'Z' if frame.get(5) == Some(&b'I') => return Ok(()),
+                b'E' | b'Z' => return Err(server_error_text(&frame)),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .map_err(|_| "the server did not answer DISCARD ALL in time".to_string())?
+}
+
+fn backend_key_data((process_id, secret_key): (i32, i32)) -> Vec<u8> {
+    let mut frame = vec![b'K', 0, 0, 0, 12];
+    frame.extend(process_id.to_be_bytes());
+    frame.extend(secret_key.to_be_bytes());
+    frame
 }
 
 /// Asks the client for a password (cleartext: the client side is loopback or a private
@@ -404,22 +497,24 @@ async fn authenticate(upstream: &mut Upstream, issued: &Issued) -> Result<(), Re
 /// backend's cancel key for one of the proxy's (so a CancelRequest comes to the proxy, which
 /// knows the backend's real key). The returned guard forgets the key when the session ends.
 async fn relay_until_ready<'a, S: AsyncWrite + Unpin>(
-    upstream: &mut Upstream,
+    server: &mut Server,
     client: &mut S,
     session: &Session<'a>,
     mut out: Vec<u8>,
 ) -> Result<Option<CancelKey<'a>>, String> {
     let mut key = None;
     loop {
-        let mut frame = read_frame(upstream).await?;
+        let mut frame = read_frame(&mut server.upstream).await?;
         match frame[0] {
             b'K' if frame.len() == 13 => {
                 let process_id = i32::from_be_bytes(frame[5..9].try_into().expect("4 bytes"));
                 let secret_key = i32::from_be_bytes(frame[9..13].try_into().expect("4 bytes"));
+                server.backend = (process_id, secret_key);
                 let ours = CancelKey::register(session, process_id, secret_key);
                 frame[9..13].copy_from_slice(&ours.key.1.to_be_bytes());
                 key = Some(ours);
             }
+            b'S' => server.set_parameter(frame.clone()),
             b'E' => {
                 let reason = server_error_text(&frame);
                 out.extend(frame);

@@ -5,6 +5,10 @@
 //! `/proc/net/tcp` would format every socket, TIME_WAIT ones included (tens of thousands after
 //! a burst of short connections), for each client.
 
+/// The proxy's owner is checked here (for a TCP peer or a Unix socket's).
+pub const UNCHECKABLE: Option<&str> = None;
+pub use crate::platform::privacy::own_uid;
+
 use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};

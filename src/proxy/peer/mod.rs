@@ -8,10 +8,16 @@
 mod linux;
 #[cfg(target_os = "linux")]
 use linux as platform;
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(unix, not(target_os = "linux")))]
 mod other;
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(unix, not(target_os = "linux")))]
 use other as platform;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+
+pub use platform::{UNCHECKABLE, own_uid};
 
 use std::net::SocketAddr;
 
@@ -36,21 +42,7 @@ pub fn tcp(peer: SocketAddr, local: SocketAddr) -> Peer {
     }
 }
 
-/// The owner of a Unix socket peer.
-pub fn unix(stream: &tokio::net::UnixStream) -> Peer {
-    match stream.peer_cred() {
-        Ok(cred) => Peer::Uid(cred.uid()),
-        Err(err) => Peer::Unknown(format!("the kernel did not say who connected: {err}")),
-    }
-}
-
 /// An IPv4 client of a dual-stack listener shows as `::ffff:a.b.c.d`; its socket is IPv4.
 fn canonical(address: SocketAddr) -> SocketAddr {
     SocketAddr::new(address.ip().to_canonical(), address.port())
-}
-
-/// The uid this process runs as: the proxy's owner.
-pub fn own_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }

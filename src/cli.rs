@@ -3,6 +3,7 @@
 pub use crate::clients::{AuthMode, SetupClient};
 use crate::config::Engine;
 use crate::error::Error;
+use crate::proxy::Negotiation;
 use crate::values::{
     AccountId, AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host,
     Identifier, Port, RefreshBefore, Region, ResourceId, TokenLifetime, Tunnel,
@@ -237,15 +238,6 @@ pub struct SetupArgs {
     pub via_proxy: bool,
 }
 
-/// How the proxy opens TLS to a PostgreSQL server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SslNegotiation {
-    /// An SSLRequest first, then TLS (every PostgreSQL server)
-    Postgres,
-    /// TLS at once, with ALPN `postgresql` (PostgreSQL 17+, Aurora PostgreSQL express, DSQL)
-    Direct,
-}
-
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// The connections to serve, each on a listener of its own
@@ -291,8 +283,8 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub structured_logs: bool,
     /// How TLS to a PostgreSQL server starts
-    #[arg(long, value_enum, default_value_t = SslNegotiation::Postgres)]
-    pub sslnegotiation: SslNegotiation,
+    #[arg(long, value_enum, default_value_t = Negotiation::Postgres)]
+    pub sslnegotiation: Negotiation,
     /// PostgreSQL: close a server connection kept for the next client after this long unused
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub server_idle_timeout: humantime::Duration,

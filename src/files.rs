@@ -29,21 +29,57 @@ pub enum Written {
 ///
 /// The lock is for the file's folder, not on the file (`locking::folder_lock` says where).
 pub fn update(path: &Path, merge: impl FnOnce(&str) -> Result<Contents>) -> Result<Written> {
-    let path = target(path)?;
-    let dir = parent(&path);
-    require_home_for(&dir)?;
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
-    let _lock = lock_folder(&dir, &path)?;
-    // The old text may hold tokens too: it is kept as a secret while it is in memory.
-    let existing = Secret::new(read_or_empty(&path)?);
-    let merged = merge(existing.expose())?;
-    if merged.expose() == existing.expose() && path.exists() {
-        return Ok(Written::Unchanged);
+    let mut written = update_together(&[path.to_path_buf()], |texts| Ok(vec![merge(texts[0])?]))?;
+    Ok(written.remove(0))
+}
+
+/// `update` for files whose new texts depend on one another (DataGrip's two `.idea` files name
+/// the same data source): every folder is locked (in one order, so two runs cannot each hold
+/// one), every file read, then `merge` sees all the old texts at once and returns the new
+/// ones, in the same order. A file whose text is unchanged is not written.
+pub fn update_together(
+    paths: &[PathBuf],
+    merge: impl FnOnce(&[&str]) -> Result<Vec<Contents>>,
+) -> Result<Vec<Written>> {
+    let paths = paths
+        .iter()
+        .map(|path| target(path))
+        .collect::<Result<Vec<_>>>()?;
+    let mut dirs: Vec<PathBuf> = paths.iter().map(|path| parent(path)).collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut _locks = Vec::new();
+    for dir in &dirs {
+        require_home_for(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
+        let first = paths
+            .iter()
+            .find(|p| parent(p) == *dir)
+            .expect("a file in each folder");
+        _locks.push(lock_folder(dir, first)?);
     }
-    Ok(match replace(&path, &merged)? {
-        Some(backup) => Written::Updated { backup },
-        None => Written::Created,
-    })
+    // The old texts may hold tokens too: they are kept as secrets while they are in memory.
+    let existing = paths
+        .iter()
+        .map(|path| read_or_empty(path).map(Secret::new))
+        .collect::<Result<Vec<_>>>()?;
+    let texts: Vec<&str> = existing.iter().map(Secret::expose).collect();
+    let merged = merge(&texts)?;
+    assert_eq!(merged.len(), paths.len(), "one new text per file");
+    paths
+        .iter()
+        .zip(&existing)
+        .zip(&merged)
+        .map(|((path, old), new)| {
+            if new.expose() == old.expose() && path.exists() {
+                return Ok(Written::Unchanged);
+            }
+            Ok(match replace(path, new)? {
+                Some(backup) => Written::Updated { backup },
+                None => Written::Created,
+            })
+        })
+        .collect()
 }
 
 /// Refuses to create `dir` under a HOME that does not exist (a service account, a typo in a

@@ -23,6 +23,12 @@ pub fn cache_key(connection: &Connection) -> CacheKey {
     }
 }
 
+/// Where `issue` keeps this connection's token; None when there is no cache folder to find.
+pub fn cache_file(connection: &Connection) -> Option<std::path::PathBuf> {
+    let dir = cache::default_dir().ok()?;
+    Some(cache::token_file(&dir, &cache_key(connection)))
+}
+
 /// What a token is signed for beyond the key's endpoint and user: DSQL's action and lifetime.
 fn signed_for(connection: &Connection) -> SignedFor {
     match connection.engine {

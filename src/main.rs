@@ -12,6 +12,7 @@ mod doctor;
 mod error;
 mod files;
 mod issuer;
+mod local_password;
 mod login;
 mod platform;
 mod proxy;

@@ -15,7 +15,7 @@ pub use connection::stamp_if_large;
 pub use folder::{Cache, default_dir};
 pub use identity::IdentityKey;
 pub use key::{CacheKey, KeyRegion, SignedFor, Signer, SourceKey};
-pub use token::{Issued, Signed};
+pub use token::{Issued, Signed, token_file};
 pub use verified::credential_fingerprint;
 
 use crate::error::{Error, Result};

@@ -56,7 +56,7 @@ fn rds_lifetime() -> u64 {
 }
 
 /// A token and what it was signed for: what the cache gives out.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Issued {
     pub token: Token,
     /// The database user signed for (`{session_name}` resolved).
@@ -77,6 +77,11 @@ impl From<Record> for Issued {
 }
 
 impl Issued {
+    /// Whether it has more than `refresh_before` of life left at `now`, as a cache hit must.
+    pub fn is_fresh(&self, now: SystemTime, refresh_before: Duration) -> bool {
+        now + refresh_before < self.valid_until
+    }
+
     /// A token signed with --no-cache: never stored, served as signed.
     pub fn uncached(key: &CacheKey, signed: Signed) -> Issued {
         Record::new(key, None, signed).into()
@@ -193,9 +198,14 @@ pub struct Signed {
     pub lifetime: Duration,
 }
 
+/// The file that holds `key`'s token in the cache folder `dir`.
+pub fn token_file(dir: &Path, key: &CacheKey) -> PathBuf {
+    dir.join(format!("{}.{EXTENSION}", key.file_stem()))
+}
+
 impl Cache {
     pub fn path_for(&self, key: &CacheKey) -> PathBuf {
-        self.dir().join(format!("{}.{EXTENSION}", key.file_stem()))
+        token_file(self.dir(), key)
     }
 
     fn lock_path(&self, key: &CacheKey) -> PathBuf {

@@ -293,6 +293,9 @@ pub struct Request<'a> {
     pub auth: Option<AuthMode>,
     pub destination: &'a Destination,
     pub command: &'a HelperCommand,
+    /// The major version of the libpq here (`psql --version`), probed by the driver so plans
+    /// stay pure: libpq 16+ reads `sslrootcert=system`, older ones need the bundle file.
+    pub libpq_major: Option<u32>,
 }
 
 /// A client's set-up, decided without touching a file; `commands::setup` performs it.
@@ -306,20 +309,32 @@ pub struct Plan<'a> {
     pub notes: Vec<String>,
 }
 
-/// One read-modify-write of a user's file.
+/// One read-modify-write of a user's files: usually one file; several when their new texts
+/// depend on one another, all read and written under their folders' locks.
 pub struct Edit<'a> {
-    pub path: PathBuf,
-    /// The new text from the old ("" when there is none); also what to say about the change.
+    pub paths: Vec<PathBuf>,
+    /// The new texts from the old ones ("" for a file that does not exist), in `paths`' order;
+    /// also what to say about the change.
     pub merge: MergeFn<'a>,
 }
 
-/// The new text of a file from its old text.
-pub type MergeFn<'a> = Box<dyn FnOnce(&str) -> Result<Merged> + 'a>;
+/// The new texts of files from their old texts.
+pub type MergeFn<'a> = Box<dyn FnOnce(&[&str]) -> Result<Vec<Merged>> + 'a>;
 
 impl<'a> Edit<'a> {
     pub fn new(path: PathBuf, merge: impl FnOnce(&str) -> Result<Merged> + 'a) -> Edit<'a> {
         Edit {
-            path,
+            paths: vec![path],
+            merge: Box::new(move |texts| Ok(vec![merge(texts[0])?])),
+        }
+    }
+
+    pub fn together(
+        paths: Vec<PathBuf>,
+        merge: impl FnOnce(&[&str]) -> Result<Vec<Merged>> + 'a,
+    ) -> Edit<'a> {
+        Edit {
+            paths,
             merge: Box::new(merge),
         }
     }

@@ -52,7 +52,7 @@ impl Client for Pgservice {
 
 fn plan<'a>(request: &Request<'a>) -> Result<Plan<'a>> {
     let name = request.name;
-    let libpq_major = libpq::installed_major();
+    let libpq_major = request.libpq_major;
     let text = section(request.connection, name, request.user, libpq_major);
     let pgpass = request.command.line(&["setup", "pgpass", name, "--write"]);
     let mut notes = vec![format!(

@@ -6,7 +6,7 @@
 use crate::clients::{Destination, Merged, Plan, Request};
 use crate::config::Connection;
 use crate::error::{Error, Result};
-use crate::proxy::access::LocalPassword;
+use crate::local_password::LocalPassword;
 use crate::secret::{Contents, Secret};
 use crate::values::{Port, Wire};
 
@@ -43,11 +43,11 @@ pub fn secret_plan(mut plan: Plan<'_>) -> Plan<'_> {
     for edit in &mut plan.edits {
         let merge = std::mem::replace(&mut edit.merge, Box::new(|_| unreachable!()));
         edit.merge = Box::new(move |existing| {
-            let merged = merge(existing)?;
-            Ok(Merged {
+            let merged = merge(existing)?.into_iter().map(|merged| Merged {
                 text: Contents::Secret(Secret::new(merged.text.expose().to_string())),
                 notes: merged.notes,
-            })
+            });
+            Ok(merged.collect())
         });
     }
     plan

@@ -1,11 +1,12 @@
 //! `proxy NAME...`: checks what the command line and the config say (a listening address for
 //! each connection, loopback unless allowed otherwise), then hands the listeners to the proxy.
 
-use crate::cli::{ProxyArgs, SslNegotiation};
+use crate::cli::ProxyArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::proxy::access::{Access, LocalPassword};
-use crate::proxy::{self, Negotiation, Options, Target};
+use crate::local_password::LocalPassword;
+use crate::proxy::access::Access;
+use crate::proxy::{self, Options, Target};
 use crate::report;
 use crate::values::{Port, Wire};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -56,10 +57,7 @@ pub fn run(config: &Config, args: &ProxyArgs) -> Result<i32> {
             connection,
             listen,
             unix_socket,
-            negotiation: match args.sslnegotiation {
-                SslNegotiation::Postgres => Negotiation::Postgres,
-                SslNegotiation::Direct => Negotiation::Direct,
-            },
+            negotiation: args.sslnegotiation,
         });
     }
     let options = Options {

@@ -1,11 +1,12 @@
 //! `refresh NAME | --all`: rewrite the `.pgpass` lines this tool owns with fresh tokens. Run
-//! every few minutes by the systemd timer / launchd agent in integrations/.
+//! every few minutes by the systemd timer / launchd agent in integrations/. The tokens are
+//! issued first; the file is then merged through the set-up driver (`setup::perform`).
 
 use crate::cli::RefreshArgs;
-use crate::clients::{HelperCommand, pgpass};
+use crate::clients::{Edit, HelperCommand, Merged, Plan, pgpass};
+use crate::commands::setup::{self, Telling};
 use crate::config::{Config, Wire};
 use crate::error::{Error, Result};
-use crate::files;
 use crate::secret::{Contents, Secret};
 use crate::{issuer, report};
 
@@ -100,9 +101,10 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
             Err(err) => failures.push(err),
         }
     }
-    let mut notes = Vec::new();
-    let written = files::update(&path, |current| {
+    // Through the set-up's driver, as one edit: the same lock, backup and privacy as `setup`.
+    let merge = |current: &str| {
         pgpass::validate(current, &path)?;
+        let mut notes = Vec::new();
         let mut merged = Secret::new(current.to_string());
         for (name, entry) in &entries {
             if unmarked.contains(name) {
@@ -118,14 +120,16 @@ pub fn run(config: &Config, args: &RefreshArgs) -> Result<i32> {
                 Contents::Plain(text) => Secret::new(text),
             };
         }
-        Ok(Contents::Secret(merged))
-    })?;
-    if written != files::Written::Unchanged {
-        report::verbose(format_args!("refreshed {}", path.display()));
-    }
-    for note in notes {
-        eprintln!("rdsiam-helper: {note}");
-    }
+        Ok(Merged {
+            text: Contents::Secret(merged),
+            notes,
+        })
+    };
+    let plan = Plan {
+        edits: vec![Edit::new(path.clone(), merge)],
+        ..Plan::default()
+    };
+    setup::perform(plan, Telling::OnlyVerbose)?;
     // Every connection was tried; report each failure, exit with the last one's code.
     match failures.pop() {
         Some(last) => Err(last.with_earlier(failures)),

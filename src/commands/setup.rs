@@ -3,13 +3,13 @@
 //! client's files, each under its folder's lock, with a `.bak`, everything else kept.
 
 use crate::cli::SetupArgs;
-use crate::clients::{Destination, HelperCommand, Plan, Request, via_proxy};
+use crate::clients::{Destination, HelperCommand, Plan, Request, libpq, via_proxy};
 use crate::commands::print;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::files::{self, Written};
-use crate::issuer;
 use crate::values::DbUser;
+use crate::{issuer, report};
 
 pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
     let connection = config.get(&args.name)?;
@@ -45,36 +45,57 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
             Some(path) => Destination::Write(path.clone()),
         },
         command: &HelperCommand::new(&config.path)?,
+        libpq_major: libpq::installed_major(),
     };
-    perform(match args.via_proxy {
+    let plan = match args.via_proxy {
         true => client.via_proxy(&request)?,
         false => client.plan(&request)?,
-    })?;
+    };
+    perform(plan, Telling::EachFile)?;
     Ok(0)
 }
 
+/// Whether `perform` says what it did to each file: `setup` does; `refresh`, run by a timer
+/// every few minutes, says it only under --verbose.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Telling {
+    EachFile,
+    OnlyVerbose,
+}
+
 /// Prints the plan's text, merges its edits, then gives its notes.
-fn perform(plan: Plan<'_>) -> Result<()> {
+pub fn perform(plan: Plan<'_>, telling: Telling) -> Result<()> {
     if let Some(text) = &plan.print {
         print(text.expose())?;
     }
     for edit in plan.edits {
         let mut notes = Vec::new();
         let merge = edit.merge;
-        let written = files::update(&edit.path, |existing| {
+        let written = files::update_together(&edit.paths, |existing| {
             let merged = merge(existing)?;
-            notes = merged.notes;
-            Ok(merged.text)
+            Ok(merged
+                .into_iter()
+                .map(|merged| {
+                    notes.extend(merged.notes);
+                    merged.text
+                })
+                .collect())
         })?;
-        let path = std::path::absolute(&edit.path).unwrap_or_else(|_| edit.path.clone());
-        let path = path.display();
-        match written {
-            Written::Unchanged => eprintln!("rdsiam-helper: {path} is already up to date"),
-            Written::Created => eprintln!("rdsiam-helper: wrote {path}"),
-            Written::Updated { backup } => eprintln!(
-                "rdsiam-helper: updated {path} (previous version: {})",
-                backup.display()
-            ),
+        for (path, written) in edit.paths.iter().zip(written) {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            let said = match written {
+                Written::Unchanged => format!("{} is already up to date", path.display()),
+                Written::Created => format!("wrote {}", path.display()),
+                Written::Updated { backup } => format!(
+                    "updated {} (previous version: {})",
+                    path.display(),
+                    backup.display()
+                ),
+            };
+            match telling {
+                Telling::EachFile => eprintln!("rdsiam-helper: {said}"),
+                Telling::OnlyVerbose => report::verbose(format_args!("{said}")),
+            }
         }
         for note in notes {
             eprintln!("rdsiam-helper: {note}");

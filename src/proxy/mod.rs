@@ -21,6 +21,7 @@ mod tls;
 use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::issuer::{self, Issued};
+use crate::platform::files::{self, Stamp};
 use crate::values::{ConnectionName, Wire};
 use access::{Access, Verdict};
 use peer::Peer;
@@ -74,6 +75,36 @@ struct Served {
     handshakes: Arc<Semaphore>,
     /// PostgreSQL: server connections kept for the next client (see pool.rs).
     pool: Option<pool::Pool>,
+    /// The last token issued, with the cache file it came through: a client per query
+    /// (`pgbench -C`, a cron job) then costs one `stat`, not a file read on a blocking thread.
+    token: Mutex<Option<Remembered>>,
+}
+
+/// A token as the shared cache held it. Used while it is fresh and its cache file is the one it
+/// came from: a `cache clear` or a token the CLI signed since is read again.
+struct Remembered {
+    issued: Issued,
+    file: PathBuf,
+    stamp: Stamp,
+}
+
+impl Remembered {
+    /// After `issue`: the cache file it wrote or read, as it stands now.
+    fn of(issued: &Issued, connection: &Connection) -> Option<Remembered> {
+        let file = issuer::cache_file(connection)?;
+        let meta = std::fs::symlink_metadata(&file).ok()?;
+        Some(Remembered {
+            issued: issued.clone(),
+            stamp: files::stamp(&meta),
+            file,
+        })
+    }
+
+    fn current(&self, connection: &Connection) -> bool {
+        self.issued
+            .is_fresh(crate::clock::now(), connection.refresh_before)
+            && std::fs::symlink_metadata(&self.file).is_ok_and(|m| files::stamp(&m) == self.stamp)
+    }
 }
 
 /// The state every session and the health check share.
@@ -155,6 +186,7 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
             tls,
             handshakes: Arc::new(Semaphore::new(mysql::HANDSHAKES)),
             pool,
+            token: Mutex::new(None),
         }));
     }
     let mut sockets = Vec::new();
@@ -458,25 +490,49 @@ impl Session<'_> {
     }
 
     /// A token through the shared cache: a hit is one small file read; a miss signs under the
-    /// cache's lock, so this proxy and the CLI on the same machine sign once between them.
-    /// `issue` starts its own current-thread runtime on a miss, hence a blocking thread.
+    /// cache's lock, so this proxy and the CLI on the same machine sign once between them. The
+    /// last one is remembered while its cache file is unchanged. With `verify` every token is
+    /// checked afresh, as the CLI does.
     async fn token(&self) -> std::result::Result<Issued, String> {
-        let connection = self.connection().clone();
         let started = Instant::now();
-        let issued = tokio::task::spawn_blocking(move || issuer::issue(&connection, true)).await;
+        let connection = self.connection();
+        let remembered = lock(&self.served.token)
+            .as_ref()
+            .filter(|r| !connection.verify && r.current(connection))
+            .map(|r| r.issued.clone());
+        let issued = match remembered {
+            Some(issued) => issued,
+            None => {
+                let (issued, remembered) = self.issue().await?;
+                *lock(&self.served.token) = remembered;
+                issued
+            }
+        };
         self.shared
             .metrics
             .token_issued(&self.served.target.name, started.elapsed());
-        issued
-            .map_err(|e| format!("the token could not be issued: {e}"))?
-            .map_err(|e| {
-                let mut text = e.one_line();
-                for hint in e.hints {
-                    text.push_str("; ");
-                    text.push_str(&hint);
-                }
-                format!("no token for this connection: {text}")
+        Ok(issued)
+    }
+
+    /// `issue` starts its own current-thread runtime on a miss, hence a blocking thread.
+    async fn issue(&self) -> std::result::Result<(Issued, Option<Remembered>), String> {
+        let connection = self.connection().clone();
+        tokio::task::spawn_blocking(move || {
+            issuer::issue(&connection, true).map(|issued| {
+                let remembered = Remembered::of(&issued, &connection);
+                (issued, remembered)
             })
+        })
+        .await
+        .map_err(|e| format!("the token could not be issued: {e}"))?
+        .map_err(|e| {
+            let mut text = e.one_line();
+            for hint in e.hints {
+                text.push_str("; ");
+                text.push_str(&hint);
+            }
+            format!("no token for this connection: {text}")
+        })
     }
 
     fn upstream_name(&self) -> String {
@@ -499,6 +555,11 @@ async fn can_issue_all(served: &[Arc<Served>]) -> std::result::Result<(), String
             .map_err(|e| format!("{name}: {}", e.one_line()))?;
     }
     Ok(())
+}
+
+/// A lock whose holder panicked still guards a whole value: every writer replaces it at once.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How long a session took, for the log line.

@@ -17,12 +17,13 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = UPSTREAM_TIMEOUT;
 
-/// How a PostgreSQL session's TLS starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a PostgreSQL session's TLS starts: `--sslnegotiation`, named as libpq names it. (MySQL
+/// always upgrades after the server's greeting.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Negotiation {
-    /// SSLRequest, 'S', then TLS: every PostgreSQL server, and MySQL's own upgrade.
+    /// An SSLRequest first, then TLS (every PostgreSQL server)
     Postgres,
-    /// TLS from the first byte, ALPN `postgresql` (PostgreSQL 17+ `sslnegotiation=direct`).
+    /// TLS at once, with ALPN `postgresql` (PostgreSQL 17+, Aurora PostgreSQL express, DSQL)
     Direct,
 }
 

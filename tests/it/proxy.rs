@@ -1436,6 +1436,55 @@ fn the_proxy_and_the_cli_sign_once_between_them() {
     assert_no_secret("the proxy's log", &log, &[&token, "session-sso"]);
 }
 
+/// A client per connection (`pgbench -C`, a cron job) costs the proxy no cache file read while
+/// its token is fresh; a `cache clear` under it is still seen, and the next client signs anew.
+#[test]
+fn the_proxy_reads_the_token_file_again_only_once_it_changed() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    // A clock that stands still: a token signed again is the same token, the role's password.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let home = Home::new();
+    home.static_profile("db", ACCESS_KEY_ID);
+    let local_port = free_port();
+    home.config(
+        Connection::jane("db", "postgres", "localhost", pg.port(), "db")
+            .ca_bundle(&ca.ca_pem())
+            .key("local_port", u32::from(local_port)),
+    );
+    let token = home.run_at(&now, &["pg", "db"]).ok().token();
+    pg.create_role("jane", &token);
+    let setup = Proxied {
+        home,
+        local_port,
+        token,
+    };
+    let proxy = Proxy::start_with(
+        &setup,
+        &["--verbose", "--no-server-reuse"],
+        &[(common::NOW_VARIABLE, now.as_str())],
+    );
+    let reads = || proxy.log().matches("cache hit").count();
+    let signings = || proxy.log().matches("cache miss").count();
+    assert_eq!(psql_ok(&pg, local_port, "select current_user"), "jane");
+    let after_first = reads();
+    for _ in 0..3 {
+        assert_eq!(psql_ok(&pg, local_port, "select current_user"), "jane");
+    }
+    assert_eq!(reads(), after_first, "{}", proxy.log());
+    assert_eq!(signings(), 0, "{}", proxy.log());
+
+    setup.home.run(&["cache", "clear"]).ok();
+    assert_eq!(psql_ok(&pg, local_port, "select current_user"), "jane");
+    assert_eq!(signings(), 1, "{}", proxy.log());
+}
+
 #[test]
 fn a_local_password_file_that_is_a_link_a_fifo_a_folder_or_not_text_is_named_as_such() {
     let ca = TestCa::new();

@@ -12,9 +12,7 @@ use crate::error::{Error, Result};
 use quick_xml::Writer;
 use quick_xml::events::BytesText;
 use sha2::{Digest, Sha256};
-use std::cell::RefCell;
 use std::path::Path;
-use std::rc::Rc;
 
 mod merge;
 pub use merge::{existing_uuid, merge};
@@ -270,37 +268,30 @@ fn plan<'a>(request: &Request<'a>, auth: Auth, region: String) -> Result<Plan<'a
     notes.extend(pgpass_note);
     let shared_path = project.join(".idea/dataSources.xml");
     let local_path = project.join(".idea/dataSources.local.xml");
-    let chosen: Rc<RefCell<Option<DataSource>>> = Rc::default();
-    let for_local = Rc::clone(&chosen);
     let (shared_at, local_at) = (shared_path.clone(), local_path.clone());
-    let shared = Edit::new(shared_path, move |existing| {
-        let uuid = existing_uuid(existing, name).unwrap_or_else(|| stable_uuid(name));
+    // The local file names the data source by the uuid the shared file gives it.
+    let both = Edit::together(vec![shared_path, local_path], move |texts| {
+        let (shared, local) = (texts[0], texts[1]);
+        let uuid = existing_uuid(shared, name).unwrap_or_else(|| stable_uuid(name));
         let source = source(uuid)?;
-        let merged = merge(
-            existing,
+        let shared = merge(
+            shared,
             &shared_at,
             SHARED_COMPONENT,
             &source.name,
             &source.shared_xml(),
         )?;
-        *chosen.borrow_mut() = Some(source);
-        Ok(merged.into())
-    });
-    let local = Edit::new(local_path, move |existing| {
-        let source = for_local.borrow_mut().take().ok_or_else(|| {
-            Error::failure("internal error: the DataGrip data source was not prepared")
-        })?;
-        merge(
-            existing,
+        let local = merge(
+            local,
             &local_at,
             LOCAL_COMPONENT,
             &source.name,
             &source.local_xml(),
-        )
-        .map(Into::into)
+        )?;
+        Ok(vec![shared.into(), local.into()])
     });
     Ok(Plan {
-        edits: vec![shared, local],
+        edits: vec![both],
         notes,
         ..Plan::default()
     })

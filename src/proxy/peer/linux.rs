@@ -15,32 +15,95 @@ use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket, SocketAddr as NetlinkAddr};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 
 pub fn tcp_owner(peer: SocketAddr, local: SocketAddr) -> Result<u32, String> {
-    let failed = |e: std::io::Error| format!("the kernel's socket table cannot be asked: {e}");
-    let mut socket = Socket::new(NETLINK_SOCK_DIAG).map_err(failed)?;
-    socket.bind_auto().map_err(failed)?;
-    socket.connect(&NetlinkAddr::new(0, 0)).map_err(failed)?;
-    socket.send(&request(peer, local), 0).map_err(failed)?;
-    let mut buffer = vec![0u8; 8192];
-    let size = socket.recv(&mut &mut buffer[..], 0).map_err(failed)?;
-    let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&buffer[..size])
-        .map_err(|e| format!("the kernel's socket table gave an unreadable answer: {e}"))?;
-    match reply.payload {
-        NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
-            Ok(response.header.uid)
+    // One socket per thread, kept: a client per query then costs a send and a receive, not a
+    // new netlink socket each time. A socket that failed once is not trusted again.
+    thread_local! {
+        static KERNEL: RefCell<Option<Kernel>> = const { RefCell::new(None) };
+    }
+    KERNEL.with_borrow_mut(|kept| {
+        let kernel = match kept {
+            Some(kernel) => kernel,
+            None => kept.insert(Kernel::open()?),
+        };
+        let answer = kernel.ask(peer, local);
+        if matches!(answer, Err(Asked::Broken(_))) {
+            *kept = None;
         }
-        _ => Err(format!(
-            "the kernel knows no socket from {peer} to {local} (the client left, or runs in another network namespace)"
-        )),
+        answer.map_err(|e| match e {
+            Asked::Broken(text) | Asked::NoSocket(text) => text,
+        })
+    })
+}
+
+enum Asked {
+    /// The netlink socket itself failed: the next lookup opens a new one.
+    Broken(String),
+    NoSocket(String),
+}
+
+struct Kernel {
+    socket: Socket,
+    sequence: u32,
+    buffer: Vec<u8>,
+}
+
+impl Kernel {
+    fn open() -> Result<Kernel, String> {
+        let failed = |e: std::io::Error| format!("the kernel's socket table cannot be asked: {e}");
+        let mut socket = Socket::new(NETLINK_SOCK_DIAG).map_err(failed)?;
+        socket.bind_auto().map_err(failed)?;
+        socket.connect(&NetlinkAddr::new(0, 0)).map_err(failed)?;
+        Ok(Kernel {
+            socket,
+            sequence: 0,
+            buffer: vec![0u8; 8192],
+        })
+    }
+
+    fn ask(&mut self, peer: SocketAddr, local: SocketAddr) -> Result<u32, Asked> {
+        let failed = |e: std::io::Error| {
+            Asked::Broken(format!("the kernel's socket table cannot be asked: {e}"))
+        };
+        self.sequence = self.sequence.wrapping_add(1);
+        let request = request(peer, local, self.sequence);
+        self.socket.send(&request, 0).map_err(failed)?;
+        let size = self
+            .socket
+            .recv(&mut &mut self.buffer[..], 0)
+            .map_err(failed)?;
+        let reply =
+            NetlinkMessage::<SockDiagMessage>::deserialize(&self.buffer[..size]).map_err(|e| {
+                Asked::Broken(format!(
+                    "the kernel's socket table gave an unreadable answer: {e}"
+                ))
+            })?;
+        // Each exact request has one answer; one for another request means the socket is out
+        // of step, and it is not used again.
+        if reply.header.sequence_number != self.sequence {
+            return Err(Asked::Broken(
+                "the kernel's socket table answered another question".to_string(),
+            ));
+        }
+        match reply.payload {
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+                Ok(response.header.uid)
+            }
+            _ => Err(Asked::NoSocket(format!(
+                "the kernel knows no socket from {peer} to {local} (the client left, or runs in another network namespace)"
+            ))),
+        }
     }
 }
 
 /// An exact-match request (no dump) for the socket with local end `peer`, remote end `local`.
-fn request(peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
+fn request(peer: SocketAddr, local: SocketAddr, sequence: u32) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST;
+    header.sequence_number = sequence;
     let mut message = NetlinkMessage::new(
         header,
         SockDiagMessage::InetRequest(InetRequest {
@@ -83,6 +146,11 @@ mod tests {
             .parse()
             .unwrap();
         assert!(tcp_owner(nowhere, local).is_err());
+        // The thread's netlink socket answers again after a miss, for many lookups.
+        for _ in 0..100 {
+            // SAFETY: geteuid has no preconditions.
+            assert_eq!(tcp_owner(peer, local), Ok(unsafe { libc::geteuid() }));
+        }
         drop(client);
     }
 

@@ -1,5 +1,9 @@
-//! aws-config glue: the only module that talks to the AWS SDK. Runs only on a cache miss.
+//! aws-config glue for signing: credentials and the region for a connection, from the source
+//! `aws_profiles::CredentialSource` decides. Runs only on a cache miss.
 
+use crate::aws_profiles::{
+    CredentialSource, ProfileKind, broken_profile_file, check_profile_files, profile_kind,
+};
 use crate::cache::{KeyRegion, Signer, SourceKey};
 use crate::clock;
 use crate::config::Connection;
@@ -18,22 +22,19 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_sts::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 use aws_types::SdkConfig;
-use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
-use std::borrow::Cow;
 use std::time::SystemTime;
 
-/// Who signs: the part of the cache key that tells credentials apart, computed from the
-/// environment alone (no AWS file is read on the hot path).
-///
-/// A profile named in the config or on the command line wins over AWS_ACCESS_KEY_ID, as
-/// `aws --profile` does; with none named, the default chain's order applies.
+/// Who signs: the part of the cache key that tells credentials apart, from the same
+/// `CredentialSource` that `resolve` signs with, so the two cannot disagree.
 pub fn source_key(profile: Option<&str>) -> SourceKey {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let signer = match (profile, var("AWS_ACCESS_KEY_ID")) {
-        (Some(profile), _) => Signer::Profile(profile.to_string()),
-        (None, Some(access_key_id)) => Signer::AccessKey(access_key_id),
-        (None, None) => Signer::Profile(var("AWS_PROFILE").unwrap_or_else(|| "default".into())),
+    let signer = match CredentialSource::of(profile) {
+        CredentialSource::Profile(profile) => Signer::Profile(profile),
+        CredentialSource::Environment { access_key_id } => Signer::AccessKey(access_key_id),
+        CredentialSource::DefaultChain => {
+            Signer::Profile(var("AWS_PROFILE").unwrap_or_else(|| "default".into()))
+        }
     };
     // The same profile name in another set of files, or the non-profile sources the default
     // chain falls through to, are other identities.
@@ -214,18 +215,16 @@ async fn resolve_async(
         Some(region) => region.to_string(),
         None => profile_region(profile).await?,
     };
-    let (provider, sdk_config) = match profile {
-        // An explicitly named profile beats AWS_ACCESS_KEY_ID, as with `aws --profile`. Its
-        // provider reads the profile files itself; a full SdkConfig would parse them again.
-        Some(profile) => (profile_provider(profile, &region), None),
-        // Environment credentials are what the default chain would take first: read them
-        // directly, so a token from them builds no HTTP client (or its trust store) it never
-        // uses. Only without them does the full chain load.
-        None if env_has_credentials() => (
+    let (provider, sdk_config) = match CredentialSource::of(profile) {
+        // Its provider reads the profile files itself; a full SdkConfig would parse them again.
+        CredentialSource::Profile(profile) => (profile_provider(&profile, &region), None),
+        // What the default chain would take first, read directly, so a token from them builds
+        // no HTTP client (or its trust store) it never uses.
+        CredentialSource::Environment { .. } => (
             SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
             None,
         ),
-        None => {
+        CredentialSource::DefaultChain => {
             let config = sdk_config(None, &region).await;
             let provider = config
                 .credentials_provider()
@@ -261,13 +260,6 @@ async fn resolve_async(
     Ok((sdk_config, credentials, region))
 }
 
-/// Whether the default chain's first provider, the environment, has credentials to give: an
-/// access key id and a secret key, as aws-config reads them (blank counts as unset).
-fn env_has_credentials() -> bool {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
-}
-
 pub async fn sdk_config(profile: Option<&str>, region: &str) -> SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
@@ -286,68 +278,6 @@ fn profile_provider(profile: &str, region: &str) -> SharedCredentialsProvider {
             .profile_name(profile)
             .build(),
     )
-}
-
-/// The AWS config and credentials files, where the AWS CLI (and aws-config) look for them.
-fn profile_files() -> Vec<std::path::PathBuf> {
-    let home = dirs::home_dir().unwrap_or_default();
-    [
-        ("AWS_CONFIG_FILE", ".aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-    ]
-    .into_iter()
-    .map(|(variable, default)| match std::env::var_os(variable) {
-        Some(path) if !path.is_empty() => crate::config::expand_home(std::path::Path::new(&path)),
-        _ => home.join(default),
-    })
-    .collect()
-}
-
-/// Each AWS profile file that exists is a regular UTF-8 file, checked before aws-config reads
-/// it: aws-config would wait forever on a FIFO (and a GUI with it), and pass over a file that is
-/// not UTF-8 in silence, as if it were not there. Runs only where credentials are resolved.
-fn check_profile_files() -> Result<()> {
-    for path in profile_files() {
-        let Some(bytes) = crate::files::read_limited(&path)? else {
-            continue;
-        };
-        if let Some(line) = crate::files::first_non_utf8_line(&bytes) {
-            return Err(Error::credentials(format!(
-                "the AWS file {} is not UTF-8 text: line {line} holds a byte that is not UTF-8",
-                path.display()
-            ))
-            .hint(
-                "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); the AWS CLI refuses it too",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// What is wrong with the AWS profile files, if anything: asked only once resolving
-/// credentials or a region failed. aws-config reports a parse error from the credential
-/// provider without the file or line, and passes over a file that is not UTF-8 as if it were
-/// not there; the AWS CLI refuses both, and so do we, naming the file and line.
-pub async fn broken_profile_file() -> Option<Error> {
-    let fix = "fix that line (the AWS CLI refuses the file too), or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a good file";
-    if let Err(err) = check_profile_files() {
-        return Some(err);
-    }
-    let loaded = aws_config::profile::load(
-        &Fs::real(),
-        &Env::real(),
-        &aws_runtime::env_config::file::EnvConfigFiles::default(),
-        None,
-    )
-    .await;
-    let err = loaded.err()?;
-    // "could not parse profile file: error parsing PATH on line N:\n  MESSAGE", on one line.
-    let text = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
-        .last()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    Some(Error::credentials(format!("cannot read the AWS profile files: {text}")).hint(fix))
 }
 
 async fn profile_region(profile: Option<&str>) -> Result<String> {
@@ -385,42 +315,6 @@ fn describe(profile: Option<&str>) -> String {
     match profile {
         Some(profile) => format!("AWS profile `{profile}`"),
         None => "the default AWS credential chain".to_string(),
-    }
-}
-
-/// What kind of profile this is, for the hint that fixes it.
-enum ProfileKind {
-    Sso { session: Option<String> },
-    Process,
-    Present,
-    Missing,
-    Unknown,
-}
-
-async fn profile_kind(profile: &str) -> ProfileKind {
-    let profiles = aws_config::profile::load(
-        &Fs::real(),
-        &Env::real(),
-        &aws_runtime::env_config::file::EnvConfigFiles::default(),
-        Some(Cow::Owned(profile.to_string())),
-    )
-    .await;
-    let Ok(profiles) = profiles else {
-        return ProfileKind::Unknown;
-    };
-    let Some(section) = profiles.get_profile(profile) else {
-        return ProfileKind::Missing;
-    };
-    if let Some(session) = section.get("sso_session") {
-        ProfileKind::Sso {
-            session: Some(session.to_string()),
-        }
-    } else if section.get("sso_start_url").is_some() {
-        ProfileKind::Sso { session: None }
-    } else if section.get("credential_process").is_some() {
-        ProfileKind::Process
-    } else {
-        ProfileKind::Present
     }
 }
 

@@ -1,5 +1,6 @@
 mod arn;
 mod aws_api;
+mod aws_profiles;
 mod ca_bundle;
 mod cache;
 mod cli;

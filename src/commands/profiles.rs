@@ -2,11 +2,11 @@
 //! keys, credential_process, assumed role), whether an SSO login has expired, and which
 //! connections use it. Reads the AWS files and the SSO token cache; resolves no credentials.
 
+use crate::aws_profiles;
 use crate::clock;
 use crate::commands::print;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use aws_types::os_shim_internal::{Env, Fs};
 use std::collections::BTreeMap;
 
 pub fn run(config: &Config) -> Result<i32> {
@@ -14,21 +14,9 @@ pub fn run(config: &Config) -> Result<i32> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure("cannot start the AWS client runtime").caused_by(e))?;
-    if let Some(broken) = runtime.block_on(crate::credentials::broken_profile_file()) {
-        return Err(broken);
-    }
-    let profiles = runtime
-        .block_on(aws_config::profile::load(
-            &Fs::real(),
-            &Env::real(),
-            &aws_runtime::env_config::file::EnvConfigFiles::default(),
-            None,
-        ))
-        .map_err(|e| {
-            Error::failure("cannot read the AWS config files")
-                .caused_by(e)
-                .hint("check ~/.aws/config and ~/.aws/credentials (or AWS_CONFIG_FILE)")
-        })?;
+    let profiles = runtime.block_on(aws_profiles::load_all(
+        "check ~/.aws/config and ~/.aws/credentials (or AWS_CONFIG_FILE)",
+    ))?;
     let mut users: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (name, connection) in &config.connections {
         let profile = match &connection.aws_profile {

@@ -149,18 +149,9 @@ fn overrides(request: &Request) -> Result<Overrides, String> {
 /// The AWS CLI's answer when `--profile` names no profile in its files, read the way
 /// aws-config reads them (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, `~`).
 fn missing_profile(profile: Option<&str>) -> Option<i32> {
-    use aws_runtime::env_config::file::EnvConfigFiles;
-    use aws_types::os_shim_internal::{Env, Fs};
     let profile = profile?;
     let runtime = tokio::runtime::Builder::new_current_thread().build().ok()?;
-    let files = runtime
-        .block_on(aws_config::profile::load(
-            &Fs::real(),
-            &Env::real(),
-            &EnvConfigFiles::default(),
-            None,
-        ))
-        .ok()?;
+    let files = runtime.block_on(crate::aws_profiles::load(None)).ok()?;
     if files.get_profile(profile).is_some() {
         return None;
     }

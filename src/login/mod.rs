@@ -228,14 +228,7 @@ fn timed_out(target: &Target) -> Error {
 
 /// The session (or legacy profile) settings, read through aws-config's own profile parser.
 async fn load_target(profile: Option<&str>, session: Option<&str>) -> Result<Target> {
-    let files = aws_config::profile::load(
-        &aws_types::os_shim_internal::Fs::real(),
-        &aws_types::os_shim_internal::Env::real(),
-        &aws_runtime::env_config::file::EnvConfigFiles::default(),
-        None,
-    )
-    .await
-    .map_err(|e| {
+    let files = crate::aws_profiles::load(None).await.map_err(|e| {
         Error::failure("cannot read the AWS config files")
             .caused_by(e)
             .hint("fix ~/.aws/config (or AWS_CONFIG_FILE)")

@@ -1,9 +1,9 @@
 //! The ARNs an IAM policy names a database by, for `policy` and `doctor`'s simulation.
 
-use crate::values::{AccountId, ResourceId};
+use crate::values::{AccountId, Region, ResourceId};
 
 /// `arn:PARTITION:dsql:REGION:ACCOUNT:cluster/CLUSTER_ID`.
-pub fn dsql_cluster_arn(region: &str, account: &AccountId, cluster_id: &str) -> String {
+pub fn dsql_cluster_arn(region: &Region, account: &AccountId, cluster_id: &str) -> String {
     format!(
         "arn:{}:dsql:{region}:{account}:cluster/{cluster_id}",
         partition(region)
@@ -14,7 +14,7 @@ pub fn dsql_cluster_arn(region: &str, account: &AccountId, cluster_id: &str) -> 
 ///
 /// `user` is IAM policy text: a literal (`iam_literal`) or a variable such as a principal tag.
 pub fn dbuser_arn(
-    region: &str,
+    region: &Region,
     account: &AccountId,
     resource_id: &ResourceId,
     user: &str,

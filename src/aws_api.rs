@@ -17,7 +17,7 @@ use aws_types::SdkConfig;
 pub struct Aws {
     runtime: tokio::runtime::Runtime,
     config: SdkConfig,
-    pub region: String,
+    pub region: Region,
     profile: Option<AwsProfile>,
 }
 

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::proxy::Negotiation;
 use crate::values::{
     AccountId, AwsProfile, ConnectionName, Database, DbUser, DsqlAction, FilePath, Host,
-    Identifier, Port, RefreshBefore, Region, ResourceId, TokenLifetime, Tunnel,
+    Identifier, Port, RefreshBefore, Region, ResourceId, TokenLifetime, Tunnel, UserName,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
@@ -120,8 +120,7 @@ pub enum CaCommand {
 #[derive(Debug, Args)]
 pub struct SqlUserArgs {
     /// The database user name (the Identity Center user name)
-    #[arg(value_parser = DbUser::named)]
-    pub user: String,
+    pub user: UserName,
     /// The database engine
     #[arg(long, value_name = "postgres|mysql")]
     pub engine: Engine,
@@ -139,8 +138,8 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "ID")]
     pub resource_id: Option<ResourceId>,
     /// A fixed database user instead of ${aws:PrincipalTag/username}
-    #[arg(long, value_name = "USER", value_parser = DbUser::named)]
-    pub user_literal: Option<String>,
+    #[arg(long, value_name = "USER")]
+    pub user_literal: Option<UserName>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

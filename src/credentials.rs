@@ -73,7 +73,7 @@ pub fn region_key(region: Option<&crate::values::Region>) -> KeyRegion {
 
 pub struct Resolved {
     pub credentials: Credentials,
-    pub region: String,
+    pub region: crate::values::Region,
     /// The calls beyond credentials (STS) need the same settings (endpoints, retries). Loaded
     /// already when the default chain supplied the credentials, else only once such a call is
     /// made: most misses make none.
@@ -89,7 +89,7 @@ pub fn resolve(
     profile: Option<&AwsProfile>,
     region: Option<&crate::values::Region>,
 ) -> Result<Resolved> {
-    let (profile, region) = (profile.map(|p| p.as_str()), region.map(|r| r.as_str()));
+    let profile = profile.map(|p| p.as_str());
     check_profile_files()?;
     // A current-thread runtime: one request at a time is all we make, and it starts in
     // microseconds. It exists only on this (miss) path.
@@ -209,10 +209,10 @@ fn sts_error(err: &SdkError<GetCallerIdentityError>, profile: Option<&str>) -> E
 
 async fn resolve_async(
     profile: Option<&str>,
-    region: Option<&str>,
-) -> Result<(Option<SdkConfig>, Credentials, String)> {
+    region: Option<&crate::values::Region>,
+) -> Result<(Option<SdkConfig>, Credentials, crate::values::Region)> {
     let region = match region {
-        Some(region) => region.to_string(),
+        Some(region) => region.clone(),
         None => profile_region(profile).await?,
     };
     let (provider, sdk_config) = match CredentialSource::of(profile) {
@@ -280,7 +280,7 @@ fn profile_provider(profile: &str, region: &str) -> SharedCredentialsProvider {
     )
 }
 
-async fn profile_region(profile: Option<&str>) -> Result<String> {
+async fn profile_region(profile: Option<&str>) -> Result<crate::values::Region> {
     let mut chain = DefaultRegionChain::builder();
     if let Some(profile) = profile {
         chain = chain.profile_name(profile);
@@ -290,7 +290,6 @@ async fn profile_region(profile: Option<&str>) -> Result<String> {
         Some(region) => region
             .as_ref()
             .parse::<crate::values::Region>()
-            .map(|_| region.to_string())
             .map_err(|e| {
                 Error::failure(format!(
                     "the region `{}` that {} (or AWS_REGION) gives is not usable: {e}",

@@ -9,7 +9,7 @@ use crate::credentials;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{self, Endpoint, Token};
-use crate::values::DbUser;
+use crate::values::{DbUser, UserName};
 use std::time::{Duration, SystemTime};
 
 pub fn cache_key(connection: &Connection) -> CacheKey {
@@ -130,7 +130,7 @@ fn signing_user(
     key: &CacheKey,
     cache: Option<&Cache>,
     resolved: &credentials::Resolved,
-) -> Result<String> {
+) -> Result<UserName> {
     if let DbUser::Named(name) = &connection.user {
         return Ok(name.clone());
     }
@@ -158,7 +158,7 @@ fn signing_user(
     Ok(name)
 }
 
-fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
+fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<UserName> {
     let arn = resolved.caller_arn()?;
     let shown = arn.escape_debug();
     let name = credentials::session_name(&arn).ok_or_else(|| {
@@ -182,7 +182,7 @@ fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<String> {
 fn sign_for(
     connection: &Connection,
     resolved: &credentials::Resolved,
-    user: &str,
+    user: &UserName,
     now: SystemTime,
 ) -> Result<Token> {
     let signed = match connection.engine {
@@ -190,7 +190,7 @@ fn sign_for(
             let endpoint = Endpoint {
                 host: &connection.host,
                 port: connection.port.get(),
-                user,
+                user: user.as_str(),
                 region: &resolved.region,
             };
             token::sign_token(&resolved.credentials, &endpoint, now)

@@ -84,6 +84,7 @@ deserialize_from_str!(
     Tunnel,
     RefreshBefore,
     DbUser,
+    UserName,
     Database,
     FilePath,
     Engine,
@@ -133,6 +134,7 @@ text_value!(
     Region,
     ConnectionName,
     AwsProfile,
+    UserName,
     Database,
     FilePath,
     AccountId,
@@ -457,24 +459,21 @@ impl FromStr for RefreshBefore {
 /// The database user to sign for: a name, or the caller's AWS role session name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbUser {
-    Named(String),
+    Named(UserName),
     /// `{session_name}`: resolved from the caller's identity at signing time.
     SessionName,
 }
 
 impl DbUser {
     /// A user name that must be a name, not the template (e.g. one read from STS).
-    pub fn named(text: &str) -> Result<String, ValueError> {
-        match text.parse()? {
-            DbUser::Named(name) => Ok(name),
-            DbUser::SessionName => refuse(format!("`{text}` is the template, not a name")),
-        }
+    pub fn named(text: &str) -> Result<UserName, ValueError> {
+        text.parse()
     }
 
     /// The user as the connection and the files keep it.
     pub fn into_string(self) -> String {
         match self {
-            DbUser::Named(name) => name,
+            DbUser::Named(name) => name.into(),
             DbUser::SessionName => SESSION_NAME_TEMPLATE.to_string(),
         }
     }
@@ -522,7 +521,23 @@ impl FromStr for DbUser {
                 text.len()
             ));
         }
-        Ok(DbUser::Named(text.to_string()))
+        Ok(DbUser::Named(UserName(text.to_string())))
+    }
+}
+
+/// A database user's name, as a token is signed for it and the server logs it in: never the
+/// `{session_name}` template, which `DbUser` holds until signing resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl FromStr for UserName {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<UserName, ValueError> {
+        match text.parse()? {
+            DbUser::Named(name) => Ok(name),
+            DbUser::SessionName => refuse(format!("`{text}` is the template, not a name")),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::clock;
 use crate::config::SESSION_NAME_TEMPLATE;
 use crate::error::Result;
 use crate::report;
+use crate::values::UserName;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -60,7 +61,8 @@ struct Entry {
     source: String,
     /// A hash of the access key id: enough to tell credentials apart, nothing to look up.
     credentials: String,
-    session_name: String,
+    /// Typed, so a name no user could be (the template, control characters) is a miss.
+    session_name: UserName,
     resolved_at: i64,
     valid_until: i64,
 }
@@ -76,13 +78,12 @@ impl Entry {
             && self.credentials == key.fingerprint()
             && self.resolved_at <= now + CLOCK_SKEW.as_secs() as i64
             && now < valid_until
-            && crate::values::DbUser::named(&self.session_name).is_ok()
     }
 }
 
 /// The cached name for `key` if it is still valid at `now`. Anything unreadable, foreign or
 /// expired is a miss; a symlink or another user's file is refused, as for tokens.
-fn lookup(dir: &Path, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<String>> {
+fn lookup(dir: &Path, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<UserName>> {
     let path = key.path(dir);
     let entry = match read(&path)? {
         Some(entry) if entry.usable_for(key, now) => entry,
@@ -109,7 +110,7 @@ fn lookup(dir: &Path, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<S
 fn store(
     dir: &Path,
     key: &IdentityKey<'_>,
-    name: &str,
+    name: &UserName,
     now: SystemTime,
     credentials_expiry: Option<SystemTime>,
 ) {
@@ -124,7 +125,7 @@ fn store(
         version: FORMAT_VERSION,
         source: key.source.to_string(),
         credentials: key.fingerprint(),
-        session_name: name.to_string(),
+        session_name: name.clone(),
         resolved_at: clock::unix_seconds(now),
         valid_until: clock::unix_seconds(valid_until),
     };
@@ -151,7 +152,7 @@ fn read(path: &Path) -> Result<Option<Entry>> {
 impl Cache {
     /// The `{session_name}` cached for `key`, if still valid at `now`. A folder that could not
     /// be created (reported when the cache was opened) holds none.
-    pub fn identity(&self, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<String>> {
+    pub fn identity(&self, key: &IdentityKey<'_>, now: SystemTime) -> Result<Option<UserName>> {
         match self.dir().is_dir() {
             true => lookup(self.dir(), key, now),
             false => Ok(None),
@@ -162,7 +163,7 @@ impl Cache {
     pub fn keep_identity(
         &self,
         key: &IdentityKey<'_>,
-        name: &str,
+        name: &UserName,
         now: SystemTime,
         credentials_expiry: Option<SystemTime>,
     ) {
@@ -175,6 +176,10 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn name(text: &str) -> UserName {
+        text.parse().unwrap()
+    }
     use std::os::unix::fs::PermissionsExt;
 
     const KEY: IdentityKey<'static> = IdentityKey {
@@ -189,7 +194,13 @@ mod tests {
     #[test]
     fn a_name_lives_as_long_as_the_credentials_that_resolved_it() {
         let dir = tempfile::tempdir().unwrap();
-        store(dir.path(), &KEY, "jane.doe", at(1000), Some(at(1600)));
+        store(
+            dir.path(),
+            &KEY,
+            &name("jane.doe"),
+            at(1000),
+            Some(at(1600)),
+        );
         let path = KEY.path(dir.path());
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -221,13 +232,13 @@ mod tests {
     #[test]
     fn long_term_or_far_off_expiries_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        store(dir.path(), &KEY, "bob", at(1000), None);
+        store(dir.path(), &KEY, &name("bob"), at(1000), None);
         assert!(lookup(dir.path(), &KEY, at(1000 + 3599)).unwrap().is_some());
         assert!(lookup(dir.path(), &KEY, at(1000 + 3600)).unwrap().is_none());
         store(
             dir.path(),
             &KEY,
-            "bob",
+            &name("bob"),
             at(1000),
             Some(at(1000 + 10 * 86400)),
         );
@@ -241,7 +252,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        store(dir.path(), &KEY, "gone", at(1000), Some(at(900)));
+        store(dir.path(), &KEY, &name("gone"), at(1000), Some(at(900)));
         assert_eq!(
             lookup(dir.path(), &KEY, at(1000)).unwrap().as_deref(),
             Some("bob"),
@@ -285,7 +296,7 @@ mod tests {
         let err = lookup(dir.path(), &KEY, at(1500)).unwrap_err();
         assert!(err.message.contains("symbolic link"), "{}", err.message);
         // A write replaces the link itself, never the file it points to.
-        store(dir.path(), &KEY, "jane", at(1500), Some(at(2000)));
+        store(dir.path(), &KEY, &name("jane"), at(1500), Some(at(2000)));
         assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), good.to_string());
     }

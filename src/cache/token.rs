@@ -11,7 +11,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::report;
 use crate::token::{TOKEN_EXPIRES_IN, Token};
-use crate::values::MAX_DSQL_TOKEN_LIFETIME;
+use crate::values::{MAX_DSQL_TOKEN_LIFETIME, Region, UserName};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -34,9 +34,9 @@ struct Record {
     /// The key's user (a `{session_name}` template stays a template here) ...
     user: String,
     /// ... and the user the token was signed for.
-    signed_user: String,
+    signed_user: UserName,
     region: String,
-    signed_region: String,
+    signed_region: Region,
     source: String,
     signed_at: i64,
     valid_until: i64,
@@ -60,8 +60,8 @@ fn rds_lifetime() -> u64 {
 pub struct Issued {
     pub token: Token,
     /// The database user signed for (`{session_name}` resolved).
-    pub user: String,
-    pub region: String,
+    pub user: UserName,
+    pub region: Region,
     pub valid_until: SystemTime,
 }
 
@@ -166,8 +166,8 @@ impl Record {
             connection: self.connection,
             host: self.host,
             port: self.port,
-            user: self.signed_user,
-            region: self.signed_region,
+            user: self.signed_user.into(),
+            region: self.signed_region.into(),
             source: self.source,
         }
     }
@@ -190,8 +190,8 @@ impl Record {
 /// What a fresh signing produced, before it is keyed.
 pub struct Signed {
     pub token: Token,
-    pub user: String,
-    pub region: String,
+    pub user: UserName,
+    pub region: Region,
     pub at: SystemTime,
     pub valid_until: SystemTime,
     /// What the token was signed to live (`X-Amz-Expires`).
@@ -398,8 +398,8 @@ mod tests {
             None,
             Signed {
                 token: Token::new("tok".into()),
-                user: key.user.to_string(),
-                region: key.region.to_string(),
+                user: "jane".parse().unwrap(),
+                region: "us-east-1".parse().unwrap(),
                 at: clock::from_unix_seconds(signed_at),
                 valid_until: clock::from_unix_seconds(valid_until),
                 lifetime: TOKEN_EXPIRES_IN,

@@ -358,7 +358,7 @@ pub fn has_unmarked_line(text: &str, connection: &Connection) -> bool {
             hosts.contains(&login.host)
                 && login.port == port
                 && match &connection.user {
-                    DbUser::Named(user) => login.user == *user,
+                    DbUser::Named(user) => login.user == user.as_str(),
                     DbUser::SessionName => true,
                 }
         })

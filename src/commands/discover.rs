@@ -189,7 +189,11 @@ fn connection_for_dsql(
         engine: Engine::Dsql.as_str(),
         port: 0,
     };
-    let admin = DbUser::Named(crate::values::DSQL_ADMIN.to_string());
+    let admin = DbUser::Named(
+        crate::values::DSQL_ADMIN
+            .parse()
+            .expect("DSQL's admin is a user name"),
+    );
     found.connection(region, profile, user.unwrap_or(admin))
 }
 

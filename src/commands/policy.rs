@@ -9,7 +9,7 @@ use crate::cli::PolicyArgs;
 use crate::commands::print;
 use crate::config::{Config, Connection, Engine};
 use crate::error::{Error, Result};
-use crate::values::ResourceId;
+use crate::values::{Region, ResourceId};
 
 /// The attribute the guide maps from `${path:userName}` in Identity Center.
 pub const PRINCIPAL_TAG_USER: &str = "${aws:PrincipalTag/username}";
@@ -92,21 +92,18 @@ fn dsql(connection: &Connection, args: &PolicyArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn region_of(connection: &Connection) -> Result<String> {
-    connection
-        .signing_region()
-        .map(String::from)
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "no region is known for `{}` without asking AWS",
-                connection.label()
-            ))
-            .hint("set `region` for the connection, or leave out --resource-id so RDS is asked")
-        })
+fn region_of(connection: &Connection) -> Result<Region> {
+    connection.signing_region().ok_or_else(|| {
+        Error::usage(format!(
+            "no region is known for `{}` without asking AWS",
+            connection.label()
+        ))
+        .hint("set `region` for the connection, or leave out --resource-id so RDS is asked")
+    })
 }
 
 /// The resource behind the connection's host, asked of RDS with the connection's profile.
-fn look_up(connection: &Connection) -> Result<(String, ResourceId)> {
+fn look_up(connection: &Connection) -> Result<(Region, ResourceId)> {
     let aws = Aws::connect(
         connection.aws_profile.as_ref(),
         connection.signing_region().as_ref(),

@@ -31,7 +31,7 @@ pub fn run(config: &Config, args: &SetupArgs) -> Result<i32> {
         false => None,
     };
     let user = match &issued {
-        Some(issued) => issued.user.clone(),
+        Some(issued) => issued.user.to_string(),
         None => connection.user.to_string(),
     };
     let request = Request {

@@ -22,7 +22,7 @@ pub fn check(
     command: &HelperCommand,
 ) -> Check {
     let user = match &connection.user {
-        DbUser::Named(name) => name.clone(),
+        DbUser::Named(name) => name.to_string(),
         DbUser::SessionName => match credentials::session_name(&caller.arn) {
             Some(name) => name.to_string(),
             None => {

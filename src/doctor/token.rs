@@ -264,7 +264,7 @@ fn compare_rds(token: &Decoded, c: &Connection) -> Vec<Check> {
         Check::ok(CheckId::Port, format!("{} matches", token.port))
     });
     if let DbUser::Named(user) = &c.user {
-        checks.push(if token.user != *user {
+        checks.push(if token.user != user.as_str() {
             Check::fail(
                 CheckId::User,
                 format!(

@@ -46,10 +46,6 @@ impl Record {
         }
     }
 
-    pub fn connection(&self) -> &str {
-        &self.connection
-    }
-
     pub fn fail(&mut self, reason: impl Into<String>) {
         self.error = Some(reason.into());
     }
@@ -93,8 +89,18 @@ impl Record {
             );
             escape_controls(&text)
         };
-        eprintln!("{line}");
+        write_line(line);
     }
+}
+
+/// One write per line, so lines from concurrent sessions never interleave and a session costs
+/// one system call for its log (`eprintln!` writes the text and its newline apart); an error
+/// writing the log (stderr closed, a full pipe's reader gone) is not a reason to drop a client,
+/// where `eprintln!` would panic.
+fn write_line(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// A lifecycle line: listening, shutting down, draining.
@@ -107,14 +113,14 @@ pub fn event(structured: bool, connection: &str, message: &str) {
         if !connection.is_empty() {
             object["connection"] = json!(connection);
         }
-        eprintln!("{object}");
+        write_line(object.to_string());
     } else if connection.is_empty() {
-        eprintln!("rdsiam-helper proxy: {}", escape_controls(message));
+        write_line(format!("rdsiam-helper proxy: {}", escape_controls(message)));
     } else {
-        eprintln!(
+        write_line(format!(
             "rdsiam-helper proxy: {connection}: {}",
             escape_controls(message)
-        );
+        ));
     }
 }
 

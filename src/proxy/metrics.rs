@@ -163,64 +163,27 @@ impl Metrics {
         }
     }
 
-    /// A listener's series exist from the start, at zero, so a scrape before the first client
-    /// already shows them.
-    pub fn listening(&self, connection: &str) {
+    /// A listener's series, looked up once: a session then counts with atomic adds, with no
+    /// label built, hashed or looked up under the family's lock (a client per query, as
+    /// `pgbench -C` runs, makes a dozen such counts). The series exist from the start, at zero,
+    /// so a scrape before the first client already shows them.
+    pub fn series(&self, connection: &str, keeps_servers: bool) -> Series {
         let key = Metrics::key(connection);
-        drop(self.open.get_or_create(&key));
-        drop(self.total.get_or_create(&key));
-        drop(self.from_client.get_or_create(&key));
-        drop(self.to_client.get_or_create(&key));
-    }
-
-    /// A listener that keeps server connections: its reuse series exist from the start too.
-    pub fn keeping(&self, connection: &str) {
-        let key = Metrics::key(connection);
-        drop(self.reused.get_or_create(&key));
-        drop(self.parked.get_or_create(&key));
-    }
-
-    pub fn opened(&self, connection: &str) {
-        let key = Metrics::key(connection);
-        self.open.get_or_create(&key).inc();
-        self.total.get_or_create(&key).inc();
-    }
-
-    pub fn closed(&self, connection: &str, failure: Option<Failure>, from: u64, to: u64) {
-        let key = Metrics::key(connection);
-        self.open.get_or_create(&key).dec();
-        self.from_client.get_or_create(&key).inc_by(from);
-        self.to_client.get_or_create(&key).inc_by(to);
-        if let Some(reason) = failure {
-            self.failures
-                .get_or_create(&ByReason {
-                    connection: connection.to_string(),
-                    reason,
-                })
-                .inc();
+        let reuse = keeps_servers.then(|| Reuse {
+            reused: self.reused.get_or_create(&key).clone(),
+            parked: self.parked.get_or_create(&key).clone(),
+        });
+        Series {
+            connection: connection.to_string(),
+            open: self.open.get_or_create(&key).clone(),
+            total: self.total.get_or_create(&key).clone(),
+            from_client: self.from_client.get_or_create(&key).clone(),
+            to_client: self.to_client.get_or_create(&key).clone(),
+            token_issue: self.token_issue.get_or_create(&key).clone(),
+            upstream_connect: self.upstream_connect.get_or_create(&key).clone(),
+            failures: self.failures.clone(),
+            reuse,
         }
-    }
-
-    pub fn token_issued(&self, connection: &str, took: Duration) {
-        self.token_issue
-            .get_or_create(&Metrics::key(connection))
-            .observe(took.as_secs_f64());
-    }
-
-    pub fn upstream_connected(&self, connection: &str, took: Duration) {
-        self.upstream_connect
-            .get_or_create(&Metrics::key(connection))
-            .observe(took.as_secs_f64());
-    }
-
-    pub fn reused(&self, connection: &str) {
-        self.reused.get_or_create(&Metrics::key(connection)).inc();
-    }
-
-    pub fn parked(&self, connection: &str, now: usize) {
-        self.parked
-            .get_or_create(&Metrics::key(connection))
-            .set(now as i64);
     }
 
     /// The text a scrape gets.
@@ -232,6 +195,67 @@ impl Metrics {
     }
 }
 
+/// One listener's series: handles that share their values with the registry.
+pub struct Series {
+    connection: String,
+    open: Gauge,
+    total: Counter,
+    from_client: Counter,
+    to_client: Counter,
+    token_issue: Histogram,
+    upstream_connect: Histogram,
+    /// Failures are rare, and by reason: looked up when one happens.
+    failures: Family<ByReason, Counter>,
+    /// PostgreSQL listeners that keep server connections.
+    reuse: Option<Reuse>,
+}
+
+struct Reuse {
+    reused: Counter,
+    parked: Gauge,
+}
+
+impl Series {
+    pub fn opened(&self) {
+        self.open.inc();
+        self.total.inc();
+    }
+
+    pub fn closed(&self, failure: Option<Failure>, from: u64, to: u64) {
+        self.open.dec();
+        self.from_client.inc_by(from);
+        self.to_client.inc_by(to);
+        if let Some(reason) = failure {
+            self.failures
+                .get_or_create(&ByReason {
+                    connection: self.connection.clone(),
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    pub fn token_issued(&self, took: Duration) {
+        self.token_issue.observe(took.as_secs_f64());
+    }
+
+    pub fn upstream_connected(&self, took: Duration) {
+        self.upstream_connect.observe(took.as_secs_f64());
+    }
+
+    pub fn reused(&self) {
+        if let Some(reuse) = &self.reuse {
+            reuse.reused.inc();
+        }
+    }
+
+    pub fn parked(&self, now: usize) {
+        if let Some(reuse) = &self.reuse {
+            reuse.parked.set(now as i64);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,9 +263,9 @@ mod tests {
     #[test]
     fn counts_come_out_under_field_style_names() {
         let metrics = Metrics::new();
-        metrics.listening("prod");
-        metrics.opened("prod");
-        metrics.closed("prod", Some(Failure::RefusedUser), 10, 20);
+        let series = metrics.series("prod", true);
+        series.opened();
+        series.closed(Some(Failure::RefusedUser), 10, 20);
         let text = metrics.encode();
         for line in [
             "rdsiam_helper_proxy_open_connections{connection=\"prod\"} 0",
@@ -249,6 +273,7 @@ mod tests {
             "rdsiam_helper_proxy_connection_failures_total{connection=\"prod\",reason=\"refused_user\"} 1",
             "rdsiam_helper_proxy_client_received_bytes_total{connection=\"prod\"} 10",
             "rdsiam_helper_proxy_client_sent_bytes_total{connection=\"prod\"} 20",
+            "rdsiam_helper_proxy_server_connections_reused_total{connection=\"prod\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

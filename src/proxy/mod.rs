@@ -75,6 +75,8 @@ struct Served {
     handshakes: Arc<Semaphore>,
     /// PostgreSQL: server connections kept for the next client (see pool.rs).
     pool: Option<pool::Pool>,
+    /// This listener's metric series.
+    series: metrics::Series,
     /// The last token issued, with the cache file it came through: a client per query
     /// (`pgbench -C`, a cron job) then costs one `stat`, not a file read on a blocking thread.
     token: Mutex<Option<Remembered>>,
@@ -181,9 +183,11 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
             (Wire::Postgres, Some(idle)) => Some(pool::Pool::new(idle)),
             _ => None,
         };
+        let series = shared.metrics.series(&target.name, pool.is_some());
         served.push(Arc::new(Served {
             target,
             tls,
+            series,
             handshakes: Arc::new(Semaphore::new(mysql::HANDSHAKES)),
             pool,
             token: Mutex::new(None),
@@ -193,15 +197,13 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
     let mut accepting = Vec::new();
     for served in &served {
         let listener = bind_tcp(&served.target).await?;
-        shared.metrics.listening(&served.target.name);
         log::event(
             shared.options.structured_logs,
             &served.target.name,
             &format!("listening on {}", served.target.listen),
         );
         if served.pool.is_some() {
-            shared.metrics.keeping(&served.target.name);
-            accepting.push(tokio::spawn(sweep(served.clone(), shared.clone())));
+            accepting.push(tokio::spawn(sweep(served.clone())));
         }
         accepting.push(tokio::spawn(accept_tcp(
             listener,
@@ -250,14 +252,14 @@ async fn serve(targets: Vec<Target>, options: Options, access: Access) -> Result
 }
 
 /// Closes parked server connections once unused for --server-idle-timeout.
-async fn sweep(served: Arc<Served>, shared: Arc<Shared>) {
+async fn sweep(served: Arc<Served>) {
     let Some(pool) = &served.pool else { return };
     let mut tick = tokio::time::interval(pool.sweep_every());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if pool.expire().await {
-            shared.metrics.parked(&served.target.name, pool.parked());
+            served.series.parked(pool.parked());
         }
     }
 }
@@ -405,7 +407,7 @@ fn spawn_session<S>(
         let _open = open;
         let mut record = log::Record::new(&served.target, client);
         record.id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        shared.metrics.opened(&served.target.name);
+        served.series.opened();
         let needs_password = match shared.access.judge(&owner) {
             Verdict::In => false,
             Verdict::NeedsPassword => true,
@@ -413,7 +415,7 @@ fn spawn_session<S>(
                 refuse(stream, &served, &reason).await;
                 record.stage = metrics::Failure::RefusedUser;
                 record.fail(reason);
-                finish(&shared, &record);
+                finish(&shared, &served, &record);
                 return;
             }
         };
@@ -438,14 +440,13 @@ fn spawn_session<S>(
         if was_cut {
             record.ending = "cut at shutdown (still open when the drain ended)";
         }
-        finish(&shared, &record);
+        finish(&shared, &served, &record);
     });
 }
 
 /// A session's end: its log line and its counts.
-fn finish(shared: &Shared, record: &log::Record) {
-    shared.metrics.closed(
-        record.connection(),
+fn finish(shared: &Shared, served: &Served, record: &log::Record) {
+    served.series.closed(
         record.failure(),
         record.bytes_from_client,
         record.bytes_to_client,
@@ -508,9 +509,7 @@ impl Session<'_> {
                 issued
             }
         };
-        self.shared
-            .metrics
-            .token_issued(&self.served.target.name, started.elapsed());
+        self.served.series.token_issued(started.elapsed());
         Ok(issued)
     }
 

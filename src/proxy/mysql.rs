@@ -171,7 +171,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         reply_seq = check_local_password(client, session, &response, &challenge, reply_seq).await?;
     }
     drop(in_handshake);
-    if !user.is_empty() && user != issued.user {
+    if !user.is_empty() && user != issued.user.as_str() {
         let reason = format!(
             "this proxy signs in as user '{}' for connection `{}`, not as '{user}'",
             issued.user, session.served.target.name
@@ -195,10 +195,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     };
     // TCP and the greeting, then TLS: the wait for the client in between is not the server's.
     connect_time += tls_started.elapsed();
-    session
-        .shared
-        .metrics
-        .upstream_connected(&session.served.target.name, connect_time);
+    session.served.series.upstream_connected(connect_time);
     record.stage = Failure::UpstreamAuth;
     let plugin = greeting
         .auth_plugin()

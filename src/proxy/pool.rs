@@ -9,12 +9,18 @@
 //! server's own ParameterStatus messages and ReadyForQuery as it was at the login; its cancel
 //! key leads to the same backend. Everything else about the client (its owner, its local
 //! password, its user against the connection's) is checked as for a new connection.
+//!
+//! A client that arrives while the connection for its startup packet is still being reset
+//! claims it: it is greeted at once (the reset puts the login's parameters back, so the greeting
+//! is known before the reset ends) and gets the connection the moment the reset is over. A
+//! client that connects once per query so never waits a round trip for its predecessor's reset,
+//! and the server connections stay as many as the clients (pgbouncer opens more instead).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 use tokio_rustls::client::TlsStream;
 
 /// A verified TLS connection to the PostgreSQL server, as the pool keeps it.
@@ -27,19 +33,15 @@ pub const MAX_PARKED: usize = 8;
 /// client is given a connection about to be cut. (RDS checks the token only at the login, so
 /// the token's 15 minutes do not matter here.)
 pub const LIFETIME: Duration = Duration::from_secs(50 * 60);
-/// How long a client waits for a connection whose reset is under way (one round trip to the
-/// server) before it opens one of its own. Waiting is what keeps the number of server
-/// connections at the number of clients: without it each reset in flight made the next client
-/// open another connection, and a `pgbench -C` run used up a small server's slots.
-const RESET_WAIT: Duration = Duration::from_secs(2);
 
 /// A server connection signed in for one startup packet, with what its login said.
 pub struct Server {
     pub upstream: Upstream,
     /// The StartupMessage as the proxy forwarded it: the key a next client must match.
-    pub startup: Vec<u8>,
-    /// The server's ParameterStatus messages, in order, as they stand after a reset.
-    pub parameters: Vec<Vec<u8>>,
+    pub startup: Arc<[u8]>,
+    /// The server's ParameterStatus messages, in order, as they stand after a reset. Shared
+    /// with a client greeted while the reset runs (a reset that changes one copies them).
+    pub parameters: Arc<Vec<Vec<u8>>>,
     /// The backend's own process id and cancel secret.
     pub backend: (i32, i32),
     pub opened: Instant,
@@ -50,9 +52,10 @@ impl Server {
     pub fn set_parameter(&mut self, frame: Vec<u8>) {
         let name = |f: &[u8]| f[5..].split(|b| *b == 0).next().map(<[u8]>::to_vec);
         let key = name(&frame);
-        match self.parameters.iter_mut().find(|p| name(p) == key) {
+        let parameters = Arc::make_mut(&mut self.parameters);
+        match parameters.iter_mut().find(|p| name(p) == key) {
             Some(old) => *old = frame,
-            None => self.parameters.push(frame),
+            None => parameters.push(frame),
         }
     }
 }
@@ -62,33 +65,85 @@ struct Parked {
     since: Instant,
 }
 
+/// A connection being reset now.
+struct InReset {
+    id: u64,
+    startup: Arc<[u8]>,
+    parameters: Arc<Vec<Vec<u8>>>,
+    backend: (i32, i32),
+    opened: Instant,
+    /// Set once a client claimed it: the reset hands the connection over here.
+    claimed: Option<oneshot::Sender<Server>>,
+}
+
 #[derive(Default)]
 struct Inner {
     parked: Vec<Parked>,
-    /// The startup packets of connections being reset now.
-    resetting: Vec<Vec<u8>>,
+    resetting: Vec<InReset>,
+    next_id: u64,
 }
 
 pub struct Pool {
     idle_timeout: Duration,
     inner: Mutex<Inner>,
-    changed: Notify,
 }
 
-/// A reset under way; when it ends (parked or not), waiting clients look again.
+/// What a client finds for its startup packet.
+pub enum Found {
+    /// A parked connection, reset already.
+    Ready(Box<Server>),
+    /// One whose reset is under way: greet the client with what it says, then wait.
+    Claimed(Claim),
+}
+
+/// A connection being reset, claimed by a client.
+pub struct Claim {
+    /// The backend and parameters the connection will have once reset.
+    pub parameters: Arc<Vec<Vec<u8>>>,
+    pub backend: (i32, i32),
+    handed: oneshot::Receiver<Server>,
+}
+
+impl Claim {
+    /// The connection, once its reset is over; None if the reset failed (the server went away
+    /// or answered with an error), when the connection is closed instead.
+    pub async fn server(self) -> Option<Server> {
+        self.handed.await.ok()
+    }
+}
+
+/// A reset under way. `done` hands the connection to its claimant or parks it; dropped without
+/// `done` (the reset failed), the connection is closed and a claimant learns it at once.
 pub struct Resetting<'a> {
     pool: &'a Pool,
-    startup: Vec<u8>,
+    id: u64,
+}
+
+impl Resetting<'_> {
+    pub fn done(self, server: Server) {
+        let claimed = self.take_entry().and_then(|entry| entry.claimed);
+        match claimed {
+            // A claimant that has gone (its client left while it waited) hands it back.
+            Some(claimant) => {
+                if let Err(server) = claimant.send(server) {
+                    self.pool.park(server);
+                }
+            }
+            None => self.pool.park(server),
+        }
+    }
+
+    fn take_entry(&self) -> Option<InReset> {
+        let mut inner = self.pool.lock();
+        let at = inner.resetting.iter().position(|r| r.id == self.id)?;
+        Some(inner.resetting.swap_remove(at))
+    }
 }
 
 impl Drop for Resetting<'_> {
     fn drop(&mut self) {
-        let mut inner = self.pool.lock();
-        if let Some(at) = inner.resetting.iter().position(|s| *s == self.startup) {
-            inner.resetting.swap_remove(at);
-        }
-        drop(inner);
-        self.pool.changed.notify_waiters();
+        // After `done` the entry is gone already; otherwise the claimant's sender drops here.
+        drop(self.take_entry());
     }
 }
 
@@ -97,7 +152,6 @@ impl Pool {
         Pool {
             idle_timeout,
             inner: Mutex::new(Inner::default()),
-            changed: Notify::new(),
         }
     }
 
@@ -109,46 +163,49 @@ impl Pool {
         self.lock().parked.len()
     }
 
-    /// A parked connection for this startup packet: the one parked last (its TCP and TLS state
-    /// is the warmest), waiting for one being reset if there is no other.
-    pub async fn take(&self, startup: &[u8]) -> Option<Server> {
-        let deadline = tokio::time::Instant::now() + RESET_WAIT;
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            {
-                let mut inner = self.lock();
-                let fresh = |p: &Parked| {
-                    p.since.elapsed() < self.idle_timeout && p.server.opened.elapsed() < LIFETIME
-                };
-                while let Some(at) = inner
-                    .parked
-                    .iter()
-                    .rposition(|p| p.server.startup == startup && fresh(p))
-                {
-                    let mut server = inner.parked.remove(at).server;
-                    if still_open(&mut server) {
-                        return Some(server);
-                    }
-                }
-                if !inner.resetting.iter().any(|s| s == startup) {
-                    return None;
-                }
-                // Registered before the lock is let go, so a reset ending now still wakes us.
-                changed.as_mut().enable();
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return None;
+    /// A connection for this startup packet: the one parked last (its TCP and TLS state is the
+    /// warmest), else one being reset that no other client has claimed.
+    pub fn take(&self, startup: &[u8]) -> Option<Found> {
+        let mut inner = self.lock();
+        let fresh = |since: Instant, opened: Instant| {
+            since.elapsed() < self.idle_timeout && opened.elapsed() < LIFETIME
+        };
+        while let Some(at) = inner
+            .parked
+            .iter()
+            .rposition(|p| *p.server.startup == *startup && fresh(p.since, p.server.opened))
+        {
+            let mut server = inner.parked.remove(at).server;
+            if still_open(&mut server) {
+                return Some(Found::Ready(Box::new(server)));
             }
         }
+        let entry = inner.resetting.iter_mut().find(|r| {
+            r.claimed.is_none() && *r.startup == *startup && r.opened.elapsed() < LIFETIME
+        })?;
+        let (sender, handed) = oneshot::channel();
+        entry.claimed = Some(sender);
+        Some(Found::Claimed(Claim {
+            parameters: entry.parameters.clone(),
+            backend: entry.backend,
+            handed,
+        }))
     }
 
-    pub fn resetting(&self, startup: &[u8]) -> Resetting<'_> {
-        self.lock().resetting.push(startup.to_vec());
-        Resetting {
-            pool: self,
-            startup: startup.to_vec(),
-        }
+    /// Registers `server`'s reset, so that a client arriving meanwhile can claim it.
+    pub fn resetting(&self, server: &Server) -> Resetting<'_> {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id;
+        inner.resetting.push(InReset {
+            id,
+            startup: server.startup.clone(),
+            parameters: server.parameters.clone(),
+            backend: server.backend,
+            opened: server.opened,
+            claimed: None,
+        });
+        Resetting { pool: self, id }
     }
 
     /// Keeps a reset connection. Beyond MAX_PARKED the oldest one is closed.

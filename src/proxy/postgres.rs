@@ -10,7 +10,7 @@
 
 use super::log::Record;
 use super::metrics::Failure;
-use super::pool::{Server, Upstream};
+use super::pool::{Found, Server, Upstream};
 use super::{Negotiation, Refused, Session};
 use crate::issuer::Issued;
 use bytes::BytesMut;
@@ -131,26 +131,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         .pool
         .as_ref()
         .filter(|_| !params.iter().any(|(k, _)| k == b"replication"));
-    let reused = match pool {
-        Some(pool) => pool.take(&startup).await,
-        None => None,
-    };
-    let (mut server, cancel_key) = match reused {
-        Some(server) => {
+    let found = pool.and_then(|pool| pool.take(&startup));
+    let (mut server, cancel_key) = match found {
+        Some(found) => {
             record.what = Some("reused");
-            let metrics = &session.shared.metrics;
-            metrics.reused(&session.served.target.name);
+            record.stage = Failure::Other;
+            let series = &session.served.series;
+            series.reused();
             if let Some(pool) = pool {
-                metrics.parked(&session.served.target.name, pool.parked());
+                series.parked(pool.parked());
             }
-            let key = CancelKey::register(session, server.backend.0, server.backend.1);
-            for parameter in &server.parameters {
-                greeting.extend(parameter);
-            }
-            greeting.extend(backend_key_data(key.key));
-            greeting.extend([b'Z', 0, 0, 0, 5, b'I']);
-            write(client, &greeting).await?;
-            (server, Some(key))
+            reuse(client, session, found, greeting).await?
         }
         None => sign_in(client, session, record, &issued, startup, greeting).await?,
     };
@@ -163,16 +154,59 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     if ended == super::relay::Ended::Idle && !*session.shared.stopping.borrow() {
         // The client is done: it need not wait for the reset.
         let _ = client.shutdown().await;
-        let _resetting = pool.resetting(&server.startup);
+        let resetting = pool.resetting(&server);
         if reset(&mut server).await.is_ok() {
-            pool.park(server);
-            session
-                .shared
-                .metrics
-                .parked(&session.served.target.name, pool.parked());
+            resetting.done(server);
+            session.served.series.parked(pool.parked());
         }
     }
     Ok(())
+}
+
+/// A kept server connection: the client is greeted as the server greeted the first one, with
+/// a cancel key of its own for the same backend. A connection still being reset is waited for
+/// after the greeting, so the client reads it while the reset finishes; a reset that changed a
+/// parameter reports it as the server would (ParameterStatus may come at any time).
+async fn reuse<'a, S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut S,
+    session: &Session<'a>,
+    found: Found,
+    mut greeting: Vec<u8>,
+) -> Result<(Server, Option<CancelKey<'a>>), String> {
+    let (parameters, backend) = match &found {
+        Found::Ready(server) => (server.parameters.clone(), server.backend),
+        Found::Claimed(claim) => (claim.parameters.clone(), claim.backend),
+    };
+    let key = CancelKey::register(session, backend.0, backend.1);
+    for parameter in parameters.iter() {
+        greeting.extend(parameter);
+    }
+    greeting.extend(backend_key_data(key.key));
+    greeting.extend([b'Z', 0, 0, 0, 5, b'I']);
+    write(client, &greeting).await?;
+    let server = match found {
+        Found::Ready(server) => *server,
+        Found::Claimed(claim) => {
+            let Some(server) = claim.server().await else {
+                let reason = "the server connection kept for this client failed its reset (the server closed it); connect again".to_string();
+                return Err(fail(client, "08006", reason).await);
+            };
+            if !std::sync::Arc::ptr_eq(&server.parameters, &parameters) {
+                let changed: Vec<u8> = server
+                    .parameters
+                    .iter()
+                    .filter(|p| !parameters.contains(p))
+                    .flatten()
+                    .copied()
+                    .collect();
+                if !changed.is_empty() {
+                    write(client, &changed).await?;
+                }
+            }
+            server
+        }
+    };
+    Ok((server, Some(key)))
 }
 
 /// A new server connection for this startup packet: TCP, TLS, the token, and the server's
@@ -218,8 +252,8 @@ async fn sign_in<'a, S: AsyncRead + AsyncWrite + Unpin>(
     }
     let mut server = Server {
         upstream,
-        startup,
-        parameters: Vec::new(),
+        startup: startup.into(),
+        parameters: std::sync::Arc::new(Vec::new()),
         backend: (0, 0),
         opened,
     };
@@ -399,10 +433,7 @@ fn parameters(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 async fn open(session: &Session<'_>) -> Result<Upstream, String> {
     let started = std::time::Instant::now();
     let upstream = open_untimed(session).await?;
-    session
-        .shared
-        .metrics
-        .upstream_connected(&session.served.target.name, started.elapsed());
+    session.served.series.upstream_connected(started.elapsed());
     Ok(upstream)
 }
 
@@ -571,13 +602,11 @@ impl Drop for CancelKey<'_> {
     }
 }
 
+/// A cancel key's secret: from the system's source, as a server's own are, and without
+/// building a TLS crypto provider (its cipher-suite lists) for four bytes a session.
 fn random_i32() -> i32 {
-    use tokio_rustls::rustls::crypto::aws_lc_rs::default_provider;
     let mut bytes = [0u8; 4];
-    default_provider()
-        .secure_random
-        .fill(&mut bytes)
-        .expect("the system's random source");
+    getrandom::fill(&mut bytes).expect("the system's random source");
     i32::from_be_bytes(bytes)
 }
 

@@ -6,10 +6,10 @@
 
 mod common;
 
+mod basics;
 mod clients;
 mod cold_path;
 mod completion;
-mod core;
 mod doctor;
 mod dsql;
 mod edges;

@@ -2654,6 +2654,109 @@ fn postgres_server_connections_are_kept_for_the_next_client_and_reset() {
     assert_eq!(backend_pid(&pg, port, "dbname=postgres"), pid);
 }
 
+/// A client that connects while the kept connection for its startup packet is still being
+/// reset (its backend held here with SIGSTOP, so DISCARD ALL cannot be answered) is greeted at
+/// once and served by that same backend the moment the reset ends; when the reset fails
+/// instead (the backend terminated), it gets a FATAL error naming why, not a hang.
+#[test]
+fn postgres_a_client_arriving_during_the_reset_is_greeted_and_served_by_that_backend() {
+    let ca = TestCa::new();
+    let Some(pg) = Postgres::start(&ca) else {
+        return;
+    };
+    let setup = pg_setup(&pg, &ca.ca_pem());
+    let proxy = Proxy::start(&setup, &[]);
+    let port = setup.local_port;
+    let signal = |pid: i32, signal: i32| {
+        // SAFETY: kill has no memory effects; the pid is a backend of the test's own server.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill {pid}");
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        // Each phase has its own application_name, so no connection parked by another phase
+        // matches its startup packet.
+        let connect = |name: &'static str| async move {
+            let conninfo = format!(
+                "host=127.0.0.1 port={port} user=jane dbname=postgres sslmode=disable application_name={name}"
+            );
+            tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await
+        };
+        // A backend whose client has left, stopped before the proxy's DISCARD ALL reaches it.
+        let held = |name: &'static str| async move {
+            let (client, connection) = connect(name).await.unwrap();
+            let task = tokio::spawn(connection);
+            // A simple query's answer is read through its ReadyForQuery, so the backend is
+            // idle when it stops (query_one may return before ReadyForQuery arrives).
+            let answer = client.simple_query("select pg_backend_pid()").await.unwrap();
+            let pid: i32 = answer
+                .iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+                    _ => None,
+                })
+                .unwrap()
+                .parse()
+                .unwrap();
+            signal(pid, libc::SIGSTOP);
+            drop(client);
+            task.await.unwrap().unwrap();
+            // The proxy reads the Terminate and writes DISCARD ALL to the stopped backend.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            pid
+        };
+        let pid = held("claimed").await;
+        let greeted = tokio::time::timeout(Duration::from_secs(5), connect("claimed")).await;
+        let (second, connection) = greeted.expect("the greeting waited for the reset").unwrap();
+        tokio::spawn(connection);
+        let query = tokio::spawn(async move {
+            let pid: i32 = second
+                .query_one("select pg_backend_pid()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            pid
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !query.is_finished(),
+            "a query ran on a stopped backend\n{}",
+            proxy.log()
+        );
+        signal(pid, libc::SIGCONT);
+        let served = tokio::time::timeout(Duration::from_secs(10), query)
+            .await
+            .expect("the query waited past the reset")
+            .unwrap();
+        assert_eq!(served, pid, "{}", proxy.log());
+
+        // The reset fails: the stopped backend is terminated (SIGTERM acts once it runs on).
+        let pid = held("failed").await;
+        let (client, connection) =
+            tokio::time::timeout(Duration::from_secs(5), connect("failed"))
+                .await
+                .expect("the greeting waited for the reset")
+                .unwrap();
+        signal(pid, libc::SIGTERM);
+        signal(pid, libc::SIGCONT);
+        let ended = tokio::time::timeout(Duration::from_secs(10), connection)
+            .await
+            .unwrap_or_else(|_| panic!("the client was left hanging\n{}", proxy.log()));
+        let error = ended.expect_err("the session went on after a failed reset");
+        assert!(
+            format!("{error:?}").contains("failed its reset"),
+            "{error:?}\n{}",
+            proxy.log()
+        );
+        drop(client);
+    });
+    // The proxy serves on, with a new backend in place of the one that ended.
+    assert!(
+        psql_each(&pg, port, "dbname=postgres", &["select 1"]) == ["1"],
+        "{}",
+        proxy.log()
+    );
+}
+
 #[test]
 fn postgres_a_connection_left_in_a_transaction_or_mid_copy_is_closed_not_kept() {
     use std::io::{Read, Write};

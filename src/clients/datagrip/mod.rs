@@ -172,7 +172,7 @@ impl Client for Datagrip {
             .connection
             .require_verifiable(Dialing::AddressOnly, "DataGrip")?;
         let region = match request.issued {
-            Some(issued) => issued.region.clone(),
+            Some(issued) => issued.region.to_string(),
             None => request
                 .connection
                 .signing_region()

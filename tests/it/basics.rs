@@ -1,4 +1,4 @@
-//! The core, end to end through the binary: signing, config, exit codes and the cache.
+//! The basics, end to end through the binary: signing, config, exit codes and the cache.
 
 use crate::common::*;
 use std::os::unix::fs::PermissionsExt;

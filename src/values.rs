@@ -284,6 +284,13 @@ impl Region {
     }
 }
 
+impl Region {
+    /// A region as this tool's own private cache stored it (see `UserName::stored`).
+    pub fn stored(text: String) -> Region {
+        Region(text)
+    }
+}
+
 impl FromStr for Region {
     type Err = ValueError;
 
@@ -529,6 +536,14 @@ impl FromStr for DbUser {
 /// `{session_name}` template, which `DbUser` holds until signing resolves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
+
+impl UserName {
+    /// A name as this tool's own private cache stored it: parsed when it was signed for, and
+    /// not again on the cache hit, which is the path every GUI password command takes.
+    pub fn stored(text: String) -> UserName {
+        UserName(text)
+    }
+}
 
 impl FromStr for UserName {
     type Err = ValueError;

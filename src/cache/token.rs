@@ -34,9 +34,9 @@ struct Record {
     /// The key's user (a `{session_name}` template stays a template here) ...
     user: String,
     /// ... and the user the token was signed for.
-    signed_user: UserName,
+    signed_user: String,
     region: String,
-    signed_region: Region,
+    signed_region: String,
     source: String,
     signed_at: i64,
     valid_until: i64,
@@ -70,8 +70,8 @@ impl From<Record> for Issued {
         Issued {
             valid_until: record.valid_until(),
             token: record.token,
-            user: record.signed_user,
-            region: record.signed_region,
+            user: UserName::stored(record.signed_user),
+            region: Region::stored(record.signed_region),
         }
     }
 }
@@ -123,9 +123,9 @@ impl Record {
             host: key.host_text(),
             port: key.port.get(),
             user: key.user.to_string(),
-            signed_user: signed.user,
+            signed_user: signed.user.into(),
             region: key.region.to_string(),
-            signed_region: signed.region,
+            signed_region: signed.region.into(),
             source: key.source.to_string(),
             signed_at: clock::unix_seconds(signed.at),
             valid_until: clock::unix_seconds(signed.valid_until),
@@ -166,8 +166,8 @@ impl Record {
             connection: self.connection,
             host: self.host,
             port: self.port,
-            user: self.signed_user.into(),
-            region: self.signed_region.into(),
+            user: self.signed_user,
+            region: self.signed_region,
             source: self.source,
         }
     }

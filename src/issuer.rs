@@ -167,7 +167,7 @@ fn session_name_from_sts(resolved: &credentials::Resolved) -> Result<UserName> {
         ))
         .hint("use an assumed role (e.g. an Identity Center permission set) or an IAM user, or set `user` to the database user")
     })?;
-    let name = DbUser::named(name).map_err(|e| {
+    let name = name.parse::<UserName>().map_err(|e| {
         Error::failure(format!(
             "the session name in {shown} cannot be the database user for `{SESSION_NAME_TEMPLATE}`: {e}"
         ))

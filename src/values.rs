@@ -472,11 +472,6 @@ pub enum DbUser {
 }
 
 impl DbUser {
-    /// A user name that must be a name, not the template (e.g. one read from STS).
-    pub fn named(text: &str) -> Result<UserName, ValueError> {
-        text.parse()
-    }
-
     /// The user as the connection and the files keep it.
     pub fn into_string(self) -> String {
         match self {

@@ -159,6 +159,11 @@ impl Pool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Not idle past --server-idle-timeout, nor older than LIFETIME: may be handed out.
+    fn usable(&self, parked: &Parked) -> bool {
+        parked.since.elapsed() < self.idle_timeout && parked.server.opened.elapsed() < LIFETIME
+    }
+
     pub fn parked(&self) -> usize {
         self.lock().parked.len()
     }
@@ -167,13 +172,10 @@ impl Pool {
     /// warmest), else one being reset that no other client has claimed.
     pub fn take(&self, startup: &[u8]) -> Option<Found> {
         let mut inner = self.lock();
-        let fresh = |since: Instant, opened: Instant| {
-            since.elapsed() < self.idle_timeout && opened.elapsed() < LIFETIME
-        };
         while let Some(at) = inner
             .parked
             .iter()
-            .rposition(|p| *p.server.startup == *startup && fresh(p.since, p.server.opened))
+            .rposition(|p| *p.server.startup == *startup && self.usable(p))
         {
             let mut server = inner.parked.remove(at).server;
             if still_open(&mut server) {
@@ -230,9 +232,7 @@ impl Pool {
             let mut inner = self.lock();
             let (keep, expired) = std::mem::take(&mut inner.parked)
                 .into_iter()
-                .partition(|p| {
-                    p.since.elapsed() < self.idle_timeout && p.server.opened.elapsed() < LIFETIME
-                });
+                .partition(|p| self.usable(p));
             inner.parked = keep;
             expired.into_iter().map(|p: Parked| p.server).collect()
         };
